@@ -1,0 +1,134 @@
+"""The ``curvecast`` command.
+
+Exit codes: 0 ran; 1 ran but found nothing to report (no run could be forecast);
+2 bad input or usage (the message names the file, row, column or run).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .curve import GOALS
+from .errors import CurvecastError
+from .forecasters import METHODS
+
+EXIT_PROBLEMS = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.5g}"
+
+
+def _table(rows, target: float | None) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    cols = ["run", "status", "points", "last", "at", "median", "lower", "upper"]
+    if target is not None:
+        cols.append("eta")
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("run", "status") else "right")
+    for r in rows:
+        cells = [r.run, r.status, str(r.n_points), _fmt(r.last), _fmt(r.at),
+                 _fmt(r.median), _fmt(r.lower), _fmt(r.upper)]
+        if target is not None:
+            cells.append(_fmt(r.eta) if r.eta is not None else "not within horizon")
+        table.add_row(*cells)
+    return table
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="curvecast")
+@click.option("-v", "--verbose", is_flag=True, help="Log what curvecast does to stderr.")
+def cli(verbose: bool) -> None:
+    """Forecast where training runs will end, with honest uncertainty."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--at", type=float, default=None,
+              help="Step to forecast at [default: the largest step in FILE].")
+@click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8,
+              show_default=True, help="Probability of the central interval.")
+@click.option("--target", type=float, default=None, help="Also report the ETA of this value.")
+@click.option("--prob", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True, help="Probability at which the target counts as reached.")
+@click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True,
+              help="min for loss or error, max for accuracy.")
+@click.option("--method", type=click.Choice(sorted(METHODS)), default="ensemble", show_default=True)
+@click.option("--bound", type=float, default=None,
+              help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
+@click.option("--tag", default=None, help="TensorBoard scalar tag to read (for event-file directories).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def forecast(file, at, level, target, prob, goal, method, bound, tag, as_json) -> None:
+    """Forecast every run in FILE at step --at.
+
+    FILE is a long-format CSV, JSON Lines or Parquet file (columns run, step, value;
+    hp.<name> columns are hyperparameters), a JSON Lines file with one run per line,
+    or a directory of TensorBoard event files (pick the scalar with --tag).
+    """
+    from .io import read_curves
+    from .runs import forecast_runs
+
+    curves = read_curves(file, goal=goal, tag=tag)
+    rows = forecast_runs(curves, at, level=level, target=target, prob=prob,
+                         method=method, bound=bound)
+    if as_json:
+        out = {"goal": goal, "level": level, "method": method, "target": target, "prob": prob,
+               "runs": [r.to_dict() for r in rows]}
+        click.echo(json.dumps(out, indent=2))
+    else:
+        Console().print(_table(rows, target))
+    if not any(r.status == "ok" for r in rows):
+        click.echo("no run could be forecast (see the status column)", err=True)
+        sys.exit(EXIT_PROBLEMS)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("curvecast-demo"),
+              show_default=True, help="Directory for the plot and the forecasts.")
+@click.option("--cutoff", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.3,
+              show_default=True, help="Fraction of each run shown to the forecaster.")
+def demo(out: Path, cutoff: float) -> None:
+    """Forecast bundled real runs from their first part and compare with how they ended."""
+    from .demo import run_demo
+
+    console = Console()
+    result = run_demo(out, cutoff=cutoff)
+    table = Table(title=result.title, show_edge=False, header_style="bold")
+    for c in ("run", "seen", "last seen", "forecast median", "80% interval", "true final", "inside"):
+        table.add_column(c, justify="left" if c == "run" else "right")
+    for r in result.rows:
+        interval = "-" if r.lower is None else f"{r.lower:.4g} .. {r.upper:.4g}"
+        inside = "-" if r.lower is None else ("yes" if r.lower <= r.truth <= r.upper else "no")
+        table.add_row(r.run, str(r.n_seen), _fmt(r.last), _fmt(r.median), interval,
+                      _fmt(r.truth), inside)
+    console.print(table)
+    console.print(result.summary)
+    console.print(f"plot: {result.plot}")
+    console.print(f"forecasts: {result.json}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command, turning curvecast's errors into exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="curvecast", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT)
+    except CurvecastError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except SystemExit:
+        raise
+    sys.exit(0)

@@ -1,0 +1,245 @@
+"""Forecast: a predictive distribution of a curve's value at requested steps.
+
+The distribution at each step is a weighted mixture of location-scale Student-t
+components (one per model that survived fitting; a single component for the
+baselines). A mixture keeps what matters for learning curves: model uncertainty
+(components disagree), parameter uncertainty and observation noise (each component's
+scale), and heavy tails for short curves (few degrees of freedom), while cdf, density,
+quantiles and samples stay exact and cheap for thousands of curves at once.
+
+A Forecast holds B curves (B = 1 for :func:`curvecast.forecast`); every question is
+answered for all of them in one vectorised call. Indexing a batch gives one curve.
+Rows with no usable component (a diverged or too-short run) answer NaN.
+
+>>> f = Forecast(x=[10.0], loc=[[[1.0]]], scale=[[[0.1]]], df=[[1e6]], weights=[[1.0]])
+>>> round(float(f.median[0, 0]), 3), [round(float(v), 3) for v in f.interval(0.8)[:, 0, 0]]
+(1.0, [0.872, 1.128])
+>>> round(float(f[0].prob_better_than(1.0)[0]), 3)
+0.5
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from .curve import Goal, check_goal
+from .errors import UsageError
+
+_BISECT_ITERS = 48
+
+
+def _arr(a, ndim: int) -> np.ndarray:
+    out = np.asarray(a, dtype=float)
+    if out.ndim != ndim:
+        raise UsageError(f"expected an array with {ndim} dimensions, got shape {out.shape}")
+    return out
+
+
+class Forecast:
+    """Predictive distribution of B curves at the steps ``x``.
+
+    Parameters
+    ----------
+    x: (X,) steps at which the forecast is given, increasing.
+    loc, scale: (B, X, K) location and scale of each mixture component.
+    df: (B, K) degrees of freedom of each component (large = Gaussian).
+    weights: (B, K) mixture weights; a row summing to 0 marks "no forecast".
+    goal: 'min' or 'max': which way is better, for prob_better_than and eta.
+    runs: optional names of the B curves.
+    single: answer without the batch axis (a Forecast of one curve).
+    """
+
+    def __init__(
+        self,
+        x,
+        loc,
+        scale,
+        df,
+        weights,
+        goal: Goal = "min",
+        runs: list[str] | None = None,
+        single: bool = False,
+    ) -> None:
+        self.x = _arr(x, 1)
+        self.loc = _arr(loc, 3)
+        self.scale = _arr(scale, 3)
+        self.df = _arr(df, 2)
+        w = np.where(np.isfinite(_arr(weights, 2)), weights, 0.0)
+        B, X, K = self.loc.shape
+        if self.scale.shape != (B, X, K) or self.df.shape != (B, K) or w.shape != (B, K):
+            raise UsageError("loc, scale (B, X, K), df and weights (B, K) shapes disagree")
+        if X != self.x.size:
+            raise UsageError(f"{self.x.size} steps but components for {X}")
+        total = w.sum(axis=1, keepdims=True)
+        self.weights = np.where(total > 0, w / np.where(total > 0, total, 1.0), 0.0)
+        self.valid = total[:, 0] > 0
+        self.goal = check_goal(goal)
+        self.runs = list(runs) if runs is not None else [str(i) for i in range(B)]
+        self.single = single and B == 1
+
+    # --- shape handling -----------------------------------------------------------
+    def __len__(self) -> int:
+        return self.loc.shape[0]
+
+    def __getitem__(self, i: int | str) -> Forecast:
+        if isinstance(i, str):
+            i = self.runs.index(i)
+        sl = slice(i, i + 1) if i != -1 else slice(-1, None)
+        return Forecast(
+            self.x, self.loc[sl], self.scale[sl], self.df[sl], self.weights[sl],
+            self.goal, self.runs[sl], single=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"Forecast({len(self)} curves, {self.x.size} steps, goal={self.goal!r})"
+
+    def _out(self, a: np.ndarray) -> np.ndarray:
+        a = np.where(self.valid.reshape((-1,) + (1,) * (a.ndim - 1)), a, np.nan)
+        return a[0] if self.single else a
+
+    def _index_x(self, at) -> np.ndarray:
+        """Positions in x of the requested steps (all of x when at is None)."""
+        if at is None:
+            return np.arange(self.x.size)
+        at = np.atleast_1d(np.asarray(at, float))
+        idx = np.searchsorted(self.x, at)
+        idx = np.clip(idx, 0, self.x.size - 1)
+        if not np.allclose(self.x[idx], at):
+            raise UsageError(f"no forecast at step(s) {at[~np.isclose(self.x[idx], at)]}; "
+                             f"forecast steps are {self.x}")
+        return idx
+
+    # --- the distribution -----------------------------------------------------------
+    def _std(self, v: np.ndarray) -> np.ndarray:
+        """Standardised values (B, X, K, ...) for v broadcast as (B, X, 1, ...)."""
+        extra = v.ndim - 2
+        loc = self.loc.reshape(self.loc.shape + (1,) * extra)
+        scale = self.scale.reshape(self.scale.shape + (1,) * extra)
+        return (v[:, :, None] - loc) / scale
+
+    def _broadcast_value(self, v) -> np.ndarray:
+        """Caller's value(s) as (B, X).
+
+        One curve: a scalar or one value per step (X,). A batch: a scalar, one value per
+        curve (B,), or (B, X).
+        """
+        v = np.asarray(v, float)
+        B, X = self.loc.shape[:2]
+        if self.single or v.ndim != 1:
+            shape = (X,) if self.single else (B, X)
+            if v.ndim > len(shape) or (v.ndim and v.shape != shape[-v.ndim:]):
+                raise UsageError(f"value of shape {v.shape} does not fit forecasts of shape {shape}")
+            return np.broadcast_to(v, (B, X))
+        if v.shape[0] != B:
+            raise UsageError(f"{v.shape[0]} values for {B} curves; give one per curve")
+        return np.broadcast_to(v[:, None], (B, X))
+
+    def _mix_cdf(self, v: np.ndarray) -> np.ndarray:
+        extra = v.ndim - 2
+        df = self.df.reshape((self.df.shape[0], 1, self.df.shape[1]) + (1,) * extra)
+        w = self.weights.reshape(df.shape)
+        return (w * special.stdtr(df, self._std(v))).sum(axis=2)
+
+    def cdf(self, v) -> np.ndarray:
+        """P(value <= v) at every step; v is a scalar, (X,) or (B, X)."""
+        return self._out(self._mix_cdf(self._broadcast_value(v)))
+
+    def logpdf(self, v) -> np.ndarray:
+        """Log predictive density at v (for log scores)."""
+        v = self._broadcast_value(v)
+        z = self._std(v)
+        df = self.df[:, None, :]
+        logt = (
+            special.gammaln((df + 1) / 2) - special.gammaln(df / 2)
+            - 0.5 * np.log(df * np.pi) - (df + 1) / 2 * np.log1p(z * z / df)
+        )
+        with np.errstate(divide="ignore"):
+            logw = np.log(self.weights)[:, None, :]
+        return self._out(special.logsumexp(logt + logw - np.log(self.scale), axis=2))
+
+    def pdf(self, v) -> np.ndarray:
+        """Predictive density at v."""
+        return np.exp(self.logpdf(v))
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mixture mean (B, X) or (X,)."""
+        return self._out((self.weights[:, None, :] * self.loc).sum(axis=2))
+
+    @property
+    def median(self) -> np.ndarray:
+        """Mixture median (B, X) or (X,)."""
+        return self.quantiles([0.5])[..., 0]
+
+    def quantiles(self, qs) -> np.ndarray:
+        """Quantiles at probabilities qs: shape (B, X, Q), or (X, Q) for one curve.
+
+        The mixture's q-quantile lies between its components' q-quantiles, which gives
+        an exact bracket for bisection.
+        """
+        qs = np.atleast_1d(np.asarray(qs, float))
+        if ((qs <= 0) | (qs >= 1)).any():
+            raise UsageError(f"quantile probabilities must lie strictly between 0 and 1, got {qs}")
+        comp = self.loc[..., None] + self.scale[..., None] * special.stdtrit(
+            self.df[:, None, :, None], qs[None, None, None, :]
+        )  # (B, X, K, Q)
+        used = (self.weights > 0)[:, None, :, None]
+        lo = np.where(used, comp, np.inf).min(axis=2)
+        hi = np.where(used, comp, -np.inf).max(axis=2)
+        lo = np.where(np.isfinite(lo), lo, 0.0)
+        hi = np.where(np.isfinite(hi), hi, 0.0)
+        for _ in range(_BISECT_ITERS):
+            mid = 0.5 * (lo + hi)
+            below = self._mix_cdf(mid) < qs
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        return self._out(0.5 * (lo + hi))
+
+    def interval(self, level: float = 0.8) -> np.ndarray:
+        """Central interval: array [lower, upper], each (B, X) or (X,)."""
+        if not 0 < level < 1:
+            raise UsageError(f"level must lie strictly between 0 and 1, got {level}")
+        q = self.quantiles([(1 - level) / 2, (1 + level) / 2])
+        return np.moveaxis(q, -1, 0)
+
+    def prob_better_than(self, v) -> np.ndarray:
+        """Probability that the value is better than v (below for 'min', above for 'max')."""
+        c = self.cdf(v)
+        return c if self.goal == "min" else 1.0 - c
+
+    def samples(self, n: int, seed: int | None = 0) -> np.ndarray:
+        """``n`` draws per curve and step: (B, n, X), or (n, X) for one curve.
+
+        One mixture component is drawn per sample path and shared across steps, so a
+        path follows one model.
+        """
+        rng = np.random.default_rng(seed)
+        B, X, K = self.loc.shape
+        u = rng.random((B, n))
+        cum = np.cumsum(self.weights, axis=1)
+        k = np.minimum((u[:, :, None] > cum[:, None, :]).sum(axis=2), K - 1)  # (B, n)
+        bi = np.arange(B)[:, None]
+        t = rng.standard_t(self.df[bi, k][..., None], size=(B, n, X))
+        loc = np.moveaxis(self.loc, 2, 1)[bi, k]  # (B, n, X)
+        scale = np.moveaxis(self.scale, 2, 1)[bi, k]
+        return self._out(loc + scale * t)
+
+    def eta(self, target: float, prob: float = 0.5, after=None) -> np.ndarray:
+        """First step at which the target is reached with probability >= prob.
+
+        Only steps after ``after`` (a scalar, or one step per curve) count, e.g. each
+        run's last observed step. NaN where the target is not reached within the
+        forecast steps. Shape (B,), or a scalar for one curve.
+        """
+        if not 0 < prob < 1:
+            raise UsageError(f"prob must lie strictly between 0 and 1, got {prob}")
+        p = self.prob_better_than(target)
+        p = p[None] if self.single else p
+        hit = p >= prob
+        if after is not None:
+            after = np.broadcast_to(np.asarray(after, float), (len(self),))
+            hit &= self.x[None, :] > after[:, None]
+        first = np.argmax(hit, axis=1)
+        out = np.where(hit.any(axis=1) & self.valid, self.x[first], np.nan)
+        return out[0] if self.single else out

@@ -1,0 +1,14 @@
+"""Forecasting methods, one module each, sharing :class:`Forecaster`'s interface."""
+
+from .base import Forecaster
+from .baselines import LastValue, MeanLastK
+from .ensemble import EnsembleForecaster
+
+METHODS = {
+    "ensemble": EnsembleForecaster,
+    "last": LastValue,
+    "mean_last": MeanLastK,
+}
+"""Forecasters by the name the command line uses."""
+
+__all__ = ["METHODS", "EnsembleForecaster", "Forecaster", "LastValue", "MeanLastK"]
