@@ -5,7 +5,7 @@ as much Python overhead as one. The solver is Levenberg-Marquardt with Marquardt
 diagonal scaling and per-problem damping, projected onto the family's bounds, started
 from several data-driven points per curve (all solved together, best kept). Outliers
 (a spiking evaluation, the untrained first point) are handled by iteratively
-reweighted least squares with Huber weights on a robust residual scale.
+reweighted least squares with Cauchy weights on a robust residual scale.
 
 The result carries what a Laplace approximation needs: the estimate, the robust
 residual variance and the Gauss-Newton covariance of the parameters.
@@ -26,8 +26,11 @@ import numpy as np
 
 from .families import Family, Summary
 
-HUBER_K = 2.0
-"""Residuals beyond this many robust standard deviations are down-weighted."""
+CAUCHY_C = 2.385
+"""Scale of the Cauchy weights, in robust standard deviations (95% efficiency)."""
+ROBUST_ROUNDS = 3
+START_ITERS = 6
+"""Iterations run from every starting point before all but the best are dropped."""
 
 
 @dataclass(frozen=True)
@@ -79,21 +82,25 @@ def _cost(r, w):
 
 
 def _normal_equations(fam: Family, t, w, theta, r):
+    """J'WJ and J'Wr; ``bad`` marks problems whose Jacobian is not finite."""
+    sw = np.sqrt(w)[..., None]
     with np.errstate(all="ignore"):
-        J = fam.jac(t, theta)
-    J = np.where((w > 0)[..., None], J, 0.0)
-    bad = ~np.isfinite(J).all(axis=(1, 2))
+        Js = fam.jac(t, theta) * sw
+    bad = ~np.isfinite(Js).all(axis=(1, 2))
     if bad.any():
-        J = np.where(np.isfinite(J), J, 0.0)
-    Jw = J * w[..., None]
-    Jt = np.swapaxes(Jw, 1, 2)
-    A = Jt @ J
-    g = (Jt @ r[..., None])[..., 0]
+        Js = np.where(np.isfinite(Js), Js, 0.0)
+    Jt = np.swapaxes(Js, 1, 2)
+    A = Jt @ Js
+    g = (Jt @ (r[..., None] * sw))[..., 0]
     return A, g, bad
 
 
 def _robust_weights(r, mask):
-    """Huber weights from the median absolute residual of each problem."""
+    """Cauchy weights on the median absolute residual of each problem.
+
+    Redescending, so a gross spike (an exploding evaluation, the untrained first
+    point) ends with almost no weight, unlike Huber's, whose pull never vanishes.
+    """
     a = np.where(mask, np.abs(r), np.nan)
     with np.errstate(all="ignore"):
         s = 1.4826 * np.nanmedian(a, axis=1, keepdims=True)
@@ -101,11 +108,11 @@ def _robust_weights(r, mask):
     # a near-perfect fit has MAD ~ 0: fall back to a tiny fraction of the RMS
     s = np.maximum(s, 1e-3 * rms) + 1e-300
     with np.errstate(all="ignore"):
-        w = np.where(a > HUBER_K * s, HUBER_K * s / a, 1.0)
+        w = 1.0 / (1.0 + (a / (CAUCHY_C * s)) ** 2)
     return np.where(mask, w, 0.0)
 
 
-def _lm(fam, t, z, w, theta, lo, hi, iters, tol=1e-7):
+def _lm(fam, t, z, w, theta, lo, hi, iters, tol=1e-4):
     """Projected Levenberg-Marquardt on problems with fixed weights w.
 
     Problems leave the working set once they converge (relative cost change below
@@ -172,7 +179,7 @@ def fit_family(
     """Fit ``fam`` to every padded curve (t, z, mask: shape (B, T)) at once.
 
     All of the family's starting points are refined together; the one with the lowest
-    cost is kept. With ``robust``, two rounds of Huber reweighting follow.
+    cost is kept. With ``robust``, rounds of Cauchy reweighting follow.
     """
     B, T = t.shape
     P = fam.n_params
@@ -185,16 +192,16 @@ def fit_family(
     zz = np.repeat(z, S, axis=0)
     mm = np.repeat(mask, S, axis=0)
     w = mm.astype(float)
-    theta, r, cost = _lm(fam, tt, zz, w, theta, lo, hi, iters)
+    # a few iterations from every start pick the basin; only the best start goes on
+    theta, r, cost = _lm(fam, tt, zz, w, theta, lo, hi, min(START_ITERS, iters))
     best = np.argmin(cost.reshape(B, S), axis=1)
     pick = np.arange(B) * S + best
     theta, r, w = theta[pick], r[pick], w[pick]
+    theta, r, cost = _lm(fam, t, z, w, theta, lo, hi, iters - min(START_ITERS, iters))
     if robust:
-        for _ in range(2):
+        for _ in range(ROBUST_ROUNDS):
             w = _robust_weights(r, mask)
-            theta, r, cost = _lm(fam, t, z, w, theta, lo, hi, max(iters // 4, 3))
-    else:
-        cost = cost[pick]
+            theta, r, cost = _lm(fam, t, z, w, theta, lo, hi, iters // 2)
     return _finish(fam, t, z, mask, w, theta, r, cost)
 
 

