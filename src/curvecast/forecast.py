@@ -145,7 +145,8 @@ class Forecast:
 
     def cdf(self, v) -> np.ndarray:
         """P(value <= v) at every step; v is a scalar, (X,) or (B, X)."""
-        return self._out(self._mix_cdf(self._broadcast_value(v)))
+        # weights sum to 1 only up to rounding
+        return self._out(np.clip(self._mix_cdf(self._broadcast_value(v)), 0.0, 1.0))
 
     def logpdf(self, v) -> np.ndarray:
         """Log predictive density at v (for log scores)."""
