@@ -227,15 +227,19 @@ def time_baseline(problems: list[Problem], n_curves: int,
 # --- fit-quality parity ----------------------------------------------------------------
 
 
-def curvecast_sse(frame: Frame, rows: np.ndarray) -> dict:
-    """curvecast's SSE (fit_family, robust=False) per (row, family) of the subsample."""
+def curvecast_sse(frame: Frame, rows: np.ndarray, iters: int) -> dict:
+    """curvecast's SSE (fit_family, robust=False) per (row, family) of the subsample.
+
+    ``iters`` is the ensemble's own iteration budget, so the fits are the ones it makes.
+    """
     out = {}
     for fam in FAMILIES.values():
         sub = rows[applicable(fam, frame)[rows]]
         if sub.size == 0:
             continue
         with np.errstate(all="ignore"):
-            fit = fit_family(fam, frame.t[sub], frame.z[sub], frame.mask[sub], robust=False)
+            fit = fit_family(fam, frame.t[sub], frame.z[sub], frame.mask[sub],
+                             iters=iters, robust=False)
         cost = np.where(np.isfinite(fit.cost), fit.cost, np.inf)
         out.update({(int(r), fam.name): float(c) for r, c in zip(sub, cost)})
     return out
@@ -339,9 +343,10 @@ def _speed_lines(res: dict) -> list[str]:
     ]
 
 
-def _parity_lines(p: dict) -> list[str]:
+def _parity_lines(p: dict, iters: int) -> list[str]:
     lines = [
-        "Fit parity on the subsample (curvecast `fit_family(robust=False)` against "
+        f"Fit parity on the subsample (curvecast `fit_family(iters={iters}, "
+        "robust=False)`, the ensemble's budget, against "
         f"curve_fit, SSE in normalised space, {p['fits']} (curve, family) fits by both): "
         f"curvecast as good (SSE <= {PARITY_REL} x curve_fit's + {PARITY_ABS:g}) in "
         f"{100 * p['as_good']:.1f}%, median SSE ratio {p['median_ratio']:.4f}, worst "
@@ -360,13 +365,15 @@ def _parity_lines(p: dict) -> list[str]:
 def markdown(res: dict) -> str:
     """The human-readable report: speed table, parity table, machine, PASS/FAIL."""
     m = res["machine"]
-    lines = _speed_lines(res) + [""] + _parity_lines(res["parity"]) + [
+    lines = _speed_lines(res) + [""] + _parity_lines(res["parity"], res["iters"]) + [
         "",
         f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}, "
         f"numpy {m['numpy']}, scipy {m['scipy']}, commit {m['commit']} (library source "
         f"sha256 {m['source']}).",
         "",
     ]
+    if res["source_changed"]:
+        lines += ["WARNING: the library's source changed during the run; rerun.", ""]
     return "\n".join(lines + check_lines(res))
 
 
@@ -393,6 +400,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict:
+    """Load the task, time both methods, compare their fits; the results as a dict."""
+    where = machine()  # before timing: the library may be edited while this runs
     heads, at = load_heads(args.data_dir / "taskset" / f"{args.task}.json", args.observed)
     cc = time_curvecast(heads, at, args.repeats)
 
@@ -400,6 +409,7 @@ def run(args: argparse.Namespace) -> dict:
     frame = Frame.build([heads[i] for i in usable])
     pick = np.random.default_rng(args.seed).choice(
         len(heads), size=min(args.baseline_curves, len(heads)), replace=False)
+    iters = EnsembleForecaster().iters
     row_of = {i: r for r, i in enumerate(usable)}
     rows = np.array(sorted(row_of[i] for i in pick if i in row_of), dtype=int)
     base, stats = time_baseline(build_problems(frame, rows), len(pick),
@@ -410,8 +420,10 @@ def run(args: argparse.Namespace) -> dict:
         "diverged": sum(c.status == "diverged" for c in heads),
         "repeats": args.repeats, "seed": args.seed,
         "curvecast": cc, "baseline": base,
-        "parity": parity(curvecast_sse(frame, rows), stats.sse),
-        "machine": machine(),
+        "parity": parity(curvecast_sse(frame, rows, iters), stats.sse),
+        "iters": iters,
+        "machine": where,
+        "source_changed": machine()["source"] != where["source"],
     }
     res["checks"] = checks(cc, base)
     return res

@@ -38,17 +38,20 @@ def test_padding_values_are_ignored():
     np.testing.assert_allclose(a.theta, b.theta)
 
 
-def test_robust_fit_ignores_a_spike():
+@pytest.mark.parametrize("iters, tol", [(80, 0.01), (10, 0.15)])
+def test_robust_fit_ignores_a_spike(iters, tol):
+    """Converged (80 iterations) the spike is ignored; at the fast default it is damped."""
     t = np.arange(1.0, 31.0)[None, :]
     z = 0.3 + 1.5 * t ** -0.6
     spiked = z.copy()
     spiked[0, 12] += 5.0
     mask = np.ones_like(t, bool)
-    robust = fit_family(FAMILIES["pow3"], t, spiked, mask)
-    plain = fit_family(FAMILIES["pow3"], t, spiked, mask, robust=False)
-    err = lambda fit: np.abs(fit.theta - [0.3, 1.5, 0.6]).max()
-    assert err(robust) < 0.02 < err(plain)
-    assert robust.weights[0, 12] < 0.1
+    fam = FAMILIES["pow3"]
+    robust = fit_family(fam, t, spiked, mask, iters=iters)
+    plain = fit_family(fam, t, spiked, mask, iters=iters, robust=False)
+    err = lambda fit: np.abs(fam.f(t, fit.theta) - z).max()
+    assert err(robust) < tol < 0.2 < err(plain)
+    assert robust.weights[0, 12] < 0.05
 
 
 def test_covariance_shrinks_with_more_points():

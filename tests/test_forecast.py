@@ -24,7 +24,11 @@ def mixtures(draw, goal=None):
     scale = np.exp(rng.normal(-1, 1.5, (B, X, K)))
     df = rng.choice([2.0, 3.0, 7.0, 1e6], (B, K))
     w = rng.random((B, K)) + 0.01
-    return Forecast(np.arange(X) * 10.0, loc, scale, df, w, goal or draw(st.sampled_from(["min", "max"])))
+    # some mixtures are truncated at a bound, as forecasts of a loss or an accuracy are
+    lower = draw(st.sampled_from([None, -np.inf, float(np.median(loc))]))
+    upper = draw(st.sampled_from([None, float(np.max(loc) + 1.0)]))
+    goal = goal or draw(st.sampled_from(["min", "max"]))
+    return Forecast(np.arange(X) * 10.0, loc, scale, df, w, goal, lower=lower, upper=upper)
 
 
 @st.composite
@@ -72,7 +76,8 @@ def test_cdf_and_prob_better_than_agree(f, v):
 @given(mixtures(), st.floats(0.02, 0.98))
 def test_cdf_inverts_quantile(f, q):
     v = f.quantiles([q])[..., 0]
-    np.testing.assert_allclose(f.cdf(v), q, atol=1e-6)
+    point_mass = f._truncation()[2]  # all mass beyond a bound: the cdf jumps there
+    np.testing.assert_allclose(f.cdf(v)[~point_mass], q, atol=1e-6)
 
 
 @settings(max_examples=30, deadline=None)
@@ -83,7 +88,27 @@ def test_samples_reproducible_and_distributed(f, seed):
     np.testing.assert_array_equal(a, b)
     # empirical median of the draws sits near the median (Kolmogorov bound)
     frac = (a <= f.median[:, None, :]).mean(axis=1)
-    assert np.abs(frac - 0.5).max() < 0.05
+    point_mass = f._truncation()[2]
+    assert np.abs(frac - 0.5)[~point_mass].max(initial=0) < 0.05
+
+
+@settings(max_examples=40, deadline=None)
+@given(mixtures())
+def test_truncated_forecasts_respect_bounds(f):
+    q = f.quantiles([0.001, 0.5, 0.999])
+    lo, hi = f.lower[:, None, None], f.upper[:, None, None]
+    assert ((q >= lo) & (q <= hi)).all()
+    assert (f.samples(200, seed=1) >= f.lower[:, None, None]).all()
+    bounded = np.isfinite(f.lower)
+    below = np.where(bounded, f.lower - 1.0, 0.0)
+    assert (f.cdf(below)[bounded] == 0).all()
+
+
+def test_truncated_mixture_integrates_to_one():
+    f = Forecast([1.0], [[[0.0]]], [[[1.0]]], [[1e6]], [[1.0]], lower=[0.0])[0]
+    assert abs(f.median[0] - 0.6745) < 1e-3  # the median of a half-normal
+    assert abs(f.mean[0] - np.sqrt(2 / np.pi)) < 5e-3
+    assert abs(f.pdf(0.5)[0] - 2 * np.exp(-0.125) / np.sqrt(2 * np.pi)) < 1e-6
 
 
 def test_pdf_integrates_to_one():

@@ -28,8 +28,8 @@ from .families import Family, Summary
 
 CAUCHY_C = 2.385
 """Scale of the Cauchy weights, in robust standard deviations (95% efficiency)."""
-ROBUST_ROUNDS = 3
-START_ITERS = 6
+ROBUST_ROUNDS = 1
+START_ITERS = 3
 """Iterations run from every starting point before all but the best are dropped."""
 
 
@@ -173,7 +173,7 @@ def fit_family(
     z: np.ndarray,
     mask: np.ndarray,
     *,
-    iters: int = 24,
+    iters: int = 10,
     robust: bool = True,
 ) -> FamilyFit:
     """Fit ``fam`` to every padded curve (t, z, mask: shape (B, T)) at once.

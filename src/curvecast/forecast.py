@@ -7,6 +7,9 @@ baselines). A mixture keeps what matters for learning curves: model uncertainty
 scale), and heavy tails for short curves (few degrees of freedom), while cdf, density,
 quantiles and samples stay exact and cheap for thousands of curves at once.
 
+A metric with a hard bound (a loss is never below 0; accuracy never above 1) gets a
+mixture truncated there (``lower``/``upper``), so no interval reaches impossible values.
+
 A Forecast holds B curves (B = 1 for :func:`curvecast.forecast`); every question is
 answered for all of them in one vectorised call. Indexing a batch gives one curve.
 Rows with no usable component (a diverged or too-short run) answer NaN.
@@ -27,6 +30,8 @@ from .curve import Goal, check_goal
 from .errors import UsageError
 
 _MAX_ITERS = 80
+_MEAN_POINTS = 64
+_MIN_MASS = 1e-9
 _CDF_TOL = 1e-11
 
 
@@ -48,6 +53,8 @@ class Forecast:
     weights: (B, K) mixture weights; a row summing to 0 marks "no forecast".
     goal: 'min' or 'max': which way is better, for prob_better_than and eta.
     runs: optional names of the B curves.
+    lower, upper: (B,) bounds of each curve's values (default unbounded); the mixture is
+        truncated to them.
     single: answer without the batch axis (a Forecast of one curve).
     """
 
@@ -60,6 +67,8 @@ class Forecast:
         weights,
         goal: Goal = "min",
         runs: list[str] | None = None,
+        lower=None,
+        upper=None,
         single: bool = False,
     ) -> None:
         self.x = _arr(x, 1)
@@ -77,7 +86,10 @@ class Forecast:
         self.valid = total[:, 0] > 0
         self.goal = check_goal(goal)
         self.runs = list(runs) if runs is not None else [str(i) for i in range(B)]
+        self.lower = np.broadcast_to(-np.inf if lower is None else np.asarray(lower, float), (B,))
+        self.upper = np.broadcast_to(np.inf if upper is None else np.asarray(upper, float), (B,))
         self.single = single and B == 1
+        self._mass: tuple[np.ndarray, np.ndarray] | None = None
 
     # --- shape handling -----------------------------------------------------------
     def __len__(self) -> int:
@@ -89,7 +101,7 @@ class Forecast:
         sl = slice(i, i + 1) if i != -1 else slice(-1, None)
         return Forecast(
             self.x, self.loc[sl], self.scale[sl], self.df[sl], self.weights[sl],
-            self.goal, self.runs[sl], single=True,
+            self.goal, self.runs[sl], self.lower[sl], self.upper[sl], single=True,
         )
 
     def __repr__(self) -> str:
@@ -98,18 +110,6 @@ class Forecast:
     def _out(self, a: np.ndarray) -> np.ndarray:
         a = np.where(self.valid.reshape((-1,) + (1,) * (a.ndim - 1)), a, np.nan)
         return a[0] if self.single else a
-
-    def _index_x(self, at) -> np.ndarray:
-        """Positions in x of the requested steps (all of x when at is None)."""
-        if at is None:
-            return np.arange(self.x.size)
-        at = np.atleast_1d(np.asarray(at, float))
-        idx = np.searchsorted(self.x, at)
-        idx = np.clip(idx, 0, self.x.size - 1)
-        if not np.allclose(self.x[idx], at):
-            raise UsageError(f"no forecast at step(s) {at[~np.isclose(self.x[idx], at)]}; "
-                             f"forecast steps are {self.x}")
-        return idx
 
     # --- the distribution -----------------------------------------------------------
     def _std(self, v: np.ndarray) -> np.ndarray:
@@ -137,16 +137,57 @@ class Forecast:
         return np.broadcast_to(v[:, None], (B, X))
 
     def _mix_cdf(self, v: np.ndarray) -> np.ndarray:
-        """Mixture cdf at v of shape (B, X, ...)."""
+        """Untruncated mixture cdf at v of shape (B, X, ...)."""
         extra = v.ndim - 2
         df = self.df.reshape((self.df.shape[0], 1, self.df.shape[1]) + (1,) * extra)
         w = self.weights.reshape(df.shape)
         return (w * special.stdtr(df, self._std(v))).sum(axis=2)
 
+    @property
+    def truncated(self) -> bool:
+        return bool(np.isfinite(self.lower).any() or np.isfinite(self.upper).any())
+
+    def _bounds_mass(self) -> tuple[np.ndarray, np.ndarray]:
+        """Untruncated cdf at the lower and upper bounds, (B, X) each."""
+        if self._mass is None:
+            B, X = self.loc.shape[:2]
+            lo, hi = np.zeros((B, X)), np.ones((B, X))
+            if self.truncated:
+                fl = np.isfinite(self.lower)
+                fu = np.isfinite(self.upper)
+                lo = np.where(fl[:, None], self._mix_cdf(np.broadcast_to(
+                    np.where(fl, self.lower, 0.0)[:, None], (B, X))), 0.0)
+                hi = np.where(fu[:, None], self._mix_cdf(np.broadcast_to(
+                    np.where(fu, self.upper, 0.0)[:, None], (B, X))), 1.0)
+            self._mass = lo, hi
+        return self._mass
+
+    def _truncation(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cdf at lower, mass inside the bounds, degenerate), each (B, X).
+
+        Where (almost) no mass lies inside the bounds, the forecast is a point mass at
+        the bound that the mixture overshot.
+        """
+        lo, hi = self._bounds_mass()
+        mass = hi - lo
+        degenerate = mass < _MIN_MASS
+        return lo, np.where(degenerate, 1.0, mass), degenerate
+
+    def _point(self) -> np.ndarray:
+        """Where the mass sits in degenerate rows: the overshot bound, (B, X)."""
+        lo, _ = self._bounds_mass()
+        B, X = lo.shape
+        return np.where(lo > 0.5, self.lower[:, None], self.upper[:, None]) * np.ones((B, X))
+
     def cdf(self, v) -> np.ndarray:
         """P(value <= v) at every step; v is a scalar, (X,) or (B, X)."""
+        v = self._broadcast_value(v)
+        lo, mass, degenerate = self._truncation()
+        c = (self._mix_cdf(v) - lo) / mass
+        c = np.where(v < self.lower[:, None], 0.0, np.where(v >= self.upper[:, None], 1.0, c))
+        c = np.where(degenerate, (v >= self._point()).astype(float), c)
         # weights sum to 1 only up to rounding
-        return self._out(np.clip(self._mix_cdf(self._broadcast_value(v)), 0.0, 1.0))
+        return self._out(np.clip(c, 0.0, 1.0))
 
     def logpdf(self, v) -> np.ndarray:
         """Log predictive density at v (for log scores)."""
@@ -155,7 +196,10 @@ class Forecast:
         logt = _log_t_density(self._std(v), df)
         with np.errstate(divide="ignore"):
             logw = np.log(self.weights)[:, None, :]
-        return self._out(special.logsumexp(logt + logw - np.log(self.scale), axis=2))
+        _, mass, _ = self._truncation()
+        out = special.logsumexp(logt + logw - np.log(self.scale), axis=2) - np.log(mass)
+        inside = (v >= self.lower[:, None]) & (v <= self.upper[:, None])
+        return self._out(np.where(inside, out, -np.inf))
 
     def pdf(self, v) -> np.ndarray:
         """Predictive density at v."""
@@ -163,8 +207,11 @@ class Forecast:
 
     @property
     def mean(self) -> np.ndarray:
-        """Mixture mean (B, X) or (X,)."""
-        return self._out((self.weights[:, None, :] * self.loc).sum(axis=2))
+        """Mixture mean (B, X) or (X,); of a truncated mixture by its quantile function."""
+        if not self.truncated:
+            return self._out((self.weights[:, None, :] * self.loc).sum(axis=2))
+        grid = (np.arange(_MEAN_POINTS) + 0.5) / _MEAN_POINTS
+        return self.quantiles(grid).mean(axis=-1)
 
     @property
     def median(self) -> np.ndarray:
@@ -172,35 +219,44 @@ class Forecast:
         return self.quantiles([0.5])[..., 0]
 
     def quantiles(self, qs) -> np.ndarray:
-        """Quantiles at probabilities qs: shape (B, X, Q), or (X, Q) for one curve.
+        """Quantiles at probabilities qs: shape (B, X, Q), or (X, Q) for one curve."""
+        qs = np.atleast_1d(np.asarray(qs, float))
+        if qs.ndim != 1 or ((qs <= 0) | (qs >= 1)).any():
+            raise UsageError(f"quantile probabilities must lie strictly between 0 and 1, got {qs}")
+        B, X = self.loc.shape[:2]
+        return self._out(self._quantiles(np.broadcast_to(qs, (B, X, qs.size))))
 
-        The mixture's q-quantile lies between its components' q-quantiles: Newton's
+    def _quantiles(self, qs: np.ndarray) -> np.ndarray:
+        """Quantiles at probabilities qs of shape (B, X, Q) (truncation applied).
+
+        The mixture's p-quantile lies between its components' p-quantiles: Newton's
         method on the cdf, kept inside that shrinking bracket (bisecting when a step
         would leave it), converges in a few steps.
         """
-        qs = np.atleast_1d(np.asarray(qs, float))
-        if ((qs <= 0) | (qs >= 1)).any():
-            raise UsageError(f"quantile probabilities must lie strictly between 0 and 1, got {qs}")
+        lo_m, mass, degenerate = self._truncation()
+        p = np.clip(lo_m[..., None] + qs * mass[..., None], 1e-300, 1 - 1e-16)
         comp = self.loc[..., None] + self.scale[..., None] * special.stdtrit(
-            self.df[:, None, :, None], qs[None, None, None, :]
+            self.df[:, None, :, None], p[:, :, None, :]
         )  # (B, X, K, Q)
         used = (self.weights > 0)[:, None, :, None]
         lo = np.where(used, comp, np.inf).min(axis=2)
         hi = np.where(used, comp, -np.inf).max(axis=2)
         x0 = (self.weights[:, None, :, None] * np.where(used, comp, 0.0)).sum(axis=2)
         B, X, K = self.loc.shape
-        shape = (B, X, qs.size)
+        Q = qs.shape[-1]
+        rows = lambda a: np.repeat(a.reshape(B * X, K), Q, axis=0)  # noqa: E731
         out = _solve_quantiles(
-            np.broadcast_to(qs, shape).ravel(),
+            p.ravel(),
             np.where(np.isfinite(lo), lo, 0.0).ravel(),
             np.where(np.isfinite(hi), hi, 0.0).ravel(),
             x0.ravel(),
-            np.repeat(self.loc.reshape(B * X, K), qs.size, axis=0),
-            np.repeat(self.scale.reshape(B * X, K), qs.size, axis=0),
-            np.repeat(np.repeat(self.df, X, axis=0), qs.size, axis=0),
-            np.repeat(np.repeat(self.weights, X, axis=0), qs.size, axis=0),
-        )
-        return self._out(out.reshape(shape))
+            rows(self.loc),
+            rows(self.scale),
+            rows(np.repeat(self.df[:, None, :], X, axis=1)),
+            rows(np.repeat(self.weights[:, None, :], X, axis=1)),
+        ).reshape(B, X, Q)
+        out = np.clip(out, self.lower[:, None, None], self.upper[:, None, None])
+        return np.where(degenerate[..., None], self._point()[..., None], out)
 
     def interval(self, level: float = 0.8) -> np.ndarray:
         """Central interval: array [lower, upper], each (B, X) or (X,)."""
@@ -217,19 +273,17 @@ class Forecast:
     def samples(self, n: int, seed: int | None = 0) -> np.ndarray:
         """``n`` draws per curve and step: (B, n, X), or (n, X) for one curve.
 
-        One mixture component is drawn per sample path and shared across steps, so a
-        path follows one model.
+        Drawn by inverting the cdf with one uniform number per sample path, so each path
+        keeps its quantile across steps (a run that is unlucky early stays unlucky) and
+        every step's draws follow that step's forecast exactly, truncation included.
         """
+        if n < 1:
+            raise UsageError(f"give n >= 1 samples, not {n}")
         rng = np.random.default_rng(seed)
-        B, X, K = self.loc.shape
-        u = rng.random((B, n))
-        cum = np.cumsum(self.weights, axis=1)
-        k = np.minimum((u[:, :, None] > cum[:, None, :]).sum(axis=2), K - 1)  # (B, n)
-        bi = np.arange(B)[:, None]
-        t = rng.standard_t(self.df[bi, k][..., None], size=(B, n, X))
-        loc = np.moveaxis(self.loc, 2, 1)[bi, k]  # (B, n, X)
-        scale = np.moveaxis(self.scale, 2, 1)[bi, k]
-        return self._out(loc + scale * t)
+        B, X = self.loc.shape[:2]
+        u = rng.uniform(1e-12, 1 - 1e-12, (B, n))
+        draws = self._quantiles(np.broadcast_to(u[:, None, :], (B, X, n)))
+        return self._out(np.swapaxes(draws, 1, 2))
 
     def eta(self, target: float, prob: float = 0.5, after=None) -> np.ndarray:
         """First step at which the target is reached with probability >= prob.

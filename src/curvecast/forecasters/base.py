@@ -69,12 +69,17 @@ class Forecaster:
         usable = [i for i, c in enumerate(curves) if c.status == "ok"]
         K = 1
         parts = None
+        lower, upper = np.full(B, -np.inf), np.full(B, np.inf)
         if usable:
             frame = Frame.build([curves[i] for i in usable], self.bound)
             comp = self.components(frame, frame.t_at(x))
             loc, scale = frame.to_values(comp.loc, comp.scale)
             parts = (loc, scale, comp.df, comp.weight)
             K = loc.shape[2]
+            # a real floor bounds the values: from below for 'min', from above for 'max'
+            edge = np.where(frame.has_floor, frame.sign * frame.floor, np.nan)
+            lower[usable] = np.where(frame.sign > 0, np.nan_to_num(edge, nan=-np.inf), -np.inf)
+            upper[usable] = np.where(frame.sign < 0, np.nan_to_num(edge, nan=np.inf), np.inf)
         loc = np.zeros((B, X, K))
         scale = np.ones((B, X, K))
         df = np.full((B, K), 1e6)
@@ -86,4 +91,4 @@ class Forecaster:
             scale[usable] = np.where(parts[1] > 0, parts[1], 1.0)
             df[usable] = parts[2]
             weight[usable] = np.where(ok_loc, parts[3], 0.0)
-        return Forecast(x, loc, scale, df, weight, goal, [c.run for c in curves])
+        return Forecast(x, loc, scale, df, weight, goal, [c.run for c in curves], lower, upper)

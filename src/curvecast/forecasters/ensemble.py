@@ -11,8 +11,8 @@ get heavy tails. The families are combined by Bayesian model averaging with BIC 
 a learning rate ``eta`` (generalised or "safe" Bayes, Grunwald 2012): every family is
 misspecified for a real curve and its residuals are correlated, so plain BIC weights
 put all mass on one family and its interval; with ``eta = 0.1`` the 80% intervals cover
-83-99% of true finals on TaskSet, NAS-Bench-NLP and CIFAR-10 CNN curves at 10-40% cutoffs
-(plain BIC: 40-78%) and the log score improves on all three (issue 3 recalibrates).
+85-99% of true finals on TaskSet, NAS-Bench-NLP and CIFAR-10 CNN curves at 10-40% cutoffs
+(plain BIC: 42-77%) and the log score improves on all three (issue 3 recalibrates).
 
 Why this and not MCMC or the bootstrap: the Laplace/delta mixture is closed form, so a
 thousand curves cost a few batched solves, and the mixture over families carries the
@@ -57,7 +57,7 @@ class EnsembleForecaster(Forecaster):
         self,
         families: Sequence[str] | None = None,
         robust: bool = True,
-        iters: int = 24,
+        iters: int = 10,
         eta: float = 0.1,
         bound: float | None = None,
     ) -> None:
