@@ -276,8 +276,8 @@ def _parity_numbers(keys: list, cc: dict, cf: dict) -> dict:
 def machine() -> dict:
     """CPU count, platform, versions, and the code the numbers belong to.
 
-    ``source`` hashes the library's files as they are on disk, so numbers taken from an
-    uncommitted working tree can still be told apart.
+    ``source`` hashes the library modules this script loaded, as they are on disk, so
+    numbers taken from an uncommitted working tree can still be told apart.
     """
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
@@ -285,8 +285,10 @@ def machine() -> dict:
     except OSError:
         commit = ""
     digest = hashlib.sha256()
-    for path in sorted((REPO / "src" / "curvecast").rglob("*.py")):
-        digest.update(path.read_bytes())
+    loaded = {m.__file__ for name, m in list(sys.modules.items())
+              if name.split(".")[0] == "curvecast" and getattr(m, "__file__", None)}
+    for path in sorted(loaded):
+        digest.update(Path(path).read_bytes())
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "numpy": np.__version__,
             "scipy": scipy.__version__, "commit": commit or "unknown",

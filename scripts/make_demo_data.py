@@ -1,42 +1,43 @@
-"""Write the demo's bundled sample: 24 TaskSet runs (valid loss) as long-format CSV.
+"""Write the demo's bundled sample: 24 NAS-Bench-NLP WikiText-2 runs as long-format CSV.
 
-TaskSet (Metz et al. 2020, github.com/google-research/google-research/tree/master/task_set)
-is Apache-2.0; see src/curvecast/data/README.md for the attribution.
+NAS-Bench-NLP (Klyuchnikov et al. 2020, github.com/fmsnew/nas-bench-nlp-release) is
+Apache-2.0; see src/curvecast/data/README.md for the attribution. The sample is 23
+random runs that finished and one that diverged to NaN.
 
-    python scripts/make_demo_data.py ../shared/data/taskset
+    python scripts/make_demo_data.py ../shared/data/nasbench_nlp_wt2
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-TASK = "FixedTextRNNClassification_imdb_patch32_GRU128_bs128"
 N_RUNS = 24
+OUT = Path(__file__).resolve().parents[1] / "src" / "curvecast" / "data" / "nasbench_nlp_sample.csv"
 
 
-def main(taskset_dir: str) -> None:
-    runs = json.loads((Path(taskset_dir) / f"{TASK}.json").read_text())
+def main(folder: str) -> None:
+    with zipfile.ZipFile(Path(folder) / "train_logs_wikitext-2" / "logs.zip") as z:
+        logs = [json.loads(z.read(n)) for n in sorted(z.namelist()) if n.endswith(".json")]
+    finished = [r for r in logs if r["status"] == "OK"]
+    diverged = [r for r in logs if r["status"] != "OK" and len(r["val_losses"]) > 10]
     rng = np.random.default_rng(0)
-    diverged = [i for i, r in enumerate(runs) if any(v is None or not math.isfinite(v) for v in r["valid"]["loss"])]
-    pick = sorted(set(rng.choice(len(runs), N_RUNS - len(diverged[:1]), replace=False)) | set(diverged[:1]))
-    out = Path(__file__).resolve().parents[1] / "src" / "curvecast" / "data" / "taskset_gru_sample.csv"
-    hp_names = sorted(runs[0]["hp"])
-    with out.open("w", newline="") as fh:
+    pick = [finished[i] for i in rng.choice(len(finished), N_RUNS - 1, replace=False)]
+    pick = sorted(pick + diverged[:1], key=lambda r: r["recepie_id"])
+    with OUT.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["run", "step", "value", *[f"hp.{h}" for h in hp_names]])
-        for i in pick:
-            hp = [f"{runs[i]['hp'][h]:.6g}" for h in hp_names]
-            for k, v in enumerate(runs[i]["valid"]["loss"]):
-                v = "nan" if v is None else f"{v:.6g}"
-                w.writerow([f"gru-{i:04d}", 200 * k, v, *hp])
-    print(f"wrote {len(pick)} runs to {out}")
+        w.writerow(["run", "step", "value", "hp.num_params", "hp.lr", "hp.dropout"])
+        for r in pick:
+            for epoch, v in enumerate(r["val_losses"], start=1):
+                w.writerow([f"arch-{r['recepie_id']}", epoch, f"{v:.6g}", r["num_params"],
+                            r["lr"], r["dropout"]])
+    print(f"wrote {len(pick)} runs to {OUT}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/taskset")
+    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/nasbench_nlp_wt2")

@@ -18,9 +18,16 @@ from rich.table import Table
 from .curve import GOALS
 from .errors import CurvecastError
 from .forecasters import METHODS
+from .io import FORMATS
 
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
+
+
+def _console() -> Console:
+    """Stdout console; when piped, wide enough that tables do not wrap."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 def _fmt(v: float | None) -> str:
@@ -66,8 +73,10 @@ def cli(verbose: bool) -> None:
 @click.option("--bound", type=float, default=None,
               help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
 @click.option("--tag", default=None, help="TensorBoard scalar tag to read (for event-file directories).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Input format [default: from the extension; a directory is TensorBoard].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def forecast(file, at, level, target, prob, goal, method, bound, tag, as_json) -> None:
+def forecast(file, at, level, target, prob, goal, method, bound, tag, fmt, as_json) -> None:
     """Forecast every run in FILE at step --at.
 
     FILE is a long-format CSV, JSON Lines or Parquet file (columns run, step, value;
@@ -77,7 +86,7 @@ def forecast(file, at, level, target, prob, goal, method, bound, tag, as_json) -
     from .io import read_curves
     from .runs import forecast_runs
 
-    curves = read_curves(file, goal=goal, tag=tag)
+    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt)
     rows = forecast_runs(curves, at, level=level, target=target, prob=prob,
                          method=method, bound=bound)
     if as_json:
@@ -85,7 +94,7 @@ def forecast(file, at, level, target, prob, goal, method, bound, tag, as_json) -
                "runs": [r.to_dict() for r in rows]}
         click.echo(json.dumps(out, indent=2))
     else:
-        Console().print(_table(rows, target))
+        _console().print(_table(rows, target))
     if not any(r.status == "ok" for r in rows):
         click.echo("no run could be forecast (see the status column)", err=True)
         sys.exit(EXIT_PROBLEMS)
@@ -100,16 +109,18 @@ def demo(out: Path, cutoff: float) -> None:
     """Forecast bundled real runs from their first part and compare with how they ended."""
     from .demo import run_demo
 
-    console = Console()
+    console = _console()
     result = run_demo(out, cutoff=cutoff)
     table = Table(title=result.title, show_edge=False, header_style="bold")
-    for c in ("run", "seen", "last seen", "forecast median", "80% interval", "true final", "inside"):
-        table.add_column(c, justify="left" if c == "run" else "right")
+    for c in ("run", "status", "seen", "last seen", "median", "lower 80%", "upper 80%",
+              "true final", "inside"):
+        table.add_column(c, justify="left" if c in ("run", "status") else "right")
     for r in result.rows:
-        interval = "-" if r.lower is None else f"{r.lower:.4g} .. {r.upper:.4g}"
-        inside = "-" if r.lower is None else ("yes" if r.lower <= r.truth <= r.upper else "no")
-        table.add_row(r.run, str(r.n_seen), _fmt(r.last), _fmt(r.median), interval,
-                      _fmt(r.truth), inside)
+        inside = "-" if r.lower is None or r.truth is None else (
+            "yes" if r.lower <= r.truth <= r.upper else "no")
+        truth = "diverged" if r.final_status == "diverged" else _fmt(r.truth)
+        table.add_row(r.run, r.status, str(r.n_seen), _fmt(r.last), _fmt(r.median),
+                      _fmt(r.lower), _fmt(r.upper), truth, inside)
     console.print(table)
     console.print(result.summary)
     console.print(f"plot: {result.plot}")

@@ -18,7 +18,7 @@ import numpy as np
 from .curve import CurveSet
 from .forecasters import EnsembleForecaster
 
-SAMPLE = "taskset_gru_sample.csv"
+SAMPLE = "nasbench_nlp_sample.csv"
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class DemoRow:
     upper: float | None
     truth: float | None
     status: str
+    final_status: str
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class DemoResult:
 
 
 def sample_curves() -> CurveSet:
-    """The bundled TaskSet sample (see curvecast/data/README.md)."""
+    """The bundled NAS-Bench-NLP sample (see curvecast/data/README.md)."""
     from .io import read_curves
 
     with resources.as_file(resources.files("curvecast") / "data" / SAMPLE) as path:
@@ -73,16 +74,21 @@ def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
         ok = s.status == "ok" and fc.valid[i]
         rows.append(DemoRow(
             c.run, len(s), s.last, _val(med[i]) if ok else None, _val(lo[i]) if ok else None,
-            _val(hi[i]) if ok else None, _val(c.values[-1]), s.status if ok or s.status != "ok" else "failed",
+            _val(hi[i]) if ok else None, _val(c.values[-1]),
+            s.status if ok or s.status != "ok" else "failed", c.status,
         ))
     scored = [r for r in rows if r.median is not None and r.truth is not None]
-    mae_f = np.mean([abs(r.median - r.truth) for r in scored])
-    mae_l = np.mean([abs(r.last - r.truth) for r in scored])
+    err_f = [abs(r.median - r.truth) for r in scored]
+    err_l = [abs(r.last - r.truth) for r in scored]
     cover = np.mean([r.lower <= r.truth <= r.upper for r in scored])
-    summary = (f"{len(scored)} runs forecast from {cutoff:.0%} of their points: mean absolute error "
-               f"{mae_f:.4g} (last value seen: {mae_l:.4g}); {cover:.0%} of true finals inside the 80% interval")
+    summary = (
+        f"{len(scored)} runs forecast from {cutoff:.0%} of their points. Absolute error of the "
+        f"final value, median {np.median(err_f):.4g} (last value seen: {np.median(err_l):.4g}), "
+        f"mean {np.mean(err_f):.4g} (last value seen: {np.mean(err_l):.4g}); "
+        f"{cover:.0%} of true finals inside the 80% interval."
+    )
     plot = plot_fans(full, seen, fc, out / "forecasts.png")
     path = out / "forecasts.json"
     path.write_text(json.dumps({"runs": [asdict(r) for r in rows]}, indent=2))
-    title = f"Forecast of the final validation loss (step {final:g}) of TaskSet runs"
+    title = f"Final validation log-perplexity (epoch {final:g}) of NAS-Bench-NLP runs on WikiText-2"
     return DemoResult(title, rows, summary, plot, path)
