@@ -29,6 +29,8 @@ from .families import Family, Summary
 CAUCHY_C = 2.385
 """Scale of the Cauchy weights, in robust standard deviations (95% efficiency)."""
 ROBUST_ROUNDS = 1
+SIGMA_FLOOR = 1e-5
+"""Smallest residual standard deviation, in units of the curve's typical value."""
 START_ITERS = 3
 """Iterations run from every starting point before all but the best are dropped."""
 
@@ -211,7 +213,9 @@ def _finish(fam, t, z, mask, w, theta, r, cost) -> FamilyFit:
     dof = np.maximum(n - P, 1)
     sw = np.maximum(w.sum(axis=1), 1e-300)
     # robust variance: weighted SSE rescaled to the number of points used
-    sigma2 = cost / sw * n / dof
+    # a floor for curves that a family fits exactly (flat runs, values logged with
+    # few digits): the fit is then as good as the data's precision, not infinitely good
+    sigma2 = np.maximum(cost / sw * n / dof, SIGMA_FLOOR**2)
     A, _, bad = _normal_equations(fam, t, w, theta, r)
     ridge = 1e-10 * np.maximum(np.einsum("bpp->bp", A).max(axis=1), 1e-300)
     A = A + ridge[:, None, None] * np.eye(P)
