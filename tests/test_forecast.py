@@ -24,7 +24,7 @@ def mixtures(draw, goal=None):
     scale = np.exp(rng.normal(-1, 1.5, (B, X, K)))
     df = rng.choice([2.0, 3.0, 7.0, 1e6], (B, K))
     w = rng.random((B, K)) + 0.01
-    # some mixtures are truncated at a bound, as forecasts of a loss or an accuracy are
+    # some mixtures are censored at a bound, as forecasts of a loss or an accuracy are
     lower = draw(st.sampled_from([None, -np.inf, float(np.median(loc))]))
     upper = draw(st.sampled_from([None, float(np.max(loc) + 1.0)]))
     goal = goal or draw(st.sampled_from(["min", "max"]))
@@ -76,8 +76,9 @@ def test_cdf_and_prob_better_than_agree(f, v):
 @given(mixtures(), st.floats(0.02, 0.98))
 def test_cdf_inverts_quantile(f, q):
     v = f.quantiles([q])[..., 0]
-    point_mass = f._truncation()[2]  # all mass beyond a bound: the cdf jumps there
-    np.testing.assert_allclose(f.cdf(v)[~point_mass], q, atol=1e-6)
+    # a quantile clipped to a bound sits on an atom, where the cdf jumps past q
+    inside = (v > f.lower[:, None]) & (v < f.upper[:, None])
+    np.testing.assert_allclose(f.cdf(v)[inside], q, atol=1e-6)
 
 
 @settings(max_examples=30, deadline=None)
@@ -87,14 +88,15 @@ def test_samples_reproducible_and_distributed(f, seed):
     b = f.samples(4000, seed=seed)
     np.testing.assert_array_equal(a, b)
     # empirical median of the draws sits near the median (Kolmogorov bound)
-    frac = (a <= f.median[:, None, :]).mean(axis=1)
-    point_mass = f._truncation()[2]
-    assert np.abs(frac - 0.5)[~point_mass].max(initial=0) < 0.05
+    med = f.median
+    frac = (a <= med[:, None, :]).mean(axis=1)
+    inside = (med > f.lower[:, None]) & (med < f.upper[:, None])
+    assert np.abs(frac - 0.5)[inside].max(initial=0) < 0.05
 
 
 @settings(max_examples=40, deadline=None)
 @given(mixtures())
-def test_truncated_forecasts_respect_bounds(f):
+def test_bounded_forecasts_respect_bounds(f):
     q = f.quantiles([0.001, 0.5, 0.999])
     lo, hi = f.lower[:, None, None], f.upper[:, None, None]
     assert ((q >= lo) & (q <= hi)).all()
@@ -104,11 +106,13 @@ def test_truncated_forecasts_respect_bounds(f):
     assert (f.cdf(below)[bounded] == 0).all()
 
 
-def test_truncated_mixture_integrates_to_one():
-    f = Forecast([1.0], [[[0.0]]], [[[1.0]]], [[1e6]], [[1.0]], lower=[0.0])[0]
-    assert abs(f.median[0] - 0.6745) < 1e-3  # the median of a half-normal
-    assert abs(f.mean[0] - np.sqrt(2 / np.pi)) < 5e-3
-    assert abs(f.pdf(0.5)[0] - 2 * np.exp(-0.125) / np.sqrt(2 * np.pi)) < 1e-6
+def test_censored_mixture():
+    # N(1, 1) censored at 0: the atom at 0 holds Phi(-1); quantiles above it are N(1, 1)'s
+    f = Forecast([1.0], [[[1.0]]], [[[1.0]]], [[1e7]], [[1.0]], lower=[0.0])[0]
+    assert abs(f.median[0] - 1.0) < 1e-6
+    assert abs(f.cdf(0.0)[0] - 0.158655) < 1e-5 and f.cdf(-1e-9)[0] == 0.0
+    assert f.quantiles([0.1])[0, 0] == 0.0
+    assert abs(f.mean[0] - (0.841345 + 0.241971)) < 5e-3  # E[max(Y, 0)]
 
 
 def test_pdf_integrates_to_one():

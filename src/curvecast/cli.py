@@ -60,7 +60,7 @@ def cli(verbose: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--at", type=float, default=None,
+@click.option("--at", type=click.FloatRange(min=0), default=None,
               help="Step to forecast at [default: the largest step in FILE].")
 @click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8,
               show_default=True, help="Probability of the central interval.")
@@ -135,7 +135,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as exc:
-        exc.show()
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except CurvecastError as exc:
         click.echo(f"error: {exc}", err=True)

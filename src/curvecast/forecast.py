@@ -8,7 +8,9 @@ scale), and heavy tails for short curves (few degrees of freedom), while cdf, de
 quantiles and samples stay exact and cheap for thousands of curves at once.
 
 A metric with a hard bound (a loss is never below 0; accuracy never above 1) gets a
-mixture truncated there (``lower``/``upper``), so no interval reaches impossible values.
+mixture censored there (``lower``/``upper``): the mass the mixture puts beyond the bound
+sits on the bound, so no quantile reaches impossible values and every quantile inside
+the bounds is the mixture's own (a forecast centred on the value now keeps its median).
 
 A Forecast holds B curves (B = 1 for :func:`curvecast.forecast`); every question is
 answered for all of them in one vectorised call. Indexing a batch gives one curve.
@@ -31,7 +33,6 @@ from .errors import UsageError
 
 _MAX_ITERS = 80
 _MEAN_POINTS = 64
-_MIN_MASS = 1e-9
 _CDF_TOL = 1e-11
 
 
@@ -54,7 +55,7 @@ class Forecast:
     goal: 'min' or 'max': which way is better, for prob_better_than and eta.
     runs: optional names of the B curves.
     lower, upper: (B,) bounds of each curve's values (default unbounded); the mixture is
-        truncated to them.
+        censored at them.
     single: answer without the batch axis (a Forecast of one curve).
     """
 
@@ -89,7 +90,6 @@ class Forecast:
         self.lower = np.broadcast_to(-np.inf if lower is None else np.asarray(lower, float), (B,))
         self.upper = np.broadcast_to(np.inf if upper is None else np.asarray(upper, float), (B,))
         self.single = single and B == 1
-        self._mass: tuple[np.ndarray, np.ndarray] | None = None
 
     # --- shape handling -----------------------------------------------------------
     def __len__(self) -> int:
@@ -137,67 +137,35 @@ class Forecast:
         return np.broadcast_to(v[:, None], (B, X))
 
     def _mix_cdf(self, v: np.ndarray) -> np.ndarray:
-        """Untruncated mixture cdf at v of shape (B, X, ...)."""
+        """Mixture cdf at v of shape (B, X, ...), bounds ignored."""
         extra = v.ndim - 2
         df = self.df.reshape((self.df.shape[0], 1, self.df.shape[1]) + (1,) * extra)
         w = self.weights.reshape(df.shape)
         return (w * special.stdtr(df, self._std(v))).sum(axis=2)
 
     @property
-    def truncated(self) -> bool:
+    def bounded(self) -> bool:
         return bool(np.isfinite(self.lower).any() or np.isfinite(self.upper).any())
-
-    def _bounds_mass(self) -> tuple[np.ndarray, np.ndarray]:
-        """Untruncated cdf at the lower and upper bounds, (B, X) each."""
-        if self._mass is None:
-            B, X = self.loc.shape[:2]
-            lo, hi = np.zeros((B, X)), np.ones((B, X))
-            if self.truncated:
-                fl = np.isfinite(self.lower)
-                fu = np.isfinite(self.upper)
-                lo = np.where(fl[:, None], self._mix_cdf(np.broadcast_to(
-                    np.where(fl, self.lower, 0.0)[:, None], (B, X))), 0.0)
-                hi = np.where(fu[:, None], self._mix_cdf(np.broadcast_to(
-                    np.where(fu, self.upper, 0.0)[:, None], (B, X))), 1.0)
-            self._mass = lo, hi
-        return self._mass
-
-    def _truncation(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(cdf at lower, mass inside the bounds, degenerate), each (B, X).
-
-        Where (almost) no mass lies inside the bounds, the forecast is a point mass at
-        the bound that the mixture overshot.
-        """
-        lo, hi = self._bounds_mass()
-        mass = hi - lo
-        degenerate = mass < _MIN_MASS
-        return lo, np.where(degenerate, 1.0, mass), degenerate
-
-    def _point(self) -> np.ndarray:
-        """Where the mass sits in degenerate rows: the overshot bound, (B, X)."""
-        lo, _ = self._bounds_mass()
-        B, X = lo.shape
-        return np.where(lo > 0.5, self.lower[:, None], self.upper[:, None]) * np.ones((B, X))
 
     def cdf(self, v) -> np.ndarray:
         """P(value <= v) at every step; v is a scalar, (X,) or (B, X)."""
         v = self._broadcast_value(v)
-        lo, mass, degenerate = self._truncation()
-        c = (self._mix_cdf(v) - lo) / mass
+        c = self._mix_cdf(v)
         c = np.where(v < self.lower[:, None], 0.0, np.where(v >= self.upper[:, None], 1.0, c))
-        c = np.where(degenerate, (v >= self._point()).astype(float), c)
         # weights sum to 1 only up to rounding
         return self._out(np.clip(c, 0.0, 1.0))
 
     def logpdf(self, v) -> np.ndarray:
-        """Log predictive density at v (for log scores)."""
+        """Log predictive density at v (for log scores); -inf outside the bounds.
+
+        At a bound itself this is the density of the continuous part, not of the atom.
+        """
         v = self._broadcast_value(v)
         df = self.df[:, None, :]
         logt = _log_t_density(self._std(v), df)
         with np.errstate(divide="ignore"):
             logw = np.log(self.weights)[:, None, :]
-        _, mass, _ = self._truncation()
-        out = special.logsumexp(logt + logw - np.log(self.scale), axis=2) - np.log(mass)
+        out = special.logsumexp(logt + logw - np.log(self.scale), axis=2)
         inside = (v >= self.lower[:, None]) & (v <= self.upper[:, None])
         return self._out(np.where(inside, out, -np.inf))
 
@@ -207,8 +175,8 @@ class Forecast:
 
     @property
     def mean(self) -> np.ndarray:
-        """Mixture mean (B, X) or (X,); of a truncated mixture by its quantile function."""
-        if not self.truncated:
+        """Mixture mean (B, X) or (X,); of a censored mixture by its quantile function."""
+        if not self.bounded:
             return self._out((self.weights[:, None, :] * self.loc).sum(axis=2))
         grid = (np.arange(_MEAN_POINTS) + 0.5) / _MEAN_POINTS
         return self.quantiles(grid).mean(axis=-1)
@@ -227,16 +195,14 @@ class Forecast:
         return self._out(self._quantiles(np.broadcast_to(qs, (B, X, qs.size))))
 
     def _quantiles(self, qs: np.ndarray) -> np.ndarray:
-        """Quantiles at probabilities qs of shape (B, X, Q) (truncation applied).
+        """Quantiles at probabilities qs of shape (B, X, Q), censored at the bounds.
 
         The mixture's p-quantile lies between its components' p-quantiles: Newton's
         method on the cdf, kept inside that shrinking bracket (bisecting when a step
         would leave it), converges in a few steps.
         """
-        lo_m, mass, degenerate = self._truncation()
-        p = np.clip(lo_m[..., None] + qs * mass[..., None], 1e-300, 1 - 1e-16)
         comp = self.loc[..., None] + self.scale[..., None] * special.stdtrit(
-            self.df[:, None, :, None], p[:, :, None, :]
+            self.df[:, None, :, None], qs[:, :, None, :]
         )  # (B, X, K, Q)
         used = (self.weights > 0)[:, None, :, None]
         lo = np.where(used, comp, np.inf).min(axis=2)
@@ -246,7 +212,7 @@ class Forecast:
         Q = qs.shape[-1]
         rows = lambda a: np.repeat(a.reshape(B * X, K), Q, axis=0)  # noqa: E731
         out = _solve_quantiles(
-            p.ravel(),
+            np.ascontiguousarray(qs).ravel(),
             np.where(np.isfinite(lo), lo, 0.0).ravel(),
             np.where(np.isfinite(hi), hi, 0.0).ravel(),
             x0.ravel(),
@@ -255,8 +221,7 @@ class Forecast:
             rows(np.repeat(self.df[:, None, :], X, axis=1)),
             rows(np.repeat(self.weights[:, None, :], X, axis=1)),
         ).reshape(B, X, Q)
-        out = np.clip(out, self.lower[:, None, None], self.upper[:, None, None])
-        return np.where(degenerate[..., None], self._point()[..., None], out)
+        return np.clip(out, self.lower[:, None, None], self.upper[:, None, None])
 
     def interval(self, level: float = 0.8) -> np.ndarray:
         """Central interval: array [lower, upper], each (B, X) or (X,)."""
@@ -275,7 +240,7 @@ class Forecast:
 
         Drawn by inverting the cdf with one uniform number per sample path, so each path
         keeps its quantile across steps (a run that is unlucky early stays unlucky) and
-        every step's draws follow that step's forecast exactly, truncation included.
+        every step's draws follow that step's forecast exactly, bounds included.
         """
         if n < 1:
             raise UsageError(f"give n >= 1 samples, not {n}")

@@ -1,10 +1,11 @@
 """Baselines: the run ends where it is now.
 
 Both are single Student-t components centred on the last value or on the mean of the
-last ``k`` values. Their scale is the run's own step-to-step noise (median absolute
-difference of consecutive points), grown like a random walk with the number of
-evaluation intervals still ahead, so their intervals are honest about the one thing
-they know.
+last ``k`` values. Their scale is the run's own step-to-step noise (the spread of the
+differences of consecutive points about their median, so a steady decline is not
+counted as noise), grown like a random walk with the number of evaluation intervals
+still ahead. Like every forecast they are censored at the metric's floor, which leaves
+their median at the value now.
 
 >>> from curvecast.curve import Curve
 >>> c = Curve("r", [1, 2, 3, 4], [1.0, 0.8, 0.7, 0.65])
@@ -31,8 +32,10 @@ def _last_k(frame: Frame, k: int) -> np.ndarray:
 def _walk_scale(frame: Frame, t: np.ndarray) -> np.ndarray:
     """Random-walk scale at times t from the noise of consecutive differences."""
     z = np.where(frame.mask, frame.z, np.nan)
-    d = np.abs(np.diff(z, axis=1))
-    noise = np.nan_to_num(np.nanmedian(d, axis=1), nan=0.0) / np.sqrt(2) * 1.4826
+    d = np.diff(z, axis=1)
+    with np.errstate(all="ignore"):
+        spread = np.nanmedian(np.abs(d - np.nanmedian(d, axis=1, keepdims=True)), axis=1)
+    noise = np.nan_to_num(spread, nan=0.0) / np.sqrt(2) * 1.4826
     tt = np.where(frame.mask, frame.t, np.nan)
     t_last = np.nanmax(tt, axis=1)
     gap = np.nan_to_num(np.nanmedian(np.diff(tt, axis=1), axis=1), nan=1.0)

@@ -1,0 +1,25 @@
+"""Loaders for the public real learning-curve data sets curvecast is tested on.
+
+Each loader returns a :class:`~curvecast.curve.CurveSet` with the runs'
+hyperparameters where the source has them. The data live outside the package (they
+are large, and not all may be redistributed): pass ``data_dir``, set
+``CURVECAST_DATA``, or keep them in ``../shared/data`` relative to the working
+directory or to the repository.
+
+* :func:`load_taskset`: TaskSet (Metz et al. 2020), 1,000 Adam configurations per
+  task, loss every 200 steps; Apache-2.0.
+* :func:`load_nasbench_nlp`: NAS-Bench-NLP (Klyuchnikov et al. 2020), WikiText-2
+  validation log-perplexity per epoch of 345 architectures; Apache-2.0.
+* :func:`load_cifar10_cnn`: a 3-layer CNN on CIFAR-10 (the curves of Klein et al.
+  2017), validation error per epoch of 265 configurations.
+"""
+
+from .loaders import (
+    TASKSET_TASKS,
+    data_dir,
+    load_cifar10_cnn,
+    load_nasbench_nlp,
+    load_taskset,
+)
+
+__all__ = ["TASKSET_TASKS", "data_dir", "load_cifar10_cnn", "load_nasbench_nlp", "load_taskset"]
