@@ -12,16 +12,15 @@ TaskSet (Apache-2.0), CIFAR-10 CNN curves of Klein et al. 2017 (tests only).
 from __future__ import annotations
 
 import json
-import math
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from curvecast import Curve, EnsembleForecaster
+from curvecast import Curve, CurveSet, EnsembleForecaster
 from curvecast.cli import main
-from curvecast.io import read_curves
+from curvecast.datasets import load_cifar10_cnn, load_nasbench_nlp, load_taskset
+from curvecast.io import read_curves, write_long
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NASBENCH = DATA / "nasbench_nlp_wt2" / "train_logs_wikitext-2" / "logs.zip"
@@ -46,23 +45,9 @@ def abs_errors(median, last, truth, mask):
 
 
 def nasbench_curves() -> list[Curve]:
-    """Validation log-perplexity vs epoch (1..50) of every architecture.
-
-    A run the log marks as diverged ('loss is nan!') stopped early, sometimes before any
-    non-finite validation value was recorded: its next epoch gets NaN, so the curve says
-    what the log says.
-    """
-    curves = []
-    with zipfile.ZipFile(need(NASBENCH)) as z:
-        for name in sorted(z.namelist()):
-            if not name.endswith(".json"):
-                continue
-            log = json.loads(z.read(name))
-            vals = [math.nan if v is None else float(v) for v in log["val_losses"]]
-            if log["status"] != "OK" and all(map(math.isfinite, vals)):
-                vals.append(math.nan)
-            curves.append(Curve(str(log["recepie_id"]), np.arange(1, len(vals) + 1), vals))
-    return curves
+    """Validation log-perplexity vs epoch (1..50) of every architecture."""
+    need(NASBENCH)
+    return list(load_nasbench_nlp(DATA))
 
 
 def test_nasbench_nlp_final_from_first_20_percent():
@@ -120,32 +105,20 @@ def cli_json(capsys, *args) -> tuple[int, dict]:
 
 
 def test_taskset_cli_forecast_from_first_10_steps(capsys, tmp_path):
-    runs = json.loads(need(TASKSET).read_text())
+    need(TASKSET)
+    runs = load_taskset(path=DATA)
     assert len(runs) == 1000
     # 199 runs plus the one run of this task whose validation loss diverges
-    bad = [i for i, r in enumerate(runs)
-           if any(v is None or not math.isfinite(v) for v in r["valid"]["loss"])]  # fmt: skip
+    bad = [c.run for c in runs if c.status == "diverged"]
     assert bad, "expected a diverging run in this TaskSet task"
-    picked = list(range(199)) + [bad[0]]
-    steps = np.arange(51) * 200
-    hp_names = sorted(runs[0]["hp"])
-
-    def write(path: Path, n_steps: int) -> None:
-        with path.open("w") as f:
-            f.write(",".join(["run", "step", "value"] + [f"hp.{h}" for h in hp_names]) + "\n")
-            for i in picked:
-                r = runs[i]
-                hp = ",".join(repr(float(r["hp"][h])) for h in hp_names)
-                for s, v in zip(steps[:n_steps], r["valid"]["loss"][:n_steps]):
-                    f.write(f"task-{i},{s},{'nan' if v is None else repr(float(v))},{hp}\n")
-
+    picked = [c for c in runs[:199]] + [runs[bad[0]]]
     full_path, head_path = tmp_path / "full.csv", tmp_path / "head.csv"
-    write(full_path, 51)
-    write(head_path, 10)
+    write_long(CurveSet(picked), full_path)
+    write_long(CurveSet([c.head(10) for c in picked]), head_path)
     full = read_curves(full_path)
     head = read_curves(head_path)
     assert len(full) == len(head) == 200
-    assert head["task-0"].hp == {h: pytest.approx(runs[0]["hp"][h]) for h in hp_names}
+    assert head[runs[0].run].hp == {h: pytest.approx(v) for h, v in runs[0].hp.items()}
     assert head.max_step == 1800
 
     code, data = cli_json(capsys, "forecast", head_path, "--at", 10000, "--json")
@@ -153,8 +126,8 @@ def test_taskset_cli_forecast_from_first_10_steps(capsys, tmp_path):
     rows = {r["run"]: r for r in data["runs"]}
     assert set(rows) == set(full.runs)  # every run has a row
     assert {r["status"] for r in rows.values()} <= {"ok", "diverged"}
-    assert rows[f"task-{bad[0]}"]["status"] == "diverged"
-    assert rows[f"task-{bad[0]}"]["median"] is None
+    assert rows[bad[0]]["status"] == "diverged"
+    assert rows[bad[0]]["median"] is None
     assert all(r["at"] == 10000 for r in rows.values())
 
     def col(key: str) -> np.ndarray:
@@ -174,13 +147,9 @@ def test_taskset_cli_forecast_from_first_10_steps(capsys, tmp_path):
 
 
 def test_cifar10_cnn_final_error_from_first_25_percent():
-    paths = sorted(need(CIFAR).glob("config_*.json"))
-    assert len(paths) == 265
-    full = []
-    for p in paths:
-        cfg = json.loads(p.read_text())
-        lc = cfg["learning_curve"]
-        full.append(Curve(str(cfg["config_id"]), np.arange(1, len(lc) + 1), lc, goal="min"))
+    need(CIFAR)
+    full = list(load_cifar10_cnn(DATA))
+    assert len(full) == 265
     assert {len(c) for c in full} == {40}
     seen = [c.head(10) for c in full]  # 25% of 40 epochs
     fc = EnsembleForecaster().forecast(seen, 40)

@@ -39,6 +39,13 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
     )
 
 
+def _need(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise InputError(f"{what} not found; see ../shared/data/README.md for the data sets",
+                         file=str(path))
+    return path
+
+
 def _nan_list(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
@@ -51,9 +58,9 @@ def load_taskset(task: str = TASKSET_TASKS[2], split: str = "valid", path=None) 
     (1000, [0.0, 200.0, 400.0])
     """
     file = data_dir(path) / "taskset" / f"{task}.json"
-    if not file.is_file():
-        raise InputError(f"no TaskSet task {task!r}; known tasks: {', '.join(TASKSET_TASKS)}",
-                         file=str(file))
+    if task not in TASKSET_TASKS:
+        raise InputError(f"no TaskSet task {task!r}; known tasks: {', '.join(TASKSET_TASKS)}")
+    _need(file, "TaskSet task file")
     runs = json.loads(file.read_text())
     curves = []
     for i, r in enumerate(runs):
@@ -70,7 +77,8 @@ def load_nasbench_nlp(path=None) -> CurveSet:
     recipe). A run whose log says "loss is nan!" stopped there: where its last logged
     value is finite, a NaN is added at the next epoch, so that it reads as diverged.
     """
-    file = data_dir(path) / "nasbench_nlp_wt2" / "train_logs_wikitext-2" / "logs.zip"
+    file = _need(data_dir(path) / "nasbench_nlp_wt2" / "train_logs_wikitext-2" / "logs.zip",
+                 "NAS-Bench-NLP WikiText-2 logs")
     curves = []
     seen: dict[str, int] = {}
     with zipfile.ZipFile(file) as z:
@@ -96,7 +104,7 @@ def load_cifar10_cnn(path=None) -> CurveSet:
 
     Runs are named by their file (``config_<n>``): the files' own config_id repeats.
     """
-    folder = data_dir(path) / "cnn_cifar10"
+    folder = _need(data_dir(path) / "cnn_cifar10", "CIFAR-10 CNN curves folder")
     files = sorted(folder.glob("config_*.json"), key=lambda p: int(p.stem.split("_")[1]))
     curves = []
     for f in files:

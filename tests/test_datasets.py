@@ -1,0 +1,57 @@
+"""Loaders of the real data sets in ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curvecast.datasets import (
+    TASKSET_TASKS,
+    data_dir,
+    load_cifar10_cnn,
+    load_nasbench_nlp,
+    load_taskset,
+)
+from curvecast.errors import InputError
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not found at {DATA}")
+
+
+def test_taskset_tasks_load_with_hyperparameters():
+    for task in TASKSET_TASKS[:2]:
+        cs = load_taskset(task, path=DATA)
+        assert len(cs) == 1000
+        assert cs[0].steps[:3].tolist() == [0.0, 200.0, 400.0] and len(cs[0]) == 51
+        assert set(cs[0].hp) >= {"learning_rate", "beta1", "beta2"}
+    with pytest.raises(InputError, match="no TaskSet task"):
+        load_taskset("nope", path=DATA)
+
+
+def test_nasbench_nlp_marks_runs_the_log_says_diverged():
+    cs = load_nasbench_nlp(DATA)
+    assert len(cs) == 345 and len(set(cs.runs)) == 345
+    diverged = [c for c in cs if c.status == "diverged"]
+    assert len(diverged) == 4
+    assert all(c.meta["status"] != "OK" for c in diverged)
+    ok = [c for c in cs if c.status == "ok"]
+    assert {len(c) for c in ok} == {50} and ok[0].hp["num_params"] > 0
+
+
+def test_cifar10_cnn():
+    cs = load_cifar10_cnn(DATA)
+    assert len(cs) == 265 and {len(c) for c in cs} == {40}
+    v = np.concatenate([c.values for c in cs])
+    assert ((v >= 0) & (v <= 1)).all()  # validation error
+    assert "log10_learning_rate" in cs[0].hp
+
+
+def test_data_dir_explains_where_to_put_the_data(tmp_path, monkeypatch):
+    assert data_dir(DATA) == DATA.resolve()
+    monkeypatch.setenv("CURVECAST_DATA", str(DATA))
+    assert data_dir() == DATA.resolve()
+    for load in (load_nasbench_nlp, load_cifar10_cnn, lambda p: load_taskset(path=p)):
+        with pytest.raises(InputError, match="not found"):
+            load(tmp_path)
