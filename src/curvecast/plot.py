@@ -42,7 +42,11 @@ def plot_fans(
     for ax in list(axes.flat)[len(idx):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    fig.suptitle("Observed part (black), forecast fans (50/80/95%) and how each run really went (grey)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
