@@ -88,3 +88,36 @@ def test_frame_positive_first_step_and_bound():
     assert (fr.z[0] > 0).all()
     # a bound that the data violate is not a floor
     assert not Frame.build([c], bound=0.6).has_floor[0]
+
+
+def test_long_curves_are_binned_in_log_time():
+    rng = np.random.default_rng(3)
+    x = np.arange(0, 20_000.0, 2.0)
+    y = 0.4 + 3 * (x + 2) ** -0.5 + 0.01 * rng.standard_normal(x.size)
+    c = Curve("long", x, y)
+    fr = Frame.build([c], max_points=200)
+    n = int(fr.mask.sum())
+    assert n <= 200 and fr.counts.sum() == x.size
+    assert (fr.counts[0, :5] == 1).all()  # early points, where the curve bends, stay single
+    # binning keeps the total sum of squares about the mean: between-bin + within-bin
+    z = (y - fr.floor[0]) / fr.scale[0]
+    between = (fr.counts[0] * (fr.z[0] - z.mean()) ** 2).sum()
+    np.testing.assert_allclose(between + fr.wss[0], ((z - z.mean()) ** 2).sum(), rtol=1e-9)
+
+
+def test_binned_fit_matches_the_full_fit():
+    rng = np.random.default_rng(4)
+    x = np.arange(1, 3001.0)
+    y = 0.3 + 2 * x**-0.6 + 0.02 * rng.standard_normal(x.size)
+    fits = []
+    for max_points in (200, 10_000):
+        fr = Frame.build([Curve("r", x, y)], max_points=max_points)
+        fit = fit_family(FAMILIES["pow3"], fr.t, fr.z, fr.mask, counts=fr.counts,
+                         wss=fr.wss, iters=60)
+        s = fr.scale[0]  # bins change the typical value that z is measured in
+        fits.append((fit.theta[0] * [s, s, 1.0], np.sqrt(fit.sigma2[0]) * s))
+    (binned, noise_b), (full, noise_f) = fits
+    np.testing.assert_allclose(binned, full, rtol=0.02)
+    np.testing.assert_allclose(binned, [0.3, 2.0, 0.6], rtol=0.05)
+    # the noise of one observation is recovered from bins plus within-bin spread
+    np.testing.assert_allclose([noise_b, noise_f], 0.02, rtol=0.05)

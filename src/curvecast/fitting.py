@@ -28,6 +28,9 @@ from .families import Family, Summary
 
 CAUCHY_C = 2.385
 """Scale of the Cauchy weights, in robust standard deviations (95% efficiency)."""
+CAUCHY_CONSISTENCY = 0.7948
+"""E[w r^2] / E[w] for r ~ N(0, 1) under those weights: divides the weighted mean square
+so that the noise estimate is unbiased for Gaussian noise."""
 ROBUST_ROUNDS = 1
 SIGMA_FLOOR = 1e-5
 """Smallest residual standard deviation, in units of the curve's typical value."""
@@ -175,11 +178,15 @@ def fit_family(
     z: np.ndarray,
     mask: np.ndarray,
     *,
+    counts: np.ndarray | None = None,
+    wss: np.ndarray | None = None,
     iters: int = 10,
     robust: bool = True,
 ) -> FamilyFit:
     """Fit ``fam`` to every padded curve (t, z, mask: shape (B, T)) at once.
 
+    ``counts`` (B, T) says how many raw points each fitted point averages (default 1)
+    and ``wss`` (B,) their within-bin sum of squares (see :mod:`curvecast.transform`).
     All of the family's starting points are refined together; the one with the lowest
     cost is kept. With ``robust``, rounds of Cauchy reweighting follow.
     """
@@ -187,35 +194,36 @@ def fit_family(
     P = fam.n_params
     lo = np.asarray(fam.lower, float)
     hi = np.asarray(fam.upper, float)
+    w0 = np.where(mask, 1.0 if counts is None else counts, 0.0)
     starts = fam.init(summarise(t, z, mask))  # (B, S, P)
     S = starts.shape[1]
     theta = np.clip(np.nan_to_num(starts.reshape(B * S, P), nan=0.0), lo, hi)
-    tt = np.repeat(t, S, axis=0)
-    zz = np.repeat(z, S, axis=0)
-    mm = np.repeat(mask, S, axis=0)
-    w = mm.astype(float)
+    rep = lambda a: np.repeat(a, S, axis=0)  # noqa: E731
     # a few iterations from every start pick the basin; only the best start goes on
-    theta, r, cost = _lm(fam, tt, zz, w, theta, lo, hi, min(START_ITERS, iters))
-    best = np.argmin(cost.reshape(B, S), axis=1)
-    pick = np.arange(B) * S + best
-    theta, r, w = theta[pick], r[pick], w[pick]
+    theta, r, cost = _lm(fam, rep(t), rep(z), rep(w0), theta, lo, hi, min(START_ITERS, iters))
+    pick = np.arange(B) * S + np.argmin(cost.reshape(B, S), axis=1)
+    theta, r, w = theta[pick], r[pick], w0
     theta, r, cost = _lm(fam, t, z, w, theta, lo, hi, iters - min(START_ITERS, iters))
     if robust:
         for _ in range(ROBUST_ROUNDS):
-            w = _robust_weights(r, mask)
+            # a bin mean of g points is sqrt(g) times less noisy: compare like with like
+            w = w0 * _robust_weights(r * np.sqrt(w0), mask)
             theta, r, cost = _lm(fam, t, z, w, theta, lo, hi, iters // 2)
-    return _finish(fam, t, z, mask, w, theta, r, cost)
+        cost = cost / CAUCHY_CONSISTENCY
+    return _finish(fam, t, mask, w0, w, theta, r, cost, wss)
 
 
-def _finish(fam, t, z, mask, w, theta, r, cost) -> FamilyFit:
+def _finish(fam, t, mask, w0, w, theta, r, cost, wss) -> FamilyFit:
     P = fam.n_params
     n = mask.sum(axis=1)
-    dof = np.maximum(n - P, 1)
+    n_raw = w0.sum(axis=1)
     sw = np.maximum(w.sum(axis=1), 1e-300)
-    # robust variance: weighted SSE rescaled to the number of points used
+    # robust variance of one raw observation: the weighted SSE rescaled to all points,
+    # plus the spread inside bins, over the residual degrees of freedom
+    sse = cost / sw * n_raw + (0.0 if wss is None else wss)
     # a floor for curves that a family fits exactly (flat runs, values logged with
     # few digits): the fit is then as good as the data's precision, not infinitely good
-    sigma2 = np.maximum(cost / sw * n / dof, SIGMA_FLOOR**2)
+    sigma2 = np.maximum(sse / np.maximum(n_raw - P, 1), SIGMA_FLOOR**2)
     A, _, bad = _normal_equations(fam, t, w, theta, r)
     ridge = 1e-10 * np.maximum(np.einsum("bpp->bp", A).max(axis=1), 1e-300)
     A = A + ridge[:, None, None] * np.eye(P)

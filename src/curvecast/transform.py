@@ -13,6 +13,12 @@ median of ``s * y - floor``, so ``z`` is O(1) whatever the units.
 Both maps depend only on the observed points, so a truncated curve and its full run
 are mapped alike as long as they share their first points.
 
+A curve longer than ``max_points`` (a loss logged at every step) is fitted through the
+means of bins equally spaced in log-time: early points, where the curve bends, stay
+single; late ones are averaged. Each bin carries its count (its weight in the fit) and
+its within-bin sum of squares (so the noise of single observations is still known),
+which keeps a thousand runs of 100,000 steps as cheap as runs of ``max_points``.
+
 >>> from curvecast.curve import Curve
 >>> fr = Frame.build([Curve("a", [0, 200, 400, 600], [2.0, 1.0, 0.8, 0.7])])
 >>> fr.t[0].tolist(), fr.z[0].round(3).tolist(), bool(fr.has_floor[0])
@@ -28,19 +34,26 @@ import numpy as np
 
 from .curve import Curve
 
+MAX_POINTS = 200
+"""Curves with more finite points than this are fitted through log-time bins."""
+
 
 @dataclass(frozen=True)
 class Frame:
     """Padded batch of curves in fitting space, with the maps back to steps and values.
 
-    t, z, mask: (B, T); x_unit, x_shift: t = x / x_unit + x_shift; sign, floor, scale:
-    z = (sign * y - floor) / scale; has_floor: the floor is a real bound (families that
-    pin their asymptote to 0 only apply there).
+    t, z, mask: (B, T); counts: (B, T) raw points behind each fitted point (0 where
+    padded); wss: (B,) within-bin sum of squares in z units; x_unit, x_shift:
+    t = x / x_unit + x_shift; sign, floor, scale: z = (sign * y - floor) / scale;
+    has_floor: the floor is a real bound (families that pin their asymptote to 0 only
+    apply there).
     """
 
     t: np.ndarray
     z: np.ndarray
     mask: np.ndarray
+    counts: np.ndarray
+    wss: np.ndarray
     x_unit: np.ndarray
     x_shift: np.ndarray
     sign: np.ndarray
@@ -49,48 +62,29 @@ class Frame:
     has_floor: np.ndarray
 
     @classmethod
-    def build(cls, curves: Sequence[Curve], bound: float | None = None) -> Frame:
+    def build(
+        cls, curves: Sequence[Curve], bound: float | None = None, max_points: int = MAX_POINTS
+    ) -> Frame:
         """Pad the finite points of each curve; every curve needs at least one."""
         B = len(curves)
-        T = max(int(c.finite.sum()) for c in curves)
-        x = np.ones((B, T))
-        y = np.zeros((B, T))
-        mask = np.zeros((B, T), bool)
+        unit, shift = np.ones(B), np.zeros(B)
+        parts = []
         for i, c in enumerate(curves):
-            f = c.finite
-            n = int(f.sum())
-            x[i, :n], y[i, :n], mask[i, :n] = c.steps[f], c.values[f], True
-            if n < T:  # padding repeats the last step so t stays positive and ordered
-                x[i, n:] = x[i, n - 1]
+            x, y = c.steps[c.finite], c.values[c.finite]
+            unit[i], shift[i] = _time_map(x)
+            parts.append(_bin(x / unit[i] + shift[i], y, max_points))
+        T = max(p[0].size for p in parts)
+        t, y, counts = np.ones((B, T)), np.zeros((B, T)), np.zeros((B, T))
+        wss_y = np.zeros(B)
+        for i, (ti, yi, ci, wi) in enumerate(parts):
+            n = ti.size
+            t[i, :n], y[i, :n], counts[i, :n], wss_y[i] = ti, yi, ci, wi
+            t[i, n:] = ti[-1]  # padding repeats the last time so t stays positive and ordered
         sign = np.array([1.0 if c.goal == "min" else -1.0 for c in curves])
-        return cls._from_arrays(x, y, mask, sign, bound)
-
-    @classmethod
-    def _from_arrays(cls, x, y, mask, sign, bound) -> Frame:
-        x0 = x[:, 0]
-        second = np.where(mask[:, 1:], x[:, 1:], np.inf).min(axis=1) if x.shape[1] > 1 else x0
-        starts_at_zero = x0 <= 0
-        unit = np.where(starts_at_zero, np.where(np.isfinite(second) & (second > 0), second, 1.0), x0)
-        shift = np.where(starts_at_zero, 1.0, 0.0)
-        t = x / unit[:, None] + shift[:, None]
-
-        s = sign[:, None] * y
-        sm = np.where(mask, s, np.nan)
-        lo, hi = np.nanmin(sm, axis=1), np.nanmax(sm, axis=1)
-        if bound is not None:
-            floor = sign * bound
-            has_floor = np.ones_like(lo, bool)
-        else:
-            has_floor = lo >= 0
-            floor = np.zeros_like(lo)
-        rng = hi - lo
-        pseudo = lo - np.where(rng > 0, rng, np.maximum(np.abs(lo), 1.0))
-        has_floor = has_floor & (lo >= floor)
-        floor = np.where(has_floor, floor, pseudo)
-        scale = np.nanmedian(sm - floor[:, None], axis=1)
-        scale = np.where(scale > 0, scale, 1.0)
-        z = np.where(mask, (s - floor[:, None]) / scale[:, None], 0.0)
-        return cls(t, z, mask, unit, shift, sign, floor, scale, has_floor)
+        floor, scale, has_floor = _value_map(sign, y, counts > 0, bound)
+        z = np.where(counts > 0, (sign[:, None] * y - floor[:, None]) / scale[:, None], 0.0)
+        return cls(t, z, counts > 0, counts, wss_y / scale**2, unit, shift, sign, floor,
+                   scale, has_floor)
 
     def t_at(self, x: np.ndarray) -> np.ndarray:
         """Time of the steps x (X,) for every curve: (B, X)."""
@@ -101,3 +95,43 @@ class Frame:
         b = (slice(None),) + (None,) * (loc.ndim - 1)
         y_loc = self.sign[b] * (self.floor[b] + self.scale[b] * loc)
         return y_loc, self.scale[b] * scale
+
+
+def _time_map(x: np.ndarray) -> tuple[float, float]:
+    """(unit, shift) with t = x / unit + shift equal to 1 at the first step."""
+    if x[0] > 0:
+        return float(x[0]), 0.0
+    return (float(x[1]) if x.size > 1 else 1.0), 1.0
+
+
+def _bin(t: np.ndarray, y: np.ndarray, max_points: int):
+    """(t, y, counts, within-bin SS) of a curve, binned in log-time if it is long."""
+    if t.size <= max_points:
+        return t, y, np.ones(t.size), 0.0
+    edges = np.geomspace(t[0], t[-1], max_points + 1)
+    idx = np.minimum(np.searchsorted(edges, t, side="right") - 1, max_points - 1)
+    counts = np.bincount(idx, minlength=max_points).astype(float)
+    keep = counts > 0
+    mean_t = np.bincount(idx, t, max_points)[keep] / counts[keep]
+    mean_y = np.bincount(idx, y, max_points)
+    mean_y = np.where(keep, mean_y / np.maximum(counts, 1), 0.0)
+    wss = float(((y - mean_y[idx]) ** 2).sum())
+    return mean_t, mean_y[keep], counts[keep], wss
+
+
+def _value_map(sign, y, mask, bound):
+    """Floor, scale and whether the floor is real, per curve (see the module docstring)."""
+    sm = np.where(mask, sign[:, None] * y, np.nan)
+    lo, hi = np.nanmin(sm, axis=1), np.nanmax(sm, axis=1)
+    if bound is not None:
+        floor = sign * bound
+        has_floor = np.ones_like(lo, bool)
+    else:
+        has_floor = lo >= 0
+        floor = np.zeros_like(lo)
+    rng = hi - lo
+    pseudo = lo - np.where(rng > 0, rng, np.maximum(np.abs(lo), 1.0))
+    has_floor = has_floor & (lo >= floor)
+    floor = np.where(has_floor, floor, pseudo)
+    scale = np.nanmedian(sm - floor[:, None], axis=1)
+    return floor, np.where(scale > 0, scale, 1.0), has_floor

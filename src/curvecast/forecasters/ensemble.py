@@ -88,6 +88,7 @@ class EnsembleForecaster(Forecaster):
                 continue
             fit = fit_family(
                 fam, frame.t[rows], frame.z[rows], frame.mask[rows],
+                counts=frame.counts[rows], wss=frame.wss[rows],
                 iters=self.iters, robust=self.robust,
             )
             mu, var = _predict(fam, fit.theta, fit.cov, fit.sigma2, t[rows])
