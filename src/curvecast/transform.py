@@ -63,16 +63,25 @@ class Frame:
 
     @classmethod
     def build(
-        cls, curves: Sequence[Curve], bound: float | None = None, max_points: int = MAX_POINTS
+        cls,
+        curves: Sequence[Curve],
+        bound: float | None = None,
+        max_points: int | None = MAX_POINTS,
+        tail: int | None = None,
     ) -> Frame:
-        """Pad the finite points of each curve; every curve needs at least one."""
+        """Pad the finite points of each curve; every curve needs at least one.
+
+        ``max_points=None`` never bins; ``tail`` keeps only each curve's last points.
+        """
         B = len(curves)
         unit, shift = np.ones(B), np.zeros(B)
         parts = []
         for i, c in enumerate(curves):
             x, y = c.steps[c.finite], c.values[c.finite]
             unit[i], shift[i] = _time_map(x)
-            parts.append(_bin(x / unit[i] + shift[i], y, max_points))
+            if tail is not None:
+                x, y = x[-tail:], y[-tail:]
+            parts.append(_bin(x / unit[i] + shift[i], y, max_points or x.size))
         T = max(p[0].size for p in parts)
         t, y, counts = np.ones((B, T)), np.zeros((B, T)), np.zeros((B, T))
         wss_y = np.zeros(B)

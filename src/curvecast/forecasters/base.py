@@ -16,7 +16,7 @@ import numpy as np
 from ..curve import Curve
 from ..errors import UsageError
 from ..forecast import Forecast
-from ..transform import Frame
+from ..transform import MAX_POINTS, Frame
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Forecaster:
     """
 
     name = "base"
+    max_points: int | None = MAX_POINTS
+    """Longer curves are fitted through log-time bins (see :mod:`curvecast.transform`)."""
+    tail: int | None = None
+    """Only each curve's last ``tail`` points matter to this forecaster (None: all)."""
 
     def __init__(self, bound: float | None = None) -> None:
         self.bound = bound
@@ -71,7 +75,7 @@ class Forecaster:
         parts = None
         lower, upper = np.full(B, -np.inf), np.full(B, np.inf)
         if usable:
-            frame = Frame.build([curves[i] for i in usable], self.bound)
+            frame = Frame.build([curves[i] for i in usable], self.bound, self.max_points, self.tail)
             comp = self.components(frame, frame.t_at(x))
             loc, scale = frame.to_values(comp.loc, comp.scale)
             parts = (loc, scale, comp.df, comp.weight)

@@ -44,7 +44,14 @@ def _walk_scale(frame: Frame, t: np.ndarray) -> np.ndarray:
     return noise[:, None] * np.sqrt(1.0 + ahead)
 
 
-class LastValue(Forecaster):
+class _Baseline(Forecaster):
+    """Baselines read each curve's last raw points as they are: no bins."""
+
+    max_points = None
+    tail = 64
+
+
+class LastValue(_Baseline):
     """The last observed value, with a random-walk interval."""
 
     name = "last"
@@ -54,7 +61,7 @@ class LastValue(Forecaster):
         return _single(last, _walk_scale(frame, t), frame)
 
 
-class MeanLastK(Forecaster):
+class MeanLastK(_Baseline):
     """Mean of the last ``k`` observed values (default 3), with a random-walk interval."""
 
     name = "mean_last"
