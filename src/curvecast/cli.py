@@ -123,8 +123,8 @@ def demo(out: Path, cutoff: float) -> None:
                       _fmt(r.lower), _fmt(r.upper), truth, inside)
     console.print(table)
     console.print(result.summary)
-    console.print(f"plot: {result.plot}")
-    console.print(f"forecasts: {result.json}")
+    console.print(f"plot: {result.plot.resolve()}")
+    console.print(f"forecasts: {result.json.resolve()}")
 
 
 def main(argv: list[str] | None = None) -> None:
