@@ -179,3 +179,14 @@ def test_bad_arguments():
         f.quantiles([0.0, 0.5])
     with pytest.raises(UsageError):
         f.eta(0.5, prob=1.0)
+
+
+def test_chunked_batches_forecast_as_one(monkeypatch):
+    import curvecast.forecasters.base as base
+
+    curves = {str(i): (np.arange(1, 11.0), 1 / np.arange(1, 11.0) + 0.01 * i) for i in range(8)}
+    curves["short"] = ([1.0], [1.0])
+    whole = curvecast.forecast_batch(curves, at=[20, 40])
+    monkeypatch.setattr(base, "CHUNK", 3)
+    chunked = curvecast.forecast_batch(curves, at=[20, 40])
+    np.testing.assert_array_equal(whole.quantiles([0.1, 0.5, 0.9]), chunked.quantiles([0.1, 0.5, 0.9]))

@@ -29,6 +29,10 @@ class Components:
     weight: np.ndarray
 
 
+CHUNK = 4096
+"""Curves fitted together at most; more are fitted chunk by chunk."""
+
+
 def steps_array(at) -> np.ndarray:
     """Validate requested steps: finite, >= 0; returned sorted and unique."""
     x = np.atleast_1d(np.asarray(at, dtype=float))
@@ -68,31 +72,46 @@ class Forecaster:
         goals = {c.goal for c in curves}
         if len(goals) > 1:
             raise UsageError("curves in one batch must share their goal")
-        goal = goals.pop() if goals else "min"
-        B, X = len(curves), x.size
         usable = [i for i, c in enumerate(curves) if c.status == "ok"]
-        K = 1
-        parts = None
-        lower, upper = np.full(B, -np.inf), np.full(B, np.inf)
-        if usable:
-            frame = Frame.build([curves[i] for i in usable], self.bound, self.max_points, self.tail)
+        out = _Rows(len(curves), x.size)
+        # chunks bound the memory of padded arrays when there are very many curves
+        for start in range(0, len(usable), CHUNK):
+            rows = usable[start : start + CHUNK]
+            frame = Frame.build([curves[i] for i in rows], self.bound, self.max_points, self.tail)
             comp = self.components(frame, frame.t_at(x))
             loc, scale = frame.to_values(comp.loc, comp.scale)
-            parts = (loc, scale, comp.df, comp.weight)
-            K = loc.shape[2]
+            out.put(rows, loc, scale, comp.df, comp.weight)
             # a real floor bounds the values: from below for 'min', from above for 'max'
             edge = np.where(frame.has_floor, frame.sign * frame.floor, np.nan)
-            lower[usable] = np.where(frame.sign > 0, np.nan_to_num(edge, nan=-np.inf), -np.inf)
-            upper[usable] = np.where(frame.sign < 0, np.nan_to_num(edge, nan=np.inf), np.inf)
-        loc = np.zeros((B, X, K))
-        scale = np.ones((B, X, K))
-        df = np.full((B, K), 1e6)
-        weight = np.zeros((B, K))
-        if parts is not None:
-            ok_loc = np.isfinite(parts[0]).all(axis=1) & np.isfinite(parts[1]).all(axis=1)
-            ok_loc &= (parts[1] > 0).all(axis=1)
-            loc[usable] = np.where(np.isfinite(parts[0]), parts[0], 0.0)
-            scale[usable] = np.where(parts[1] > 0, parts[1], 1.0)
-            df[usable] = parts[2]
-            weight[usable] = np.where(ok_loc, parts[3], 0.0)
-        return Forecast(x, loc, scale, df, weight, goal, [c.run for c in curves], lower, upper)
+            out.lower[rows] = np.where(frame.sign > 0, np.nan_to_num(edge, nan=-np.inf), -np.inf)
+            out.upper[rows] = np.where(frame.sign < 0, np.nan_to_num(edge, nan=np.inf), np.inf)
+        goal = goals.pop() if goals else "min"
+        return Forecast(x, out.loc, out.scale, out.df, out.weight, goal,
+                        [c.run for c in curves], out.lower, out.upper)
+
+
+class _Rows:
+    """Mixture components of all B curves, filled chunk by chunk; rows left empty have
+    no usable component (weight 0), which Forecast answers with NaN."""
+
+    def __init__(self, B: int, X: int) -> None:
+        self.B, self.X = B, X
+        self.loc = np.zeros((B, X, 1))
+        self.scale = np.ones((B, X, 1))
+        self.df = np.full((B, 1), 1e6)
+        self.weight = np.zeros((B, 1))
+        self.lower, self.upper = np.full(B, -np.inf), np.full(B, np.inf)
+
+    def put(self, rows, loc, scale, df, weight) -> None:
+        K = loc.shape[2]
+        if self.loc.shape[2] != K:  # first chunk: now the number of components is known
+            self.loc = np.zeros((self.B, self.X, K))
+            self.scale = np.ones((self.B, self.X, K))
+            self.df = np.full((self.B, K), 1e6)
+            self.weight = np.zeros((self.B, K))
+        finite = np.isfinite(loc).all(axis=1) & np.isfinite(scale).all(axis=1)
+        usable = finite & (scale > 0).all(axis=1)
+        self.loc[rows] = np.where(np.isfinite(loc), loc, 0.0)
+        self.scale[rows] = np.where(scale > 0, scale, 1.0)
+        self.df[rows] = df
+        self.weight[rows] = np.where(usable, weight, 0.0)

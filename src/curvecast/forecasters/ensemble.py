@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import UsageError
 from ..families import FAMILIES, Family
 from ..fitting import fit_family
 from ..transform import Frame
@@ -70,7 +71,7 @@ class EnsembleForecaster(Forecaster):
     def _family_list(self) -> list[Family]:
         unknown = [f for f in self.families if f not in FAMILIES]
         if unknown:
-            raise ValueError(f"unknown families {unknown}; choose from {list(FAMILIES)}")
+            raise UsageError(f"unknown families {unknown}; choose from {list(FAMILIES)}")
         return [FAMILIES[f] for f in self.families]
 
     def components(self, frame: Frame, t: np.ndarray) -> Components:
