@@ -13,16 +13,25 @@ from typing import Any
 from .curve import Curve, CurveSet, check_goal
 from .errors import UsageError
 from .forecast import Forecast
-from .forecasters import METHODS, Forecaster
+from .families import FAMILIES
+from .forecasters import METHODS, FamilyForecaster, Forecaster
+
+
+def method_names() -> list[str]:
+    """Every name ``make_forecaster`` knows: the methods, then each family alone."""
+    return sorted(METHODS) + list(FAMILIES)
 
 
 def make_forecaster(method: str | Forecaster = "ensemble", bound: float | None = None) -> Forecaster:
-    """A forecaster from its name ('ensemble', 'last', 'mean_last') or as given."""
+    """A forecaster from its name ('ensemble', 'last', 'mean_last', a family such as
+    'pow3' fitted alone) or as given."""
     if isinstance(method, Forecaster):
         return method
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
-    return METHODS[method](bound=bound)
+    if method in METHODS:
+        return METHODS[method](bound=bound)
+    if method in FAMILIES:
+        return FamilyForecaster(method, bound=bound)
+    raise UsageError(f"unknown method {method!r}; choose from {', '.join(method_names())}")
 
 
 def forecast(

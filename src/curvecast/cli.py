@@ -100,6 +100,65 @@ def forecast(file, at, level, target, prob, goal, method, bound, tag, fmt, as_js
         sys.exit(EXIT_PROBLEMS)
 
 
+def _split(text: str, cast=str) -> list:
+    try:
+        return [cast(p.strip()) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list") from None
+
+
+def _backtest_table(bt) -> Table:
+    table = Table(show_edge=False, header_style="bold",
+                  title=f"{bt.n_runs} complete runs ({bt.excluded} excluded: diverged or too short)")
+    cols = ["method", "cutoff", "mae", "nmae", "medae", "log score", "crps", "cov50", "cov80",
+            "cov90", "spearman", "curve nmae", "failures", "seconds"]
+    for c in cols:
+        table.add_column(c, justify="left" if c == "method" else "right")
+    for r in bt.results:
+        cov = [f"{r.coverage.get(k, float('nan')):.2f}" for k in ("0.5", "0.8", "0.9")]
+        table.add_row(r.method, f"{r.cutoff:g}", _fmt(r.mae), _fmt(r.nmae), _fmt(r.medae),
+                      f"{r.log_score:.3f}", _fmt(r.crps), *cov, f"{r.spearman:.3f}",
+                      _fmt(r.curve_nmae), str(r.failures), f"{r.seconds:.2f}")
+    return table
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--cutoffs", default="0.1,0.2,0.4,0.6,0.8", show_default=True,
+              help="Fractions of each run's points shown to the forecasters.")
+@click.option("--methods", default="ensemble,last,mean_last", show_default=True,
+              help="Comma-separated: ensemble, last, mean_last, a family name (pow3, ...) "
+                   "fitted alone, or 'families' for every family alone.")
+@click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True)
+@click.option("--bound", type=float, default=None,
+              help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
+@click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
+@click.option("--progress", is_flag=True, help="Show a progress bar on stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def backtest(file, cutoffs, methods, goal, bound, tag, fmt, progress, as_json) -> None:
+    """Hide the end of every complete run in FILE, forecast it, and score the forecasts."""
+    from rich.progress import Progress
+
+    from .evaluate import backtest as run_backtest
+    from .families import FAMILIES
+    from .io import read_curves
+
+    cuts = _split(cutoffs, float)
+    expanded = [n for m in _split(methods) for n in (list(FAMILIES) if m == "families" else [m])]
+    names = list(dict.fromkeys(expanded))  # each method once, in the order asked
+    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt)
+    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
+        task = bar.add_task("backtest", total=len(cuts) * len(names))
+        bt = run_backtest(curves, cuts, names, bound=bound,
+                          progress=lambda m, c: bar.update(task, advance=1,
+                                                           description=f"{m} @ {c:g}"))
+    if as_json:
+        click.echo(json.dumps(bt.to_dict(), indent=2))
+    else:
+        _console().print(_backtest_table(bt))
+
+
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("curvecast-demo"),
               show_default=True, help="Directory for the plot and the forecasts.")

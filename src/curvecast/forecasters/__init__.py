@@ -3,6 +3,7 @@
 from .base import Forecaster
 from .baselines import LastValue, MeanLastK
 from .ensemble import EnsembleForecaster
+from .single import FamilyForecaster
 
 METHODS = {
     "ensemble": EnsembleForecaster,
@@ -11,4 +12,5 @@ METHODS = {
 }
 """Forecasters by the name the command line uses."""
 
-__all__ = ["METHODS", "EnsembleForecaster", "Forecaster", "LastValue", "MeanLastK"]
+__all__ = ["METHODS", "EnsembleForecaster", "FamilyForecaster", "Forecaster", "LastValue",
+           "MeanLastK"]

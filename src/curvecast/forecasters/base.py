@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..curve import Curve
+from ..curve import MIN_POINTS, Curve
 from ..errors import UsageError
 from ..forecast import Forecast
 from ..transform import MAX_POINTS, Frame
@@ -57,6 +57,8 @@ class Forecaster:
     """Longer curves are fitted through log-time bins (see :mod:`curvecast.transform`)."""
     tail: int | None = None
     """Only each curve's last ``tail`` points matter to this forecaster (None: all)."""
+    min_points: int = MIN_POINTS
+    """Curves with fewer points get no forecast (NaN)."""
 
     def __init__(self, bound: float | None = None) -> None:
         self.bound = bound
@@ -72,7 +74,8 @@ class Forecaster:
         goals = {c.goal for c in curves}
         if len(goals) > 1:
             raise UsageError("curves in one batch must share their goal")
-        usable = [i for i, c in enumerate(curves) if c.status == "ok"]
+        usable = [i for i, c in enumerate(curves)
+                  if c.diverged_at is None and len(c) >= self.min_points]
         out = _Rows(len(curves), x.size)
         # chunks bound the memory of padded arrays when there are very many curves
         for start in range(0, len(usable), CHUNK):

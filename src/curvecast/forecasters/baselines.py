@@ -4,7 +4,8 @@ Both are single Student-t components centred on the last value or on the mean of
 last ``k`` values. Their scale is the run's own step-to-step noise (the spread of the
 differences of consecutive points about their median, so a steady decline is not
 counted as noise), grown like a random walk with the number of evaluation intervals
-still ahead. Like every forecast they are censored at the metric's floor, which leaves
+still ahead (with one or two points, 10% of the typical value stands in for the
+unknown noise). Like every forecast they are censored at the metric's floor, which leaves
 their median at the value now.
 
 >>> from curvecast.curve import Curve
@@ -40,15 +41,20 @@ def _walk_scale(frame: Frame, t: np.ndarray) -> np.ndarray:
     t_last = np.nanmax(tt, axis=1)
     gap = np.nan_to_num(np.nanmedian(np.diff(tt, axis=1), axis=1), nan=1.0)
     ahead = np.maximum(t - t_last[:, None], 0.0) / np.maximum(gap, 1e-12)[:, None]
+    # with one or two points the noise is unknown: guess 10% of the typical value
+    unknown = frame.mask.sum(axis=1) < 3
+    noise = np.where(unknown, 0.1 * np.abs(np.nanmedian(z, axis=1)), noise)
     noise = np.maximum(noise, 1e-6)  # a perfectly flat run still gets a finite scale
     return noise[:, None] * np.sqrt(1.0 + ahead)
 
 
 class _Baseline(Forecaster):
-    """Baselines read each curve's last raw points as they are: no bins."""
+    """Baselines read each curve's last raw points as they are (no bins), and forecast
+    from a single point: they are the fallback when nothing else can forecast."""
 
     max_points = None
     tail = 64
+    min_points = 1
 
 
 class LastValue(_Baseline):

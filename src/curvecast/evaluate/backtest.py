@@ -1,0 +1,183 @@
+"""Backtests: hide the end of real runs, forecast it, score the forecasts.
+
+For every complete run (status ok: no NaN or inf anywhere, at least 3 points; a
+diverged run has no final value to score; both kinds are counted as excluded) and
+every cutoff, the forecaster sees the first
+``round(cutoff * n)`` points of the run (at least 1, at most n - 1) and forecasts the
+run's final value and every hidden step. A forecast that fails (too few points, no
+model fitted) falls back to the last value seen and is counted in ``failures``, so
+every method is scored on the same runs.
+
+>>> from curvecast.curve import Curve, CurveSet
+>>> x = np.arange(1, 21.0)
+>>> runs = CurveSet([Curve(str(i), x, 0.2 * i + 2 * x ** -0.5) for i in range(5)])
+>>> bt = backtest(runs, cutoffs=[0.5], methods=["last", "ensemble"])
+>>> [(r.method, r.n_runs, r.mae < 1e-2) for r in bt.results]
+[('last', 5, False), ('ensemble', 5, True)]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..api import make_forecaster
+from ..curve import Curve, CurveSet
+from ..errors import UsageError
+from ..forecast import Forecast
+from ..forecasters import Forecaster, LastValue
+from . import scoring
+
+LEVELS = (0.5, 0.8, 0.9)
+CUTOFFS = (0.1, 0.2, 0.4, 0.6, 0.8)
+
+
+@dataclass(frozen=True)
+class Score:
+    """Scores of one method at one cutoff: a row of the backtest table.
+
+    mae/medae: mean/median absolute error of the final value; nmae: mae divided by the
+    IQR of the true finals; log_score: mean log density of the true final (higher is
+    better); crps: mean CRPS of the final (lower is better); coverage: fraction of true
+    finals inside each central interval; spearman: rank correlation of forecast medians
+    and true finals across runs; curve_nmae: mean absolute error over all hidden steps
+    divided by the IQR; failures: forecasts that fell back to the last value.
+    """
+
+    method: str
+    cutoff: float
+    n_runs: int
+    mae: float
+    nmae: float
+    medae: float
+    log_score: float
+    crps: float
+    coverage: dict[str, float]
+    spearman: float
+    curve_nmae: float
+    failures: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Backtest:
+    """All scores of a backtest, and which runs were scored."""
+
+    results: list[Score] = field(default_factory=list)
+    n_runs: int = 0
+    excluded: int = 0
+
+    def to_dict(self) -> dict:
+        return {"results": [r.to_dict() for r in self.results], "n_runs": self.n_runs,
+                "excluded": self.excluded}
+
+
+def _cut(c: Curve, cutoff: float) -> int:
+    return int(min(max(round(cutoff * len(c)), 1), len(c) - 1))
+
+
+def _groups(curves: Sequence[Curve]) -> list[np.ndarray]:
+    """Indices of runs sharing one step grid, so each group is one forecast call."""
+    by_grid: dict[bytes, list[int]] = {}
+    for i, c in enumerate(curves):
+        by_grid.setdefault(c.steps.tobytes(), []).append(i)
+    return [np.array(v) for v in by_grid.values()]
+
+
+def _quantile_levels(levels: Sequence[float]) -> np.ndarray:
+    ends = [p for lv in levels for p in ((1 - lv) / 2, (1 + lv) / 2)]
+    return np.concatenate([[0.5], ends, scoring.CRPS_LEVELS])
+
+
+def _summaries(fc: Forecast, full: list[Curve], seen: list[int], qs: np.ndarray) -> dict:
+    """Per-run arrays for scoring: final quantiles, log density, hidden-step errors."""
+    values = np.stack([c.values for c in full])  # (B, X): the runs share their steps
+    median = fc.median  # (B, X)
+    hidden = np.arange(fc.x.size)[None, :] >= np.asarray(seen)[:, None]
+    curve_err = (np.abs(median - values) * hidden).sum(axis=1) / hidden.sum(axis=1)
+    final = Forecast(fc.x[-1:], fc.loc[:, -1:], fc.scale[:, -1:], fc.df, fc.weights, fc.goal,
+                     fc.runs, fc.lower, fc.upper)
+    return {"q": final.quantiles(qs)[:, 0, :], "logpdf": final.logpdf(values[:, -1])[:, 0],
+            "curve_err": curve_err}
+
+
+def _score_method(method: Forecaster, full, heads, seen, groups, qs):
+    """Forecast every group; failed rows fall back to the last value seen."""
+    parts = {}
+    failed = np.zeros(len(full), bool)
+    for idx in groups:
+        steps = full[idx[0]].steps
+        sub_full = [full[i] for i in idx]
+        sub_heads = [heads[i] for i in idx]
+        fc = method.forecast(sub_heads, steps)
+        s = _summaries(fc, sub_full, [seen[i] for i in idx], qs)
+        bad = ~fc.valid
+        if bad.any():
+            fb = _summaries(LastValue(method.bound).forecast(sub_heads, steps), sub_full,
+                            [seen[i] for i in idx], qs)
+            s = {k: np.where(bad.reshape((-1,) + (1,) * (v.ndim - 1)), fb[k], v) for k, v in s.items()}
+        failed[idx] = bad
+        for k, v in s.items():
+            parts.setdefault(k, np.zeros((len(full),) + v.shape[1:]))[idx] = v
+    return parts, failed
+
+
+def backtest(
+    curves: CurveSet | Sequence[Curve],
+    cutoffs: Sequence[float] = CUTOFFS,
+    methods: Sequence[str | Forecaster] = ("ensemble", "last", "mean_last"),
+    *,
+    levels: Sequence[float] = LEVELS,
+    bound: float | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> Backtest:
+    """Score each method at each cutoff on the complete runs of ``curves``.
+
+    ``progress(method, cutoff)`` is called after each (method, cutoff) is done.
+    """
+    if any(not 0 < c < 1 for c in cutoffs):
+        raise UsageError(f"cutoffs must lie strictly between 0 and 1, got {list(cutoffs)}")
+    forecasters = [make_forecaster(m, bound) for m in methods]
+    full = [c for c in curves if c.status == "ok"]
+    out = Backtest(n_runs=len(full), excluded=len(curves) - len(full))
+    if not full:
+        raise UsageError("no complete run to backtest (every run diverged or is too short)")
+    truth = np.array([c.values[-1] for c in full])
+    scale = scoring.iqr(truth)
+    groups = _groups(full)
+    qs = _quantile_levels(levels)
+    for cutoff in cutoffs:
+        seen = [_cut(c, cutoff) for c in full]
+        heads = [c.head(k) for c, k in zip(full, seen, strict=True)]
+        for name, method in zip(methods, forecasters, strict=True):
+            t0 = time.perf_counter()
+            parts, failed = _score_method(method, full, heads, seen, groups, qs)
+            seconds = time.perf_counter() - t0
+            q = parts["q"]
+            med = q[:, 0]
+            cover = {str(lv): scoring.coverage(q[:, 1 + 2 * i], q[:, 2 + 2 * i], truth)
+                     for i, lv in enumerate(levels)}
+            out.results.append(Score(
+                method=name if isinstance(name, str) else method.name,
+                cutoff=float(cutoff),
+                n_runs=len(full),
+                mae=scoring.mae(med, truth),
+                nmae=scoring.mae(med, truth) / scale if scale > 0 else float("nan"),
+                medae=scoring.medae(med, truth),
+                log_score=scoring.log_score(parts["logpdf"]),
+                crps=scoring.crps(q[:, 1 + 2 * len(levels):], truth),
+                coverage=cover,
+                spearman=scoring.spearman(med, truth),
+                curve_nmae=float(np.mean(parts["curve_err"])) / scale if scale > 0 else float("nan"),
+                failures=int(failed.sum()),
+                seconds=seconds,
+            ))
+            if progress is not None:
+                progress(out.results[-1].method, cutoff)
+    return out
