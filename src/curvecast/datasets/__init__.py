@@ -12,8 +12,11 @@ directory or to the repository.
   validation log-perplexity per epoch of 345 architectures; Apache-2.0.
 * :func:`load_cifar10_cnn`: a 3-layer CNN on CIFAR-10 (the curves of Klein et al.
   2017), validation error per epoch of 265 configurations.
+* :func:`load_lcdb`: LCDB 1.0 (Mohr et al. 2022), score against training-set size of 20
+  scikit-learn learners on 248 OpenML data sets, from the ``lcdb`` package; MIT.
 """
 
+from .lcdb import load_lcdb
 from .loaders import (
     TASKSET_TASKS,
     data_dir,
@@ -22,4 +25,11 @@ from .loaders import (
     load_taskset,
 )
 
-__all__ = ["TASKSET_TASKS", "data_dir", "load_cifar10_cnn", "load_nasbench_nlp", "load_taskset"]
+__all__ = [
+    "TASKSET_TASKS",
+    "data_dir",
+    "load_cifar10_cnn",
+    "load_lcdb",
+    "load_nasbench_nlp",
+    "load_taskset",
+]
