@@ -3,14 +3,16 @@
 from .base import Forecaster
 from .baselines import LastValue, MeanLastK
 from .ensemble import EnsembleForecaster
+from .mcmc import MCMCForecaster
 from .single import FamilyForecaster
 
 METHODS = {
     "ensemble": EnsembleForecaster,
     "last": LastValue,
     "mean_last": MeanLastK,
+    "mcmc": MCMCForecaster,
 }
 """Forecasters by the name the command line uses."""
 
 __all__ = ["METHODS", "EnsembleForecaster", "FamilyForecaster", "Forecaster", "LastValue",
-           "MeanLastK"]
+           "MCMCForecaster", "MeanLastK"]
