@@ -17,7 +17,7 @@ from rich.table import Table
 
 from .curve import GOALS
 from .errors import CurvecastError
-from .forecasters import METHODS
+from .api import method_names
 from .io import FORMATS
 
 EXIT_PROBLEMS = 1
@@ -69,7 +69,9 @@ def cli(verbose: bool) -> None:
               show_default=True, help="Probability at which the target counts as reached.")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True,
               help="min for loss or error, max for accuracy.")
-@click.option("--method", type=click.Choice(sorted(METHODS)), default="ensemble", show_default=True)
+@click.option("--method", type=click.Choice(method_names()), default="ensemble", show_default=True,
+              help="Forecaster: ensemble, last, mean_last, mcmc (slow reference), or one "
+                   "family fitted alone (pow3, ...).")
 @click.option("--bound", type=float, default=None,
               help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
 @click.option("--tag", default=None, help="TensorBoard scalar tag to read (for event-file directories).")
