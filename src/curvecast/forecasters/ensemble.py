@@ -12,7 +12,9 @@ a learning rate ``eta`` (generalised or "safe" Bayes, Grunwald 2012): every fami
 misspecified for a real curve and its residuals are correlated, so plain BIC weights
 put all mass on one family and its interval; with ``eta = 0.1`` the 80% intervals cover
 85-99% of true finals on TaskSet, NAS-Bench-NLP and CIFAR-10 CNN curves at 10-40% cutoffs
-(plain BIC: 42-77%) and the log score improves on all three (issue 3 recalibrates).
+(plain BIC: 42-77%) and the log score improves on all three. Fitted by maximum
+likelihood of true finals on all but one data set, eta comes out 0.12-0.14 for every
+held-out one of 8 (6 TaskSet tasks, NAS-Bench-NLP, CIFAR-10 CNN; 20% and 40% cutoffs).
 
 Why this and not MCMC or the bootstrap: the Laplace/delta mixture is closed form, so a
 thousand curves cost a few batched solves, and the mixture over families carries the
