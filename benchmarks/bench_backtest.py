@@ -145,9 +145,30 @@ def main() -> None:
         if args.mcmc_runs:
             for line in mcmc_check(curves, bound, cutoffs, args.mcmc_runs, rows):
                 print(f"- {line}")
+    print("\n### Summary: the ensemble against the best other method, per data set\n")
+    print(summary(everything))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(everything, fh, indent=1)
+
+
+def summary(everything: dict) -> str:
+    """One row per (data set, cutoff): MAE ratio to the best other method and coverage."""
+    lines = ["| data set | cutoff | ensemble nMAE | best other | its nMAE | ratio | cov 80 | "
+             "cov 90 | log score | CRPS |", "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for name, bt in everything.items():
+        rows = bt["results"]
+        for cut in sorted({r["cutoff"] for r in rows}):
+            at = {r["method"]: r for r in rows if r["cutoff"] == cut}
+            e = at["ensemble"]
+            best = min((r for m, r in at.items() if m != "ensemble"), key=lambda r: r["mae"])
+            ratio = e["mae"] / best["mae"] if best["mae"] > 0 else float("inf")
+            lines.append(
+                f"| {name} | {cut:g} | {e['nmae']:.4g} | {best['method']} | {best['nmae']:.4g} | "
+                f"{ratio:.3f} | {e['coverage']['0.8']:.3f} | {e['coverage']['0.9']:.3f} | "
+                f"{e['log_score']:.3f} | {e['crps']:.4g} |"
+            )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

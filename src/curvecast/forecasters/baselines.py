@@ -18,6 +18,8 @@ their median at the value now.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..transform import Frame
@@ -33,14 +35,15 @@ def _last_k(frame: Frame, k: int) -> np.ndarray:
 def _walk_scale(frame: Frame, t: np.ndarray) -> np.ndarray:
     """Random-walk scale at times t from the noise of consecutive differences."""
     z = np.where(frame.mask, frame.z, np.nan)
-    d = np.diff(z, axis=1)
-    with np.errstate(all="ignore"):
-        spread = np.nanmedian(np.abs(d - np.nanmedian(d, axis=1, keepdims=True)), axis=1)
-    noise = np.nan_to_num(spread, nan=0.0) / np.sqrt(2) * 1.4826
     tt = np.where(frame.mask, frame.t, np.nan)
+    d = np.diff(z, axis=1)
+    with warnings.catch_warnings():  # a one-point curve has no differences: NaN, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = np.nanmedian(np.abs(d - np.nanmedian(d, axis=1, keepdims=True)), axis=1)
+        gap = np.nanmedian(np.diff(tt, axis=1), axis=1)
+    noise = np.nan_to_num(spread, nan=0.0) / np.sqrt(2) * 1.4826
     t_last = np.nanmax(tt, axis=1)
-    gap = np.nan_to_num(np.nanmedian(np.diff(tt, axis=1), axis=1), nan=1.0)
-    ahead = np.maximum(t - t_last[:, None], 0.0) / np.maximum(gap, 1e-12)[:, None]
+    ahead = np.maximum(t - t_last[:, None], 0.0) / np.maximum(np.nan_to_num(gap, nan=1.0), 1e-12)[:, None]
     # with one or two points the noise is unknown: guess 10% of the typical value
     unknown = frame.mask.sum(axis=1) < 3
     noise = np.where(unknown, 0.1 * np.abs(np.nanmedian(z, axis=1)), noise)
