@@ -82,7 +82,8 @@ def _residuals(fam: Family, t, z, w, theta):
 
 
 def _cost(r, w):
-    c = (w * r * r).sum(axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # a wild step overflows: cost inf
+        c = (w * r * r).sum(axis=1)
     return np.where(np.isfinite(c), c, np.inf)
 
 
