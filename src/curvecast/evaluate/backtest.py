@@ -82,12 +82,20 @@ def _cut(c: Curve, cutoff: float) -> int:
     return int(min(max(round(cutoff * len(c)), 1), len(c) - 1))
 
 
-def _groups(curves: Sequence[Curve]) -> list[np.ndarray]:
-    """Indices of runs sharing one step grid, so each group is one forecast call."""
+def _groups(curves: Sequence[Curve]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(run indices, step grid) pairs, one forecast call each.
+
+    Runs whose steps come from one schedule (epochs, LCDB's training-set sizes) are
+    forecast together on the union of their steps; runs on unrelated grids, whose union
+    would be large, go in groups of identical grids.
+    """
+    union = np.unique(np.concatenate([c.steps for c in curves]))
+    if union.size <= max(64, 2 * max(len(c) for c in curves)):
+        return [(np.arange(len(curves)), union)]
     by_grid: dict[bytes, list[int]] = {}
     for i, c in enumerate(curves):
         by_grid.setdefault(c.steps.tobytes(), []).append(i)
-    return [np.array(v) for v in by_grid.values()]
+    return [(np.array(v), curves[v[0]].steps) for v in by_grid.values()]
 
 
 def _quantile_levels(levels: Sequence[float]) -> np.ndarray:
@@ -97,30 +105,38 @@ def _quantile_levels(levels: Sequence[float]) -> np.ndarray:
 
 def _summaries(fc: Forecast, full: list[Curve], seen: list[int], qs: np.ndarray) -> dict:
     """Per-run arrays for scoring: final quantiles, log density, hidden-step errors."""
-    values = np.stack([c.values for c in full])  # (B, X): the runs share their steps
-    median = fc.median  # (B, X)
-    hidden = np.arange(fc.x.size)[None, :] >= np.asarray(seen)[:, None]
-    curve_err = (np.abs(median - values) * hidden).sum(axis=1) / hidden.sum(axis=1)
-    final = Forecast(fc.x[-1:], fc.loc[:, -1:], fc.scale[:, -1:], fc.df, fc.weights, fc.goal,
-                     fc.runs, fc.lower, fc.upper)
-    return {"q": final.quantiles(qs)[:, 0, :], "logpdf": final.logpdf(values[:, -1])[:, 0],
-            "curve_err": curve_err}
+    B, X = len(full), fc.x.size
+    values = np.full((B, X), np.nan)
+    hidden = np.zeros((B, X), bool)
+    last = np.zeros(B, int)
+    for b, (c, k) in enumerate(zip(full, seen, strict=True)):
+        pos = np.searchsorted(fc.x, c.steps)
+        values[b, pos] = c.values
+        hidden[b, pos[k:]] = True
+        last[b] = pos[-1]
+    err = np.where(hidden, np.abs(fc.median - np.nan_to_num(values)), 0.0)
+    rows = np.arange(B)
+    final = Forecast([0.0], fc.loc[rows, last][:, None], fc.scale[rows, last][:, None], fc.df,
+                     fc.weights, fc.goal, fc.runs, fc.lower, fc.upper)
+    truth = values[rows, last]
+    return {"q": final.quantiles(qs)[:, 0, :], "logpdf": final.logpdf(truth)[:, 0],
+            "curve_err": err.sum(axis=1) / hidden.sum(axis=1)}
 
 
 def _score_method(method: Forecaster, full, heads, seen, groups, qs):
     """Forecast every group; failed rows fall back to the last value seen."""
     parts = {}
     failed = np.zeros(len(full), bool)
-    for idx in groups:
-        steps = full[idx[0]].steps
+    for idx, grid in groups:
         sub_full = [full[i] for i in idx]
         sub_heads = [heads[i] for i in idx]
-        fc = method.forecast(sub_heads, steps)
-        s = _summaries(fc, sub_full, [seen[i] for i in idx], qs)
+        sub_seen = [seen[i] for i in idx]
+        fc = method.forecast(sub_heads, grid)
+        s = _summaries(fc, sub_full, sub_seen, qs)
         bad = ~fc.valid
         if bad.any():
-            fb = _summaries(LastValue(method.bound).forecast(sub_heads, steps), sub_full,
-                            [seen[i] for i in idx], qs)
+            fb = _summaries(LastValue(method.bound).forecast(sub_heads, grid), sub_full,
+                            sub_seen, qs)
             s = {k: np.where(bad.reshape((-1,) + (1,) * (v.ndim - 1)), fb[k], v) for k, v in s.items()}
         failed[idx] = bad
         for k, v in s.items():
