@@ -10,17 +10,26 @@ from .api import forecast, forecast_batch, make_forecaster
 from .curve import Curve, CurveSet
 from .errors import CurvecastError, InputError, UsageError
 from .forecast import Forecast
-from .forecasters import EnsembleForecaster, Forecaster, LastValue, MeanLastK
+from .forecasters import (
+    EnsembleForecaster,
+    FamilyForecaster,
+    Forecaster,
+    LastValue,
+    MCMCForecaster,
+    MeanLastK,
+)
 
 __all__ = [
     "Curve",
     "CurveSet",
     "CurvecastError",
     "EnsembleForecaster",
+    "FamilyForecaster",
     "Forecast",
     "Forecaster",
     "InputError",
     "LastValue",
+    "MCMCForecaster",
     "MeanLastK",
     "UsageError",
     "forecast",
