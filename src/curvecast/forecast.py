@@ -113,11 +113,8 @@ class Forecast:
 
     # --- the distribution -----------------------------------------------------------
     def _std(self, v: np.ndarray) -> np.ndarray:
-        """Standardised values (B, X, K, ...) for v broadcast as (B, X, 1, ...)."""
-        extra = v.ndim - 2
-        loc = self.loc.reshape(self.loc.shape + (1,) * extra)
-        scale = self.scale.reshape(self.scale.shape + (1,) * extra)
-        return (v[:, :, None] - loc) / scale
+        """Standardised values (B, X, K) of v (B, X) under each component."""
+        return (v[:, :, None] - self.loc) / self.scale
 
     def _broadcast_value(self, v) -> np.ndarray:
         """Caller's value(s) as (B, X).
@@ -137,11 +134,8 @@ class Forecast:
         return np.broadcast_to(v[:, None], (B, X))
 
     def _mix_cdf(self, v: np.ndarray) -> np.ndarray:
-        """Mixture cdf at v of shape (B, X, ...), bounds ignored."""
-        extra = v.ndim - 2
-        df = self.df.reshape((self.df.shape[0], 1, self.df.shape[1]) + (1,) * extra)
-        w = self.weights.reshape(df.shape)
-        return (w * special.stdtr(df, self._std(v))).sum(axis=2)
+        """Mixture cdf at v (B, X), bounds ignored."""
+        return (self.weights[:, None, :] * special.stdtr(self.df[:, None, :], self._std(v))).sum(axis=2)
 
     @property
     def bounded(self) -> bool:

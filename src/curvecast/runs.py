@@ -87,8 +87,7 @@ def forecast_runs(
     x = _eta_grid(curves, at) if target is not None else np.array([at])
     fc = make_forecaster(method, bound).forecast(list(curves), x)
     j = int(np.searchsorted(fc.x, at))
-    med = fc.median[:, j]
-    lo, hi = fc.interval(level)[:, :, j]
+    med, lo, hi = np.moveaxis(fc.quantiles([0.5, (1 - level) / 2, (1 + level) / 2])[:, j], -1, 0)
     last_steps = [c.last_step for c in curves]
     etas = fc.eta(target, prob, after=last_steps) if target is not None else None
     rows = []
