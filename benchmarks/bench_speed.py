@@ -56,7 +56,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 
 from curvecast.curve import Curve
 from curvecast.families import FAMILIES, Family
-from curvecast.fitting import fit_family, summarise
+from curvecast.fitting import applicable, fit_family, summarise
 from curvecast.forecasters.ensemble import EnsembleForecaster
 from curvecast.transform import Frame
 
@@ -152,12 +152,6 @@ class LoopStats:
     cov_warnings: int = 0
 
 
-def applicable(fam: Family, frame: Frame) -> np.ndarray:
-    """Rows of the frame the ensemble fits ``fam`` to (same rule as EnsembleForecaster)."""
-    n = frame.mask.sum(axis=1)
-    return (n > fam.n_params) & (frame.has_floor | (not fam.needs_floor))
-
-
 def build_problems(frame: Frame, rows: np.ndarray) -> list[Problem]:
     """Every (curve, family) problem of the subsample ``rows``, starts computed in batch."""
     summary = summarise(frame.t, frame.z, frame.mask)
@@ -165,7 +159,7 @@ def build_problems(frame: Frame, rows: np.ndarray) -> list[Problem]:
     for fam in FAMILIES.values():
         lo, hi = np.asarray(fam.lower), np.asarray(fam.upper)
         starts = np.clip(np.nan_to_num(fam.init(summary), nan=0.0), lo, hi)
-        ok = applicable(fam, frame)
+        ok = applicable(fam, frame.mask, frame.has_floor)
         for r in rows[ok[rows]]:
             m = frame.mask[r]
             problems.append(Problem(int(r), fam, frame.t[r, m], frame.z[r, m], starts[r]))
@@ -248,7 +242,7 @@ def curvecast_sse(frame: Frame, rows: np.ndarray, iters: int) -> dict:
     """
     out = {}
     for fam in FAMILIES.values():
-        sub = rows[applicable(fam, frame)[rows]]
+        sub = rows[applicable(fam, frame.mask, frame.has_floor)[rows]]
         if sub.size == 0:
             continue
         with np.errstate(all="ignore"):

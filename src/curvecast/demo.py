@@ -17,6 +17,7 @@ import numpy as np
 
 from .curve import CurveSet
 from .forecasters import EnsembleForecaster
+from .runs import finite_or_none
 
 SAMPLE = "nasbench_nlp_sample.csv"
 
@@ -51,11 +52,6 @@ def sample_curves() -> CurveSet:
         return read_curves(path)
 
 
-def _val(v) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
-
 def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
     """Show the ensemble the first ``cutoff`` of each bundled run; forecast the final value."""
     from .plot import plot_fans
@@ -73,8 +69,9 @@ def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
     for i, (c, s) in enumerate(zip(full, seen, strict=True)):
         ok = s.status == "ok" and fc.valid[i]
         rows.append(DemoRow(
-            c.run, len(s), s.last, _val(med[i]) if ok else None, _val(lo[i]) if ok else None,
-            _val(hi[i]) if ok else None, _val(c.values[-1]),
+            c.run, len(s), s.last,
+            *(finite_or_none(v[i]) if ok else None for v in (med, lo, hi)),
+            finite_or_none(c.values[-1]),
             s.status if ok or s.status != "ok" else "failed", c.status,
         ))
     scored = [r for r in rows if r.median is not None and r.truth is not None]

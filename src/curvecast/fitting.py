@@ -173,6 +173,23 @@ def _safe_solve(A, b):
     return out
 
 
+def applicable(fam: Family, mask: np.ndarray, has_floor: np.ndarray) -> np.ndarray:
+    """(B,) curves ``fam`` can be fitted to: more points than parameters, and a real
+    floor where the family pins its asymptote to 0."""
+    return (mask.sum(axis=1) > fam.n_params) & (has_floor | (not fam.needs_floor))
+
+
+def fit_frame(fam: Family, frame, *, iters: int, robust: bool):
+    """(rows, fit) of ``fam`` over the applicable curves of a transform.Frame; fit is
+    None when there are none."""
+    rows = np.flatnonzero(applicable(fam, frame.mask, frame.has_floor))
+    if rows.size == 0:
+        return rows, None
+    fit = fit_family(fam, frame.t[rows], frame.z[rows], frame.mask[rows],
+                     counts=frame.counts[rows], wss=frame.wss[rows], iters=iters, robust=robust)
+    return rows, fit
+
+
 def fit_family(
     fam: Family,
     t: np.ndarray,

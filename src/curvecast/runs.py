@@ -45,7 +45,8 @@ class RunForecast:
         return asdict(self)
 
 
-def _num(v) -> float | None:
+def finite_or_none(v) -> float | None:
+    """A float for JSON and tables: None where it is NaN or infinite."""
     v = float(v)
     return v if np.isfinite(v) else None
 
@@ -99,13 +100,13 @@ def forecast_runs(
         if target is not None:
             eta = _observed_eta(c.steps, c.values, target, c.goal)
             if eta is None and status == "ok":
-                eta = _num(etas[i])
+                eta = finite_or_none(etas[i])
         ok = status == "ok"
         rows.append(RunForecast(
             run=c.run, status=status, n_points=len(c), last=c.last, at=at,
-            median=_num(med[i]) if ok else None,
-            lower=_num(lo[i]) if ok else None,
-            upper=_num(hi[i]) if ok else None,
+            median=finite_or_none(med[i]) if ok else None,
+            lower=finite_or_none(lo[i]) if ok else None,
+            upper=finite_or_none(hi[i]) if ok else None,
             eta=eta,
         ))
     return rows

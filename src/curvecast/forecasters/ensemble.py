@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..families import FAMILIES, Family
-from ..fitting import fit_family
+from ..fitting import fit_frame
 from ..transform import Frame
 from .base import Components, Forecaster
 
@@ -90,16 +90,10 @@ class EnsembleForecaster(Forecaster):
         scale = np.ones((B, X, K))
         df = np.full((B, K), MIN_DF)
         logw = np.full((B, K), -np.inf)
-        n = frame.mask.sum(axis=1)
         for k, fam in enumerate(fams):
-            rows = np.flatnonzero((n > fam.n_params) & (frame.has_floor | (not fam.needs_floor)))
-            if rows.size == 0:
+            rows, fit = fit_frame(fam, frame, iters=self.iters, robust=self.robust)
+            if fit is None:
                 continue
-            fit = fit_family(
-                fam, frame.t[rows], frame.z[rows], frame.mask[rows],
-                counts=frame.counts[rows], wss=frame.wss[rows],
-                iters=self.iters, robust=self.robust,
-            )
             mu, var = _predict(fam, fit.theta, fit.cov, fit.sigma2, t[rows])
             ok = fit.ok & np.isfinite(mu).all(axis=1) & np.isfinite(var).all(axis=1)
             loc[rows, :, k] = np.where(np.isfinite(mu), mu, 0.0)

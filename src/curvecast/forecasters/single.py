@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..families import FAMILIES
-from ..fitting import fit_family
+from ..fitting import fit_frame
 from ..transform import Frame
 from .base import Components, Forecaster
 
@@ -43,12 +43,8 @@ class FamilyForecaster(Forecaster):
         B, X = t.shape
         loc, scale = np.zeros((B, X, 1)), np.ones((B, X, 1))
         df, weight = np.full((B, 1), 2.0), np.zeros((B, 1))
-        n = frame.mask.sum(axis=1)
-        rows = np.flatnonzero((n > fam.n_params) & (frame.has_floor | (not fam.needs_floor)))
-        if rows.size:
-            fit = fit_family(fam, frame.t[rows], frame.z[rows], frame.mask[rows],
-                             counts=frame.counts[rows], wss=frame.wss[rows],
-                             iters=self.iters, robust=False)
+        rows, fit = fit_frame(fam, frame, iters=self.iters, robust=False)
+        if fit is not None:
             with np.errstate(all="ignore"):
                 mu = fam.f(t[rows], fit.theta)
             ok = fit.ok & np.isfinite(mu).all(axis=1)
