@@ -10,6 +10,12 @@ and every family fitted alone, and score them (see curvecast.evaluate). Then che
 * with --mcmc-runs N > 0: log score and CRPS of the ensemble vs the MCMC reference on N
   runs per data set, and the speed ratio.
 
+The ensemble's network is, by default, the one trained without the data set scored
+(``benchmarks/models/combiner_minus_<data set>.npz``, written by
+``scripts/train_combiner.py``): the shipped network has seen these data sets, so scoring
+it here would be scoring it on its training data. ``--models shipped`` does that anyway.
+``bma``, the tempered-BIC average the network replaced, is scored alongside.
+
     .venv/bin/python benchmarks/bench_backtest.py                      # everything
     .venv/bin/python benchmarks/bench_backtest.py --only nas,cifar --cutoffs 0.2,0.4
     .venv/bin/python benchmarks/bench_backtest.py --json results.json  # also write all scores
@@ -33,8 +39,20 @@ from curvecast.datasets import (
 )
 from curvecast.evaluate import backtest
 from curvecast.families import FAMILIES
+from curvecast.forecasters import LearnedForecaster
 
-METHODS = ["ensemble", "last", "mean_last", *FAMILIES]
+OTHERS = ["last", "mean_last", *FAMILIES]
+"""The methods the ensemble must beat (issue 3): baselines and every family alone."""
+OURS = ("ensemble", "bma")
+"""Our own: the learned ensemble, and the BIC-weighted average it replaced (for reference)."""
+
+
+def ensemble(name: str, bound, models: str | None) -> LearnedForecaster:
+    """The learned ensemble; with ``models``, the one trained without this data set."""
+    if models is None:
+        return LearnedForecaster(bound=bound)
+    short = name.split("/")[-1]
+    return LearnedForecaster(model=f"{models}_minus_{short}.npz", bound=bound)
 
 
 def datasets(only: set[str] | None, lcdb_sets: int) -> dict:
@@ -60,7 +78,7 @@ def check_bars(rows: list[dict]) -> list[str]:
             continue
         at = {r["method"]: r for r in rows if r["cutoff"] == cut}
         ens = at["ensemble"]
-        best_name, best = min(((m, r["mae"]) for m, r in at.items() if m != "ensemble"),
+        best_name, best = min(((m, r["mae"]) for m, r in at.items() if m not in OURS),
                               key=lambda p: p[1])
         ratio = ens["mae"] / best if best > 0 else float("inf")
         cov80, cov90 = ens["coverage"]["0.8"], ens["coverage"]["0.9"]
@@ -74,7 +92,7 @@ def check_bars(rows: list[dict]) -> list[str]:
     return lines
 
 
-def mcmc_check(curves, bound, cutoffs, n_runs: int, full_rows: list[dict]) -> list[str]:
+def mcmc_check(curves, bound, cutoffs, n_runs: int, full_rows: list[dict], ens) -> list[str]:
     """Ensemble vs the MCMC reference on a random subsample of complete runs.
 
     Quality is compared on the subsample; speed per curve, with the ensemble's time per
@@ -84,7 +102,7 @@ def mcmc_check(curves, bound, cutoffs, n_runs: int, full_rows: list[dict]) -> li
     rng = np.random.default_rng(0)
     pick = CurveSet([full[i] for i in sorted(rng.choice(len(full), min(n_runs, len(full)),
                                                        replace=False))])
-    bt = backtest(pick, [c for c in cutoffs if c >= 0.2], ["ensemble", "mcmc"], bound=bound)
+    bt = backtest(pick, [c for c in cutoffs if c >= 0.2], [ens, "mcmc"], bound=bound)
     lines = []
     for cut in sorted({r.cutoff for r in bt.results}):
         e, m = (next(r for r in bt.results if r.cutoff == cut and r.method == k)
@@ -123,14 +141,20 @@ def main() -> None:
                     help="runs per data set for the MCMC comparison (0: skip)")
     ap.add_argument("--tables", action="store_true", help="print every method's scores")
     ap.add_argument("--json", default=None, help="write all scores to this file")
+    ap.add_argument("--models", default="benchmarks/models/combiner",
+                    help="prefix of the models trained without each data set "
+                         "(scripts/train_combiner.py); 'shipped' for the shipped model")
     args = ap.parse_args()
     cutoffs = [float(c) for c in args.cutoffs.split(",")]
+    if args.models == "shipped":
+        args.models = None
     only = {o for o in args.only.split(",") if o} or None
     everything = {}
     for name, (load, bound) in datasets(only, args.lcdb_datasets).items():
         t0 = time.perf_counter()
         curves = load()
-        bt = backtest(curves, cutoffs, METHODS, bound=bound)
+        ens = ensemble(name, bound, args.models)
+        bt = backtest(curves, cutoffs, [ens, "bma", *OTHERS], bound=bound)
         rows = bt.to_dict()["results"]
         everything[name] = bt.to_dict()
         print(f"\n### {name}: {bt.n_runs} complete runs, {bt.excluded} excluded "
@@ -138,12 +162,12 @@ def main() -> None:
         if args.tables:
             print(table(rows) + "\n")
         else:
-            print(table([r for r in rows if r["method"] in ("ensemble", "last", "mean_last")]))
+            print(table([r for r in rows if r["method"] in ("ensemble", "bma", "last", "mean_last")]))
             print()
         for line in check_bars(rows):
             print(f"- {line}")
         if args.mcmc_runs:
-            for line in mcmc_check(curves, bound, cutoffs, args.mcmc_runs, rows):
+            for line in mcmc_check(curves, bound, cutoffs, args.mcmc_runs, rows, ens):
                 print(f"- {line}")
     print("\n### Summary: the ensemble against the best other method, per data set\n")
     print(summary(everything))
@@ -154,18 +178,20 @@ def main() -> None:
 
 def summary(everything: dict) -> str:
     """One row per (data set, cutoff): MAE ratio to the best other method and coverage."""
-    lines = ["| data set | cutoff | ensemble nMAE | best other | its nMAE | ratio | cov 80 | "
-             "cov 90 | log score | CRPS |", "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| data set | cutoff | ensemble nMAE | best other | its nMAE | ratio | bma ratio | "
+             "cov 80 | cov 90 | log score | CRPS |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, bt in everything.items():
         rows = bt["results"]
         for cut in sorted({r["cutoff"] for r in rows}):
             at = {r["method"]: r for r in rows if r["cutoff"] == cut}
             e = at["ensemble"]
-            best = min((r for m, r in at.items() if m != "ensemble"), key=lambda r: r["mae"])
+            best = min((r for m, r in at.items() if m not in OURS), key=lambda r: r["mae"])
             ratio = e["mae"] / best["mae"] if best["mae"] > 0 else float("inf")
+            bma = at["bma"]["mae"] / best["mae"] if best["mae"] > 0 else float("inf")
             lines.append(
                 f"| {name} | {cut:g} | {e['nmae']:.4g} | {best['method']} | {best['nmae']:.4g} | "
-                f"{ratio:.3f} | {e['coverage']['0.8']:.3f} | {e['coverage']['0.9']:.3f} | "
+                f"{ratio:.3f} | {bma:.3f} | {e['coverage']['0.8']:.3f} | {e['coverage']['0.9']:.3f} | "
                 f"{e['log_score']:.3f} | {e['crps']:.4g} |"
             )
     return "\n".join(lines)

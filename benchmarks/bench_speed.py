@@ -13,10 +13,11 @@ Run from the repository root::
 
 What is measured
 ----------------
-* **curvecast**: ``EnsembleForecaster().forecast(heads, at=final_step)`` plus the median
-  and the 80% interval of every curve (what a user gets), end to end from
-  :class:`~curvecast.curve.Curve` objects. One warm-up call, then the median wall time
-  of ``--repeats`` calls. Diverged curves are passed too and count in the total.
+* **curvecast**: ``make_forecaster(method).forecast(heads, at=final_step)`` (``--method``:
+  ensemble, the default, or bma) plus the median and the 80% interval of every curve
+  (what a user gets), end to end from :class:`~curvecast.curve.Curve` objects. One
+  warm-up call, then the median wall time of ``--repeats`` calls. Diverged curves are
+  passed too and count in the total.
 * **baseline**: for each curve, each applicable family (the ensemble's rule: more points
   than parameters, and ``needs_floor`` families only where the curve has a floor), each
   of the family's starting points: ``scipy.optimize.curve_fit`` with the family's
@@ -57,6 +58,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from curvecast.curve import Curve
 from curvecast.families import FAMILIES, Family
 from curvecast.fitting import applicable, fit_family, summarise
+from curvecast.api import make_forecaster
 from curvecast.forecasters.ensemble import EnsembleForecaster
 from curvecast.transform import Frame
 
@@ -91,26 +93,26 @@ def load_heads(path: Path, observed: float) -> tuple[list[Curve], float]:
 # --- curvecast -----------------------------------------------------------------------
 
 
-def forecast_all(heads: list[Curve], at: float) -> tuple[np.ndarray, float]:
+def forecast_all(heads: list[Curve], at: float, method: str) -> tuple[np.ndarray, float]:
     """What a user gets: the median and the 80% interval of every curve at ``at``.
 
     Returns the medians and the seconds spent in ``forecast`` itself (the rest of the
     wall time is the quantiles).
     """
     t0 = time.perf_counter()
-    f = EnsembleForecaster().forecast(heads, at=at)
+    f = make_forecaster(method).forecast(heads, at=at)
     fit_sec = time.perf_counter() - t0
     median, _ = f.median[:, 0], f.interval(0.8)[:, :, 0]
     return median, fit_sec
 
 
-def time_curvecast(heads: list[Curve], at: float, repeats: int) -> dict:
+def time_curvecast(heads: list[Curve], at: float, repeats: int, method: str) -> dict:
     """Median wall time of ``repeats`` end-to-end forecasts, after one warm-up call."""
-    median, _ = forecast_all(heads, at)  # warm-up: imports, caches, page faults
+    median, _ = forecast_all(heads, at, method)  # warm-up: imports, caches, page faults
     times, fit_times = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        _, fit_sec = forecast_all(heads, at)
+        _, fit_sec = forecast_all(heads, at, method)
         times.append(time.perf_counter() - t0)
         fit_times.append(fit_sec)
     sec = float(np.median(times))
@@ -334,7 +336,7 @@ def _speed_lines(res: dict) -> list[str]:
         "",
         "| method | curves | seconds | curves/s | ratio |",
         "|---|---:|---:|---:|---:|",
-        f"| curvecast ensemble, median + 80% interval (median of {res['repeats']} runs) | "
+        f"| curvecast {res['method']}, median + 80% interval (median of {res['repeats']} runs) | "
         f"{cc['curves']} | {cc['seconds']:.3f} | {cc['rate']:,.0f} | "
         f"{res['checks']['speedup']:.1f}x |",
         f"| scipy curve_fit loop, fitting only (random subsample) | {b['curves']} | "
@@ -409,6 +411,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="cap curve_fit's function evaluations per start (default: scipy's "
                          "own, 100*(P+1) for 'lm', 100*P for 'trf'); a sensitivity check")
     ap.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    ap.add_argument("--method", default="ensemble",
+                    help="curvecast method timed: ensemble (learned, default) or bma")
     return ap.parse_args(argv)
 
 
@@ -416,20 +420,20 @@ def run(args: argparse.Namespace) -> dict:
     """Load the task, time both methods, compare their fits; the results as a dict."""
     where = machine()  # before timing: the library may be edited while this runs
     heads, at = load_heads(args.data_dir / "taskset" / f"{args.task}.json", args.observed)
-    cc = time_curvecast(heads, at, args.repeats)
+    cc = time_curvecast(heads, at, args.repeats, args.method)
 
     usable = [i for i, c in enumerate(heads) if c.status == "ok"]
     frame = Frame.build([heads[i] for i in usable])
     pick = np.random.default_rng(args.seed).choice(
         len(heads), size=min(args.baseline_curves, len(heads)), replace=False)
-    iters = EnsembleForecaster().iters
+    iters = EnsembleForecaster().iters  # the fits behind both methods
     row_of = {i: r for r, i in enumerate(usable)}
     rows = np.array(sorted(row_of[i] for i in pick if i in row_of), dtype=int)
     base, stats = time_baseline(build_problems(frame, rows), len(pick),
                                  args.baseline_max_nfev)
 
     res = {
-        "task": args.task, "at": at, "observed_points": len(heads[0]),
+        "task": args.task, "method": args.method, "at": at, "observed_points": len(heads[0]),
         "diverged": sum(c.status == "diverged" for c in heads),
         "repeats": args.repeats, "seed": args.seed,
         "curvecast": cc, "baseline": base,

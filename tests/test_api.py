@@ -12,6 +12,7 @@ from curvecast import (
     EnsembleForecaster,
     Forecast,
     LastValue,
+    LearnedForecaster,
     MeanLastK,
     UsageError,
     forecast,
@@ -153,7 +154,8 @@ def test_make_forecaster_bad_names(bad):
 
 
 def test_make_forecaster_names_and_instances():
-    assert isinstance(make_forecaster("ensemble"), EnsembleForecaster)
+    assert isinstance(make_forecaster("ensemble"), LearnedForecaster)
+    assert isinstance(make_forecaster("bma"), EnsembleForecaster)
     assert isinstance(make_forecaster("last"), LastValue)
     assert isinstance(make_forecaster("mean_last"), MeanLastK)
     assert make_forecaster("ensemble", bound=0.0).bound == 0.0
@@ -287,7 +289,7 @@ def test_eta_in_a_batch():
 def test_irregular_step_spacing():
     xs = np.array([1, 2, 3, 5, 8, 13, 21, 34, 55, 89.0])
     ys = noisy(power_law(xs), rel=0.003, seed=7)
-    f = forecast(xs, ys, at=[100, 500, 2000])
+    f = forecast(xs, ys, at=[100, 500, 2000], method="bma")  # a textbook curve
     truth = power_law([100, 500, 2000])
     np.testing.assert_allclose(f.median, truth, rtol=0.03)
     lo, hi = f.interval(0.9)

@@ -15,6 +15,7 @@ from .forecasters import (
     FamilyForecaster,
     Forecaster,
     LastValue,
+    LearnedForecaster,
     MCMCForecaster,
     MeanLastK,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "Forecaster",
     "InputError",
     "LastValue",
+    "LearnedForecaster",
     "MCMCForecaster",
     "MeanLastK",
     "UsageError",

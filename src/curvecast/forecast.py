@@ -51,7 +51,8 @@ class Forecast:
     x: (X,) steps at which the forecast is given, increasing.
     loc, scale: (B, X, K) location and scale of each mixture component.
     df: (B, K) degrees of freedom of each component (large = Gaussian).
-    weights: (B, K) mixture weights; a row summing to 0 marks "no forecast".
+    weights: (B, K) mixture weights, or (B, X, K) where they change with the step; a
+        curve whose weights sum to 0 at any step has no forecast.
     goal: 'min' or 'max': which way is better, for prob_better_than and eta.
     runs: optional names of the B curves.
     lower, upper: (B,) bounds of each curve's values (default unbounded); the mixture is
@@ -76,15 +77,19 @@ class Forecast:
         self.loc = _arr(loc, 3)
         self.scale = _arr(scale, 3)
         self.df = _arr(df, 2)
-        w = np.where(np.isfinite(_arr(weights, 2)), weights, 0.0)
+        w = np.asarray(weights, dtype=float)
+        w = np.where(np.isfinite(w), w, 0.0)
         B, X, K = self.loc.shape
-        if self.scale.shape != (B, X, K) or self.df.shape != (B, K) or w.shape != (B, K):
-            raise UsageError("loc, scale (B, X, K), df and weights (B, K) shapes disagree")
+        if w.shape == (B, K):
+            w = np.broadcast_to(w[:, None, :], (B, X, K))
+        if self.scale.shape != (B, X, K) or self.df.shape != (B, K) or w.shape != (B, X, K):
+            raise UsageError(
+                "loc, scale (B, X, K), df (B, K) and weights (B, K) or (B, X, K) shapes disagree")
         if X != self.x.size:
             raise UsageError(f"{self.x.size} steps but components for {X}")
-        total = w.sum(axis=1, keepdims=True)
+        total = w.sum(axis=2, keepdims=True)
         self.weights = np.where(total > 0, w / np.where(total > 0, total, 1.0), 0.0)
-        self.valid = total[:, 0] > 0
+        self.valid = (total[..., 0] > 0).all(axis=1)
         self.goal = check_goal(goal)
         self.runs = list(runs) if runs is not None else [str(i) for i in range(B)]
         self.lower = np.broadcast_to(-np.inf if lower is None else np.asarray(lower, float), (B,))
@@ -135,7 +140,7 @@ class Forecast:
 
     def _mix_cdf(self, v: np.ndarray) -> np.ndarray:
         """Mixture cdf at v (B, X), bounds ignored."""
-        return (self.weights[:, None, :] * special.stdtr(self.df[:, None, :], self._std(v))).sum(axis=2)
+        return (self.weights * special.stdtr(self.df[:, None, :], self._std(v))).sum(axis=2)
 
     @property
     def bounded(self) -> bool:
@@ -158,7 +163,7 @@ class Forecast:
         df = self.df[:, None, :]
         logt = _log_t_density(self._std(v), df)
         with np.errstate(divide="ignore"):
-            logw = np.log(self.weights)[:, None, :]
+            logw = np.log(self.weights)
         out = special.logsumexp(logt + logw - np.log(self.scale), axis=2)
         inside = (v >= self.lower[:, None]) & (v <= self.upper[:, None])
         return self._out(np.where(inside, out, -np.inf))
@@ -171,7 +176,7 @@ class Forecast:
     def mean(self) -> np.ndarray:
         """Mixture mean (B, X) or (X,); of a censored mixture by its quantile function."""
         if not self.bounded:
-            return self._out((self.weights[:, None, :] * self.loc).sum(axis=2))
+            return self._out((self.weights * self.loc).sum(axis=2))
         grid = (np.arange(_MEAN_POINTS) + 0.5) / _MEAN_POINTS
         return self.quantiles(grid).mean(axis=-1)
 
@@ -198,10 +203,10 @@ class Forecast:
         comp = self.loc[..., None] + self.scale[..., None] * special.stdtrit(
             self.df[:, None, :, None], qs[:, :, None, :]
         )  # (B, X, K, Q)
-        used = (self.weights > 0)[:, None, :, None]
+        used = (self.weights > 0)[..., None]
         lo = np.where(used, comp, np.inf).min(axis=2)
         hi = np.where(used, comp, -np.inf).max(axis=2)
-        x0 = (self.weights[:, None, :, None] * np.where(used, comp, 0.0)).sum(axis=2)
+        x0 = (self.weights[..., None] * np.where(used, comp, 0.0)).sum(axis=2)
         B, X, K = self.loc.shape
         Q = qs.shape[-1]
         rows = lambda a: np.repeat(a.reshape(B * X, K), Q, axis=0)  # noqa: E731
@@ -213,7 +218,7 @@ class Forecast:
             rows(self.loc),
             rows(self.scale),
             rows(np.repeat(self.df[:, None, :], X, axis=1)),
-            rows(np.repeat(self.weights[:, None, :], X, axis=1)),
+            rows(self.weights),
         ).reshape(B, X, Q)
         return np.clip(out, self.lower[:, None, None], self.upper[:, None, None])
 

@@ -117,7 +117,7 @@ def _summaries(fc: Forecast, full: list[Curve], seen: list[int], qs: np.ndarray)
     err = np.where(hidden, np.abs(fc.median - np.nan_to_num(values)), 0.0)
     rows = np.arange(B)
     final = Forecast([0.0], fc.loc[rows, last][:, None], fc.scale[rows, last][:, None], fc.df,
-                     fc.weights, fc.goal, fc.runs, fc.lower, fc.upper)
+                     fc.weights[rows, last], fc.goal, fc.runs, fc.lower, fc.upper)
     truth = values[rows, last]
     return {"q": final.quantiles(qs)[:, 0, :], "logpdf": final.logpdf(truth)[:, 0],
             "curve_err": err.sum(axis=1) / hidden.sum(axis=1)}

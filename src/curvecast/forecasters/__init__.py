@@ -3,11 +3,13 @@
 from .base import Forecaster
 from .baselines import LastValue, MeanLastK
 from .ensemble import EnsembleForecaster
+from .learned import LearnedForecaster
 from .mcmc import MCMCForecaster
 from .single import FamilyForecaster
 
 METHODS = {
-    "ensemble": EnsembleForecaster,
+    "ensemble": LearnedForecaster,
+    "bma": EnsembleForecaster,
     "last": LastValue,
     "mean_last": MeanLastK,
     "mcmc": MCMCForecaster,
@@ -15,4 +17,5 @@ METHODS = {
 """Forecasters by the name the command line uses."""
 
 __all__ = ["METHODS", "EnsembleForecaster", "FamilyForecaster", "Forecaster", "LastValue",
+           "LearnedForecaster",
            "MCMCForecaster", "MeanLastK"]

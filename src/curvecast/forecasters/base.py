@@ -21,7 +21,8 @@ from ..transform import MAX_POINTS, Frame
 
 @dataclass(frozen=True)
 class Components:
-    """Mixture components in fitting space: loc, scale (B, X, K); df, weight (B, K)."""
+    """Mixture components in fitting space: loc, scale (B, X, K); df (B, K); weight (B, K),
+    or (B, X, K) where the weights change with the step."""
 
     loc: np.ndarray
     scale: np.ndarray
@@ -102,7 +103,7 @@ class _Rows:
         self.loc = np.zeros((B, X, 1))
         self.scale = np.ones((B, X, 1))
         self.df = np.full((B, 1), 1e6)
-        self.weight = np.zeros((B, 1))
+        self.weight = np.zeros((B, X, 1))
         self.lower, self.upper = np.full(B, -np.inf), np.full(B, np.inf)
 
     def put(self, rows, loc, scale, df, weight) -> None:
@@ -111,10 +112,12 @@ class _Rows:
             self.loc = np.zeros((self.B, self.X, K))
             self.scale = np.ones((self.B, self.X, K))
             self.df = np.full((self.B, K), 1e6)
-            self.weight = np.zeros((self.B, K))
+            self.weight = np.zeros((self.B, self.X, K))
         finite = np.isfinite(loc).all(axis=1) & np.isfinite(scale).all(axis=1)
         usable = finite & (scale > 0).all(axis=1)
         self.loc[rows] = np.where(np.isfinite(loc), loc, 0.0)
         self.scale[rows] = np.where(scale > 0, scale, 1.0)
         self.df[rows] = df
-        self.weight[rows] = np.where(usable, weight, 0.0)
+        if weight.ndim == 2:
+            weight = np.broadcast_to(weight[:, None, :], loc.shape)
+        self.weight[rows] = np.where(usable[:, None, :], weight, 0.0)

@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class EnsembleForecaster(Forecaster):
     bound: the metric's best attainable value, if known (see :class:`Forecaster`).
     """
 
-    name = "ensemble"
+    name = "bma"
 
     def __init__(
         self,
@@ -82,7 +83,8 @@ class EnsembleForecaster(Forecaster):
             raise UsageError(f"unknown families {unknown}; choose from {list(FAMILIES)}")
         return [FAMILIES[f] for f in self.families]
 
-    def components(self, frame: Frame, t: np.ndarray) -> Components:
+    def family_fits(self, frame: Frame, t: np.ndarray) -> FamilyForecasts:
+        """Every family's predictive components at times t, with their fit summaries."""
         fams = self._family_list()
         B, X = t.shape
         K = len(fams)
@@ -90,6 +92,7 @@ class EnsembleForecaster(Forecaster):
         scale = np.ones((B, X, K))
         df = np.full((B, K), MIN_DF)
         logw = np.full((B, K), -np.inf)
+        sigma = np.full((B, K), np.nan)
         for k, fam in enumerate(fams):
             rows, fit = fit_frame(fam, frame, iters=self.iters, robust=self.robust)
             if fit is None:
@@ -99,13 +102,28 @@ class EnsembleForecaster(Forecaster):
             loc[rows, :, k] = np.where(np.isfinite(mu), mu, 0.0)
             scale[rows, :, k] = np.sqrt(np.where(np.isfinite(var) & (var > 0), var, 1.0))
             df[rows, k] = np.maximum(fit.n - fam.n_params, MIN_DF)
+            sigma[rows, k] = np.sqrt(fit.sigma2)
             bic = fit.n * np.log(np.maximum(fit.sigma2, 1e-300)) + fam.n_params * np.log(fit.n)
             logw[rows, k] = np.where(ok, -0.5 * self.eta * bic, -np.inf)
         sane = _plausible(frame, loc, scale) & np.isfinite(logw)
         logw = np.where(sane | ~sane.any(axis=1, keepdims=True), logw, -np.inf)
         top = logw.max(axis=1, keepdims=True)
         weight = np.where(np.isfinite(logw), np.exp(logw - np.where(np.isfinite(top), top, 0.0)), 0.0)
-        return Components(loc, scale, df, weight)
+        return FamilyForecasts(loc, scale, df, weight, sigma, sane)
+
+    def components(self, frame: Frame, t: np.ndarray) -> Components:
+        fits = self.family_fits(frame, t)
+        return Components(fits.loc, fits.scale, fits.df, fits.weight)
+
+
+@dataclass(frozen=True)
+class FamilyForecasts(Components):
+    """Components of every family (K = number of families, weight 0 where dropped), plus
+    sigma (B, K): the robust residual scale of each fit (NaN where it failed) and sane
+    (B, K): the fit passed the plausibility band."""
+
+    sigma: np.ndarray
+    sane: np.ndarray
 
 
 def _plausible(frame: Frame, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -1,0 +1,271 @@
+"""Train the learned combiner (a mixture density network) on the real-curve training set.
+
+Reads the file of ``make_training_set.py``; writes the network as plain numpy arrays
+(``.npz``) that :mod:`curvecast.forecasters.learned` evaluates without torch. With
+``--leave-out SOURCE`` the rows of that source are left out of training and the model is
+scored on them (the honest test); ``--leave-out all`` does so for every source in turn
+and prints one table.
+
+    .venv/bin/python scripts/train_combiner.py --data /tmp/cc_train.npz --leave-out all
+    .venv/bin/python scripts/train_combiner.py --data /tmp/cc_train.npz \
+        --out src/curvecast/models/combiner.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+import torch
+
+from curvecast.curve import MIN_POINTS
+from curvecast.forecast import Forecast
+from curvecast.forecasters.features import family_columns
+from curvecast.forecasters.learned import COMPONENTS, DF, HIDDEN, U_CLIP
+
+torch.set_num_threads(2)
+
+
+class Net(torch.nn.Module):
+    def __init__(self, n_in: int, head: str, n_families: int) -> None:
+        super().__init__()
+        layers, width = [], n_in
+        for h in HIDDEN:
+            layers += [torch.nn.Linear(width, h), torch.nn.GELU()]
+            width = h
+        self.body = torch.nn.Sequential(*layers)
+        self.kind, self.n_families = head, n_families
+        self.cols = family_columns(n_families)
+        n_out = 3 * COMPONENTS if head == "mdn" else 2 * (n_families + 1)
+        self.head = torch.nn.Linear(width, n_out)
+
+    def forward(self, x, raw):
+        out = self.head(self.body(x))
+        if self.kind == "mdn":
+            logit, mu, log_s = out.split(COMPONENTS, dim=1)
+            return torch.log_softmax(logit, dim=1), mu, log_s.clamp(-12, 8)
+        # the gated mixture of curvecast.forecasters.learned.gate, in torch
+        K, c = self.n_families + 1, self.cols
+        logit, log_mult = out[:, :K], out[:, K:].clamp(-6, 6)
+        ones = torch.ones(len(x), 1)
+        usable = torch.cat([raw[:, c["usable"]] > 0.5, ones > 0], dim=1)
+        mu = torch.cat([torch.sinh(raw[:, c["u"]]), 0 * ones], dim=1)
+        log_base = torch.cat([raw[:, c["log_sd"]], 0 * ones], dim=1)
+        logit = torch.where(usable, logit, torch.full_like(logit, -1e4))
+        return torch.log_softmax(logit, dim=1), mu, log_base + log_mult
+
+
+def t_logpdf(v, df):
+    return (math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+            - (df + 1) / 2 * torch.log1p(v**2 / df))
+
+
+def t_logcdf(v, df):
+    # Student-t cdf through the regularised incomplete beta is not in torch; a logistic
+    # approximation is enough for the rare censored rows (values exactly at the bound)
+    return torch.nn.functional.logsigmoid(1.6 * v)
+
+
+def nll(params, u, u_floor):
+    logw, mu, log_s = params
+    v = (u[:, None] - mu) / log_s.exp()
+    dens = logw + t_logpdf(v, DF) - log_s
+    at_floor = u <= u_floor + 1e-9
+    cens = logw + t_logcdf((u_floor[:, None] - mu) / log_s.exp(), DF)
+    ll = torch.where(at_floor, torch.logsumexp(cens, 1), torch.logsumexp(dens, 1))
+    return -ll
+
+
+def row_weights(d: dict, rows: np.ndarray) -> np.ndarray:
+    """Each source weighs the same; within a source, each data set the same."""
+    w = np.zeros(rows.size)
+    src, ds = d["source"][rows], d["dataset"][rows]
+    srcs = np.unique(src)
+    for s in srcs:
+        in_s = src == s
+        names = np.unique(ds[in_s])
+        for n in names:
+            m = in_s & (ds == n)
+            w[m] = 1.0 / (m.sum() * names.size * srcs.size)
+    return w / w.mean()
+
+
+def flatten(d: dict, runs: np.ndarray):
+    """Rows (run-cutoff pairs) -> per-(row, horizon) training arrays."""
+    X = d["X"][runs]
+    B, H, F = X.shape
+    u = np.clip(d["u"][runs], -U_CLIP, U_CLIP)
+    has_floor = np.isfinite(d["lower"][runs]) | np.isfinite(d["upper"][runs])
+    u_floor = np.where(has_floor, -d["ref"][runs] / d["spread"][runs], -np.inf)
+    rep = lambda a: np.repeat(a, H)  # noqa: E731
+    return X.reshape(-1, F), u.reshape(-1), np.maximum(rep(u_floor), -1e9)
+
+
+def train(d: dict, rows: np.ndarray, epochs: int, seed: int, head: str, log=print) -> dict:
+    torch.manual_seed(seed)
+    X, u, u_floor = flatten(d, rows)
+    w = np.repeat(row_weights(d, rows), d["X"].shape[1])
+    mean, std = X.mean(0), X.std(0) + 1e-6
+    Xt = torch.tensor((X - mean) / std, dtype=torch.float32)
+    raw = torch.tensor(X, dtype=torch.float32)
+    ut, ft = torch.tensor(u, dtype=torch.float32), torch.tensor(u_floor, dtype=torch.float32)
+    wt = torch.tensor(w, dtype=torch.float32)
+    n_families = d["fam_y"].shape[2]
+    net = Net(X.shape[1], head, n_families)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    steps = epochs * math.ceil(len(Xt) / 1024)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    gen = torch.Generator().manual_seed(seed)
+    for ep in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen)
+        tot = 0.0
+        for i in range(0, len(Xt), 1024):
+            b = perm[i : i + 1024]
+            loss = (wt[b] * nll(net(Xt[b], raw[b]), ut[b], ft[b])).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += loss.item() * len(b)
+        if ep % 5 == 4 or ep == epochs - 1:
+            log(f"  epoch {ep + 1}: loss {tot / len(Xt):.4f}")
+    state = {k: v.detach().numpy() for k, v in net.state_dict().items()}
+    layers = [state[k] for k in sorted(state) if k.endswith("weight")]
+    biases = [state[k] for k in sorted(state) if k.endswith("bias")]
+    return {"mean": mean, "std": std, "lo": X.min(0), "hi": X.max(0),
+            "layers": layers, "biases": biases,
+            "meta": {"head": head, "families": n_families, "epochs": epochs, "seed": seed}}
+
+
+def save(model: dict, path: str, meta: dict) -> None:
+    arrays = {k: model[k] for k in ("mean", "std", "lo", "hi")}
+    for i, (W, b) in enumerate(zip(model["layers"], model["biases"], strict=True)):
+        arrays[f"W{i}"], arrays[f"b{i}"] = W.astype(np.float32), b.astype(np.float32)
+    arrays["meta"] = np.array(json.dumps({**model["meta"], **meta}))
+    np.savez_compressed(path, **arrays)
+
+
+def score(d: dict, rows: np.ndarray, model_path: str) -> list[dict]:
+    """Final-value MAE / coverage of the model vs the anchors, per data set and cutoff."""
+    from curvecast.forecasters.learned import Combiner
+
+    comb = Combiner.load(model_path)
+    out = []
+    for name in np.unique(d["dataset"][rows]):
+        for cut in (0.1, 0.2, 0.4, 0.6, 0.8):
+            r = rows[(d["dataset"][rows] == name) & np.isclose(d["cutoff"][rows], cut)]
+            if r.size == 0:
+                continue
+            logw, mu, sd = comb.predict(d["X"][r, 0])
+            fc = Forecast([0.0], mu[:, None], sd[:, None], np.full(mu.shape, DF), np.exp(logw))
+            q = fc.quantiles([0.05, 0.1, 0.5, 0.9, 0.95])[:, 0]
+            z = d["ref"][r, None] + d["spread"][r, None] * q
+            y = d["sign"][r, None] * (d["floor"][r, None] + d["zscale"][r, None] * z)
+            y = np.clip(y, d["lower"][r, None], d["upper"][r, None])
+            truth = d["y"][r, 0]
+            mae = np.mean(np.abs(y[:, 2] - truth))
+            fam = np.where(d["fam_ok"][r, 0], d["fam_y"][r, 0], d["last"][r, None])
+            fam_mae = np.abs(fam - truth[:, None]).mean(0)
+            last_mae = np.mean(np.abs(d["last"][r] - truth))
+            best = min(fam_mae.min(), last_mae)
+            lo, hi = np.minimum(y[:, 1], y[:, 3]), np.maximum(y[:, 1], y[:, 3])
+            lo9, hi9 = np.minimum(y[:, 0], y[:, 4]), np.maximum(y[:, 0], y[:, 4])
+            out.append({"dataset": str(name), "cutoff": cut, "nmae": mae / d["iqr"][r[0]],
+                        "ratio": mae / best, "ens_ratio": None,
+                        "cov80": float(np.mean((truth >= lo) & (truth <= hi))),
+                        "cov90": float(np.mean((truth >= lo9) & (truth <= hi9)))})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--leave-out", default="datasets",
+                    help="'sources', 'datasets', or names: train without each, score on it")
+    ap.add_argument("--out", default="/tmp/combiner", help="prefix of the held-out models")
+    ap.add_argument("--full", default=None,
+                    help="with --leave-out: also train on everything, recalibrated, to this file")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--head", choices=("gate", "mdn"), default="mdn")
+    args = ap.parse_args()
+    d = dict(np.load(args.data))
+    # the forecasters never see heads shorter than MIN_POINTS (they fall back to the last value)
+    rows = np.flatnonzero(d["n_seen"] >= MIN_POINTS)
+    key = "source" if args.leave_out == "sources" else "dataset"
+    if args.leave_out in ("sources", "datasets"):
+        # synthetic curves only teach; they are neither scored nor used to recalibrate
+        held = sorted(set(d[key]) - {"synthetic"})
+    else:
+        held = args.leave_out.split(",")
+        key = "source" if held[0] in set(d["source"]) else "dataset"
+    models, pits = {}, {}
+    for name in held:
+        t0 = time.time()
+        model = train(d, rows[d[key][rows] != name], args.epochs, args.seed, args.head)
+        models[name] = model
+        path = f"{args.out}_minus_{short(name)}.npz"
+        save(model, path, {"left_out": name})
+        pits[name] = pit_grid(d, rows[d[key][rows] == name], path)
+        print(f"{name}: trained in {time.time() - t0:.0f}s", flush=True)
+    # recalibrate each model on the other held-out data sets' forecasts (never its own)
+    for name in held:
+        path = f"{args.out}_minus_{short(name)}.npz"
+        scales = fit_scales({k: v for k, v in pits.items() if k != name})
+        save(models[name], path, {"left_out": name, "scales": scales})
+        for r in score(d, rows[d[key][rows] == name], path):
+            print(f"  {r['dataset'][-30:]:30s} cut {r['cutoff']:.1f} nMAE {r['nmae']:.4g} "
+                  f"ratio {r['ratio']:.3f} cov80 {r['cov80']:.3f} cov90 {r['cov90']:.3f}",
+                  flush=True)
+    if args.full:
+        model = train(d, rows, args.epochs, args.seed, args.head)
+        save(model, args.full, {"datasets": held, "scales": fit_scales(pits)})
+
+
+def short(name: str) -> str:
+    return name.split("_imdb_")[-1]
+
+
+SCALE_GRID = np.exp(np.linspace(np.log(0.5), np.log(4.0), 43))
+
+
+def pit_grid(d: dict, rows: np.ndarray, path: str):
+    """Predictive cdf at the true final, for every spread multiplier of SCALE_GRID:
+    (G, N), with each row's horizon bin (N,)."""
+    from scipy import special
+
+    from curvecast.forecasters.learned import Combiner, horizon_bin
+
+    X = d["X"][rows, 0]
+    logw, mu, sd = Combiner.load(path).predict(X, calibrated=False)
+    u = np.clip(d["u"][rows, 0], -U_CLIP, U_CLIP)
+    w = np.exp(logw)
+    F = np.stack([(w * special.stdtr(DF, (u[:, None] - mu) / (c * sd))).sum(1)
+                  for c in SCALE_GRID])
+    return F, horizon_bin(X)
+
+
+def fit_scales(pits: dict) -> list[float]:
+    """Per horizon bin, the multiplier whose 80% and 90% intervals cover closest to
+    nominal on the given data sets' forecasts, each data set weighing the same."""
+    from curvecast.forecasters.learned import HORIZON_EDGES
+
+    out = []
+    for b in range(len(HORIZON_EDGES) + 1):
+        loss = np.zeros(SCALE_GRID.size)
+        for F, bins in pits.values():
+            Fb = F[:, bins == b]
+            if Fb.shape[1] == 0:
+                continue
+            cov80 = ((Fb >= 0.1) & (Fb <= 0.9)).mean(1)
+            cov90 = ((Fb >= 0.05) & (Fb <= 0.95)).mean(1)
+            loss += np.abs(cov80 - 0.8) + np.abs(cov90 - 0.9)
+        out.append(float(SCALE_GRID[np.argmin(loss)]))
+    return out
+
+
+if __name__ == "__main__":
+    main()
