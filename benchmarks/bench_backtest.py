@@ -178,8 +178,8 @@ def main() -> None:
 
 def summary(everything: dict) -> str:
     """One row per (data set, cutoff): MAE ratio to the best other method and coverage."""
-    lines = ["| data set | cutoff | ensemble nMAE | best other | its nMAE | ratio | bma ratio | "
-             "cov 80 | cov 90 | log score | CRPS |",
+    lines = [("| data set | cutoff | ensemble nMAE | best other | its nMAE | ratio | bma ratio | "
+              "cov 80 | cov 90 | log score | CRPS |"),
              "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, bt in everything.items():
         rows = bt["results"]

@@ -136,7 +136,7 @@ def main() -> None:
         q25, q75 = np.quantile(truth, [0.25, 0.75])
         for cut_i, cutoff in enumerate(CUTOFFS):
             r = rows_for(curves, bound, cutoff, rng, ens)
-            B, X = r["u"].shape
+            B = r["u"].shape[0]
             r["cutoff"] = np.full(B, cutoff)
             r["run"] = np.arange(B)
             r["source"] = np.array([source] * B)

@@ -1,14 +1,16 @@
 """Train the learned combiner (a mixture density network) on the real-curve training set.
 
-Reads the file of ``make_training_set.py``; writes the network as plain numpy arrays
-(``.npz``) that :mod:`curvecast.forecasters.learned` evaluates without torch. With
-``--leave-out SOURCE`` the rows of that source are left out of training and the model is
-scored on them (the honest test); ``--leave-out all`` does so for every source in turn
-and prints one table.
+Reads the file of ``make_training_set.py`` and writes networks as plain numpy arrays
+(``.npz``) that :mod:`curvecast.forecasters.learned` evaluates without torch. For each
+data set in turn, networks are trained without it and scored on it (the honest test;
+``benchmarks/bench_backtest.py`` uses these files); each is then recalibrated (a spread
+multiplier per horizon bin) on the other data sets' held-out forecasts, never its own.
+``--full`` also trains on everything, recalibrated on all held-out forecasts: the model
+curvecast ships. ``--seeds 0,1,2`` trains one network per seed and averages them as a
+mixture; ``--merge A,B`` does the same from earlier runs with output prefixes A and B.
 
-    .venv/bin/python scripts/train_combiner.py --data /tmp/cc_train.npz --leave-out all
-    .venv/bin/python scripts/train_combiner.py --data /tmp/cc_train.npz \
-        --out src/curvecast/models/combiner.npz
+    .venv/bin/python scripts/train_combiner.py --data /tmp/cc_train.npz --seeds 0,1,2 \
+        --out benchmarks/models/combiner --full src/curvecast/models/combiner.npz
 """
 
 from __future__ import annotations
@@ -23,39 +25,26 @@ import torch
 
 from curvecast.curve import MIN_POINTS
 from curvecast.forecast import Forecast
-from curvecast.forecasters.features import family_columns
 from curvecast.forecasters.learned import COMPONENTS, DF, HIDDEN, U_CLIP
 
 torch.set_num_threads(2)
 
 
 class Net(torch.nn.Module):
-    def __init__(self, n_in: int, head: str, n_families: int) -> None:
+    """The network of :class:`curvecast.forecasters.learned.Network`, in torch."""
+
+    def __init__(self, n_in: int) -> None:
         super().__init__()
         layers, width = [], n_in
         for h in HIDDEN:
             layers += [torch.nn.Linear(width, h), torch.nn.GELU()]
             width = h
         self.body = torch.nn.Sequential(*layers)
-        self.kind, self.n_families = head, n_families
-        self.cols = family_columns(n_families)
-        n_out = 3 * COMPONENTS if head == "mdn" else 2 * (n_families + 1)
-        self.head = torch.nn.Linear(width, n_out)
+        self.head = torch.nn.Linear(width, 3 * COMPONENTS)
 
-    def forward(self, x, raw):
-        out = self.head(self.body(x))
-        if self.kind == "mdn":
-            logit, mu, log_s = out.split(COMPONENTS, dim=1)
-            return torch.log_softmax(logit, dim=1), mu, log_s.clamp(-12, 8)
-        # the gated mixture of curvecast.forecasters.learned.gate, in torch
-        K, c = self.n_families + 1, self.cols
-        logit, log_mult = out[:, :K], out[:, K:].clamp(-6, 6)
-        ones = torch.ones(len(x), 1)
-        usable = torch.cat([raw[:, c["usable"]] > 0.5, ones > 0], dim=1)
-        mu = torch.cat([torch.sinh(raw[:, c["u"]]), 0 * ones], dim=1)
-        log_base = torch.cat([raw[:, c["log_sd"]], 0 * ones], dim=1)
-        logit = torch.where(usable, logit, torch.full_like(logit, -1e4))
-        return torch.log_softmax(logit, dim=1), mu, log_base + log_mult
+    def forward(self, x):
+        logit, mu, log_s = self.head(self.body(x)).split(COMPONENTS, dim=1)
+        return torch.log_softmax(logit, dim=1), mu, log_s.clamp(-12, 8)
 
 
 def t_logpdf(v, df):
@@ -96,25 +85,23 @@ def row_weights(d: dict, rows: np.ndarray) -> np.ndarray:
 def flatten(d: dict, runs: np.ndarray):
     """Rows (run-cutoff pairs) -> per-(row, horizon) training arrays."""
     X = d["X"][runs]
-    B, H, F = X.shape
+    _, H, F = X.shape
     u = np.clip(d["u"][runs], -U_CLIP, U_CLIP)
     has_floor = np.isfinite(d["lower"][runs]) | np.isfinite(d["upper"][runs])
     u_floor = np.where(has_floor, -d["ref"][runs] / d["spread"][runs], -np.inf)
-    rep = lambda a: np.repeat(a, H)  # noqa: E731
+    rep = lambda a: np.repeat(a, H)
     return X.reshape(-1, F), u.reshape(-1), np.maximum(rep(u_floor), -1e9)
 
 
-def train(d: dict, rows: np.ndarray, epochs: int, seed: int, head: str, log=print) -> dict:
+def train(d: dict, rows: np.ndarray, epochs: int, seed: int, log=print) -> dict:
     torch.manual_seed(seed)
     X, u, u_floor = flatten(d, rows)
     w = np.repeat(row_weights(d, rows), d["X"].shape[1])
     mean, std = X.mean(0), X.std(0) + 1e-6
     Xt = torch.tensor((X - mean) / std, dtype=torch.float32)
-    raw = torch.tensor(X, dtype=torch.float32)
     ut, ft = torch.tensor(u, dtype=torch.float32), torch.tensor(u_floor, dtype=torch.float32)
     wt = torch.tensor(w, dtype=torch.float32)
-    n_families = d["fam_y"].shape[2]
-    net = Net(X.shape[1], head, n_families)
+    net = Net(X.shape[1])
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     steps = epochs * math.ceil(len(Xt) / 1024)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
@@ -124,7 +111,7 @@ def train(d: dict, rows: np.ndarray, epochs: int, seed: int, head: str, log=prin
         tot = 0.0
         for i in range(0, len(Xt), 1024):
             b = perm[i : i + 1024]
-            loss = (wt[b] * nll(net(Xt[b], raw[b]), ut[b], ft[b])).mean()
+            loss = (wt[b] * nll(net(Xt[b]), ut[b], ft[b])).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -137,15 +124,39 @@ def train(d: dict, rows: np.ndarray, epochs: int, seed: int, head: str, log=prin
     biases = [state[k] for k in sorted(state) if k.endswith("bias")]
     return {"mean": mean, "std": std, "lo": X.min(0), "hi": X.max(0),
             "layers": layers, "biases": biases,
-            "meta": {"head": head, "families": n_families, "epochs": epochs, "seed": seed}}
+            "seed": seed}
 
 
-def save(model: dict, path: str, meta: dict) -> None:
-    arrays = {k: model[k] for k in ("mean", "std", "lo", "hi")}
-    for i, (W, b) in enumerate(zip(model["layers"], model["biases"], strict=True)):
-        arrays[f"W{i}"], arrays[f"b{i}"] = W.astype(np.float32), b.astype(np.float32)
-    arrays["meta"] = np.array(json.dumps({**model["meta"], **meta}))
+def save(models: list[dict], path: str, meta: dict) -> None:
+    """Networks (one per seed) and meta (with 'scales' once recalibrated) to one file."""
+    arrays = {}
+    for j, m in enumerate(models):
+        for k in ("mean", "std", "lo", "hi"):
+            arrays[f"net{j}.{k}"] = m[k].astype(np.float32)
+        for i, (W, b) in enumerate(zip(m["layers"], m["biases"], strict=True)):
+            arrays[f"net{j}.W{i}"], arrays[f"net{j}.b{i}"] = W.astype(np.float32), b.astype(np.float32)
+    meta = {"nets": len(models), "seeds": [m["seed"] for m in models], **meta}
+    arrays["meta"] = np.array(json.dumps(meta))
     np.savez_compressed(path, **arrays)
+
+
+def load_models(path: str) -> list[dict]:
+    """The networks of a file written by :func:`save`, as :func:`train` returns them."""
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        if "nets" not in meta:  # one network, stored before files could hold several
+            n = sum(1 for k in z.files if k.startswith("W"))
+            return [{**{k: z[k] for k in ("mean", "std", "lo", "hi")},
+                     "layers": [z[f"W{i}"] for i in range(n)],
+                     "biases": [z[f"b{i}"] for i in range(n)], "seed": meta.get("seed", 0)}]
+        out = []
+        for j in range(meta["nets"]):
+            n = sum(1 for k in z.files if k.startswith(f"net{j}.W"))
+            out.append({**{k: z[f"net{j}.{k}"] for k in ("mean", "std", "lo", "hi")},
+                        "layers": [z[f"net{j}.W{i}"] for i in range(n)],
+                        "biases": [z[f"net{j}.b{i}"] for i in range(n)],
+                        "seed": meta["seeds"][j]})
+    return out
 
 
 def score(d: dict, rows: np.ndarray, model_path: str) -> list[dict]:
@@ -187,10 +198,12 @@ def main() -> None:
                     help="'sources', 'datasets', or names: train without each, score on it")
     ap.add_argument("--out", default="/tmp/combiner", help="prefix of the held-out models")
     ap.add_argument("--full", default=None,
-                    help="with --leave-out: also train on everything, recalibrated, to this file")
+                    help="also train on everything, recalibrated, to this file")
     ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--head", choices=("gate", "mdn"), default="mdn")
+    ap.add_argument("--seeds", default="0", help="comma-separated: one network per seed")
+    ap.add_argument("--merge", default=None,
+                    help="comma-separated prefixes of earlier runs: average their networks "
+                         "instead of training")
     args = ap.parse_args()
     d = dict(np.load(args.data))
     # the forecasters never see heads shorter than MIN_POINTS (they fall back to the last value)
@@ -202,15 +215,22 @@ def main() -> None:
     else:
         held = args.leave_out.split(",")
         key = "source" if held[0] in set(d["source"]) else "dataset"
+    seeds = [int(x) for x in args.seeds.split(",")]
+    merge = args.merge.split(",") if args.merge else None
+
+    def networks(train_rows, suffix: str) -> list[dict]:
+        if merge:
+            return [m for prefix in merge for m in load_models(f"{prefix}{suffix}")]
+        return [train(d, train_rows, args.epochs, seed) for seed in seeds]
+
     models, pits = {}, {}
     for name in held:
         t0 = time.time()
-        model = train(d, rows[d[key][rows] != name], args.epochs, args.seed, args.head)
-        models[name] = model
+        models[name] = networks(rows[d[key][rows] != name], f"_minus_{short(name)}.npz")
         path = f"{args.out}_minus_{short(name)}.npz"
-        save(model, path, {"left_out": name})
+        save(models[name], path, {"left_out": name})
         pits[name] = pit_grid(d, rows[d[key][rows] == name], path)
-        print(f"{name}: trained in {time.time() - t0:.0f}s", flush=True)
+        print(f"{name}: {time.time() - t0:.0f}s", flush=True)
     # recalibrate each model on the other held-out data sets' forecasts (never its own)
     for name in held:
         path = f"{args.out}_minus_{short(name)}.npz"
@@ -221,8 +241,8 @@ def main() -> None:
                   f"ratio {r['ratio']:.3f} cov80 {r['cov80']:.3f} cov90 {r['cov90']:.3f}",
                   flush=True)
     if args.full:
-        model = train(d, rows, args.epochs, args.seed, args.head)
-        save(model, args.full, {"datasets": held, "scales": fit_scales(pits)})
+        full = networks(rows, "_all.npz")
+        save(full, args.full, {"datasets": held, "scales": fit_scales(pits)})
 
 
 def short(name: str) -> str:

@@ -120,7 +120,7 @@ def horizon_features(frame: Frame, t: np.ndarray) -> np.ndarray:
 
 def family_features(fits, anchor: Anchor) -> np.ndarray:
     """(B, X, F) features of every family's forecast (``fits``: FamilyForecasts)."""
-    B, X, K = fits.loc.shape
+    B, X, _ = fits.loc.shape
     usable = (fits.weight > 0)[:, None, :]
     u = np.where(usable, anchor.to_u(fits.loc), 0.0)
     spread = anchor.spread[:, None, None]

@@ -30,7 +30,7 @@ from ..errors import UsageError
 from ..transform import Frame
 from .base import Components, Forecaster
 from .ensemble import PLAUSIBLE_RANGES, EnsembleForecaster
-from .features import CURVE_FEATURES, Anchor, family_columns, features
+from .features import CURVE_FEATURES, Anchor, features
 
 COMPONENTS = 4
 """Mixture components the network outputs per (curve, step)."""
@@ -49,21 +49,51 @@ EXACT_POINTS = 10
 
 
 @dataclass(frozen=True)
-class Combiner:
-    """The trained network: input standardisation and dense layers (GELU between)."""
+class Network:
+    """One trained network: input range and standardisation, dense layers (GELU between)."""
 
     mean: np.ndarray
     std: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    """Range of each input seen in training: inputs are clamped to it, so a curve unlike
+    any seen gets the nearest answer the network knows, not an extrapolation of it."""
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
+
+    @classmethod
+    def from_arrays(cls, z, prefix: str) -> Network:
+        n = sum(1 for k in z.files if k.startswith(f"{prefix}W"))
+        return cls(*(z[f"{prefix}{k}"] for k in ("mean", "std", "lo", "hi")),
+                   tuple(z[f"{prefix}W{i}"] for i in range(n)),
+                   tuple(z[f"{prefix}b{i}"] for i in range(n)))
+
+    def outputs(self, X: np.ndarray):
+        """Mixture (log weights, locations, scales) of inputs X (..., F), uncalibrated."""
+        h = (np.clip(X, self.lo, self.hi) - self.mean) / self.std
+        for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ W.T + b
+            if i < len(self.weights) - 1:
+                h = _gelu(h)
+        logit, mu, log_s = np.split(h.astype(float), 3, axis=-1)
+        logw = logit - logit.max(axis=-1, keepdims=True)
+        logw = logw - np.log(np.exp(logw).sum(axis=-1, keepdims=True))
+        return logw, mu, np.exp(np.clip(log_s, -12, 8))
+
+
+@dataclass(frozen=True)
+class Combiner:
+    """The trained networks (several seeds, averaged as a mixture) and their calibration."""
+
+    nets: tuple[Network, ...]
     meta: dict
     scales: np.ndarray = field(default_factory=lambda: np.ones(len(HORIZON_EDGES) + 1))
     """Spread multiplier per horizon bin, fitted on held-out data sets' forecasts."""
-    lo: np.ndarray | None = None
-    hi: np.ndarray | None = None
-    """Range of each input seen in training: inputs are clamped to it, so a curve unlike
-    any seen (a horizon 100 times its length) gets the nearest answer the network knows
-    rather than an extrapolation of the network itself."""
+
+    @property
+    def hi(self) -> np.ndarray:
+        """The largest value of each input seen in training (by every network)."""
+        return np.min([n.hi for n in self.nets], axis=0)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Combiner:
@@ -74,53 +104,28 @@ class Combiner:
                 return cls.load(p)
         try:
             with np.load(path) as z:
-                n = sum(1 for k in z.files if k.startswith("W"))
                 meta = json.loads(str(z["meta"]))
-                return cls(z["mean"], z["std"], tuple(z[f"W{i}"] for i in range(n)),
-                           tuple(z[f"b{i}"] for i in range(n)), meta,
-                           np.asarray(meta.get("scales", np.ones(len(HORIZON_EDGES) + 1))),
-                           z["lo"] if "lo" in z.files else None,
-                           z["hi"] if "hi" in z.files else None)
+                nets = tuple(Network.from_arrays(z, f"net{j}.") for j in range(meta["nets"]))
         except (OSError, KeyError, ValueError) as exc:
             raise UsageError(f"cannot read the combiner model {path}: {exc}") from exc
+        return cls(nets, meta, np.asarray(meta.get("scales", np.ones(len(HORIZON_EDGES) + 1))))
 
     def predict(self, X: np.ndarray, calibrated: bool = True):
-        """Mixture (log weights, locations, scales), each (..., COMPONENTS), of inputs X (..., F)."""
+        """Mixture (log weights, locations, scales), each (..., nets x COMPONENTS), of
+        inputs X (..., F): every network's components, each network weighing the same."""
         X = np.asarray(X, np.float32)
-        inside = X if self.lo is None else np.clip(X, self.lo, self.hi)
-        h = (inside - self.mean) / self.std
-        for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = h @ W.T + b
-            if i < len(self.weights) - 1:
-                h = _gelu(h)
-        h = h.astype(float)
-        if self.meta.get("head") == "gate":
-            logw, mu, sd = gate(inside.astype(float), h, self.meta["families"])
-        else:
-            logw, mu, log_s = np.split(h, 3, axis=-1)
-            sd = np.exp(np.clip(log_s, -12, 8))
+        parts = [n.outputs(X) for n in self.nets]
+        logw = np.concatenate([p[0] for p in parts], axis=-1) - np.log(len(parts))
+        mu = np.concatenate([p[1] for p in parts], axis=-1)
+        sd = np.concatenate([p[2] for p in parts], axis=-1)
         if calibrated:
             sd = sd * self.scales[horizon_bin(X)][..., None]
-        logw = logw - logw.max(axis=-1, keepdims=True)
-        return logw - np.log(np.exp(logw).sum(axis=-1, keepdims=True)), mu, sd
+        return logw, mu, sd
 
 
 def horizon_bin(X: np.ndarray) -> np.ndarray:
     """Index of each input's horizon bin (see HORIZON_EDGES)."""
     return np.searchsorted(np.asarray(HORIZON_EDGES), np.asarray(X)[..., CURVE_FEATURES])
-
-
-def gate(X: np.ndarray, out: np.ndarray, n_families: int):
-    """The gated mixture: every usable family's forecast plus 'stays where it is now'
-    (u = 0), weighted by the network's logits, each spread scaled by its multiplier."""
-    cols = family_columns(n_families)
-    K = n_families + 1
-    logit, log_mult = out[..., :K], np.clip(out[..., K : 2 * K], -6, 6)
-    ones = np.ones(X.shape[:-1] + (1,))
-    usable = np.concatenate([X[..., cols["usable"]] > 0.5, ones > 0], axis=-1)
-    mu = np.concatenate([np.sinh(X[..., cols["u"]]), 0 * ones], axis=-1)
-    base = np.concatenate([np.exp(X[..., cols["log_sd"]]), ones], axis=-1)
-    return np.where(usable, logit, -np.inf), mu, base * np.exp(log_mult)
 
 
 def _gelu(h: np.ndarray) -> np.ndarray:
@@ -157,7 +162,7 @@ class LearnedForecaster(Forecaster):
         anchor = Anchor.of(frame)
         X = features(frame, fits, t, anchor)
         logw, mu, sd = self.combiner.predict(X)
-        B, nX, K = mu.shape
+        B, _, K = mu.shape
         # the families' plausibility band, in the network's units
         u = anchor.to_u(np.where(frame.mask, frame.z, np.nan))
         lo, hi = np.nanmin(u, axis=1), np.nanmax(u, axis=1)
@@ -179,9 +184,7 @@ class LearnedForecaster(Forecaster):
         none of which a family reproduces to within EXACT_FIT of its spread over
         EXACT_POINTS or more points (a curve that one does is a formula, not a training run,
         and the formula is the forecast)."""
-        lim = self.combiner.hi
-        horizon = X[..., CURVE_FEATURES]
-        known = horizon <= (lim[CURVE_FEATURES] if lim is not None else np.inf)
+        known = X[..., CURVE_FEATURES] <= self.combiner.hi[CURVE_FEATURES]
         rel = np.where(fits.weight > 0, fits.sigma, np.inf) / anchor.spread[:, None]
         exact = (rel.min(axis=1) < EXACT_FIT) & (frame.mask.sum(axis=1) >= EXACT_POINTS)
         return known & ~exact[:, None]
