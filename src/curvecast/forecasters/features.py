@@ -46,7 +46,7 @@ class Anchor:
         cols = np.arange(z.shape[1])[None, :]
         last = (cols >= (n - REF_POINTS)[:, None]) & frame.mask
         ref = np.nanmean(np.where(last, z, np.nan), axis=1)
-        q10, q90 = np.nanquantile(z, [0.1, 0.9], axis=1)
+        q10, q90 = _row_quantiles(z, n, 0.1), _row_quantiles(z, n, 0.9)
         return cls(ref, np.maximum(q90 - q10, MIN_SPREAD))
 
     def to_u(self, z: np.ndarray) -> np.ndarray:
@@ -56,6 +56,17 @@ class Anchor:
     def to_z(self, u: np.ndarray) -> np.ndarray:
         b = (slice(None),) + (None,) * (u.ndim - 1)
         return self.ref[b] + self.spread[b] * u
+
+
+def _row_quantiles(z: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+    """Each row's q-quantile of its n finite values (NaN-padded), as numpy's default
+    (linear) method; nanquantile would loop over rows in Python."""
+    srt = np.sort(z, axis=1)  # NaN sorts last
+    pos = (n - 1) * q
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    rows = np.arange(z.shape[0])
+    return srt[rows, lo] + (pos - lo) * (srt[rows, hi] - srt[rows, lo])
 
 
 def _interp_rows(t: np.ndarray, z: np.ndarray, n: np.ndarray, grid: np.ndarray) -> np.ndarray:
