@@ -1,5 +1,9 @@
 """The parametric ensemble: every family fitted to every curve, combined by evidence.
 
+Method ``bma``. Its per-family forecasts (:meth:`EnsembleForecaster.family_fits`) are
+also what the default forecaster, :class:`~curvecast.forecasters.learned.LearnedForecaster`,
+combines with a network trained on real curves instead of BIC weights.
+
 Each family is fitted in batch by robust least squares (:mod:`curvecast.fitting`).
 Its predictive distribution at a future step is a Laplace (Gauss-Newton) approximation
 pushed through the formula by the delta method: a Student-t with location
