@@ -5,12 +5,17 @@ Reads the file of ``make_training_set.py`` and writes networks as plain numpy ar
 data set in turn, networks are trained without it and scored on it (the honest test;
 ``benchmarks/bench_backtest.py`` uses these files); each is then recalibrated (a spread
 multiplier per horizon bin) on the other data sets' held-out forecasts, never its own.
-``--full`` also trains on everything, recalibrated on all held-out forecasts: the model
-curvecast ships. ``--seeds 0,1,2`` trains one network per seed and averages them as a
-mixture; ``--merge A,B`` does the same from earlier runs with output prefixes A and B.
+``--full`` also trains on everything (but ``--full-without``), recalibrated on all
+held-out forecasts: the model curvecast ships. ``--seeds 0,1`` trains one network per
+seed and averages them as a mixture; ``--merge A,B`` does the same for the held-out
+models from earlier runs with output prefixes A and B.
 
-    .venv/bin/python scripts/train_combiner.py --data /tmp/cc_train.npz --seeds 0,1,2 \
-        --out benchmarks/models/combiner --full src/curvecast/models/combiner.npz
+    .venv/bin/python scripts/train_combiner.py --data /tmp/cc_train.npz --seeds 0,1 \
+        --out benchmarks/models/combiner --full src/curvecast/models/combiner.npz \
+        --full-without cifar10_cnn
+
+The CIFAR-10 CNN curves carry no license: the shipped model is trained without them
+(``--full-without``); the held-out models, used only by the benchmark, may use them.
 """
 
 from __future__ import annotations
@@ -199,6 +204,10 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/combiner", help="prefix of the held-out models")
     ap.add_argument("--full", default=None,
                     help="also train on everything, recalibrated, to this file")
+    ap.add_argument("--full-without", default=None,
+                    help="comma-separated data sets the --full model must not learn from "
+                         "(the CIFAR-10 CNN curves carry no license, so the shipped model "
+                         "is trained without them)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seeds", default="0", help="comma-separated: one network per seed")
     ap.add_argument("--merge", default=None,
@@ -241,8 +250,15 @@ def main() -> None:
                   f"ratio {r['ratio']:.3f} cov80 {r['cov80']:.3f} cov90 {r['cov90']:.3f}",
                   flush=True)
     if args.full:
-        full = networks(rows, "_all.npz")
-        save(full, args.full, {"datasets": held, "scales": fit_scales(pits)})
+        without = args.full_without.split(",") if args.full_without else []
+        if without:  # always trained: earlier runs' full models saw these data sets
+            keep = rows[~np.isin(d["dataset"][rows], without)]
+            full = [train(d, keep, args.epochs, seed) for seed in seeds]
+        else:
+            full = networks(rows, "_all.npz")
+        # recalibrated without those data sets' held-out forecasts too
+        scales = fit_scales({k: v for k, v in pits.items() if k not in without})
+        save(full, args.full, {"datasets": sorted(set(held) - set(without)), "scales": scales})
 
 
 def short(name: str) -> str:

@@ -86,10 +86,13 @@ def test_a_broken_model_file_is_a_usage_error(tmp_path):
         Combiner.load(bad)
 
 
-def test_shipped_model_says_what_it_was_trained_on():
+def test_shipped_models_say_what_they_were_trained_on():
     meta = Combiner.load().meta
     assert meta["nets"] >= 1 and "nasbench_nlp" in meta["datasets"]
+    assert "cifar10_cnn" not in meta["datasets"]  # no license: never learned from
     assert len(meta["scales"]) == 3
+    demo = Combiner.load(ROOT / "src/curvecast/models/combiner_minus_nasbench_nlp.npz").meta
+    assert not {"nasbench_nlp", "cifar10_cnn"} & set(demo["datasets"])
 
 
 def _script(name):

@@ -30,6 +30,7 @@ LIN_GRID = 6
 MIN_SPREAD = 1e-2
 """Smallest spread, as a fraction of the curve's typical distance to its floor (z = 1)."""
 REF_POINTS = 3
+"""The value 'now' is the mean of this many last points (one point is too noisy)."""
 
 
 @dataclass(frozen=True)
