@@ -190,7 +190,7 @@ def score(d: dict, rows: np.ndarray, model_path: str) -> list[dict]:
             lo, hi = np.minimum(y[:, 1], y[:, 3]), np.maximum(y[:, 1], y[:, 3])
             lo9, hi9 = np.minimum(y[:, 0], y[:, 4]), np.maximum(y[:, 0], y[:, 4])
             out.append({"dataset": str(name), "cutoff": cut, "nmae": mae / d["iqr"][r[0]],
-                        "ratio": mae / best, "ens_ratio": None,
+                        "ratio": mae / best,
                         "cov80": float(np.mean((truth >= lo) & (truth <= hi))),
                         "cov90": float(np.mean((truth >= lo9) & (truth <= hi9)))})
     return out

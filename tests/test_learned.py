@@ -133,3 +133,16 @@ def test_training_round_trip_matches_torch(tmp_path):
     assert np.allclose(np_mu[:, :K], mu, atol=1e-4) and np.allclose(np_mu[:, K:], mu, atol=1e-4)
     assert np.allclose(np_sd[:, :K], np.exp(log_s), rtol=1e-3)
     assert np.allclose(np_logw[:, :K], logw - np.log(2), atol=1e-4)
+
+
+def test_training_rows_hold_the_truth_in_the_network_units():
+    """What the network learns to predict is where the run really ended, in its units."""
+    make = _script("make_training_set")
+    runs = [_curve(1.0 + 0.1 * i, str(i), 20) for i in range(5)]
+    part = make.rows_for(runs, None, 0.4, np.random.default_rng(0), EnsembleForecaster())
+    assert np.isfinite(part["X"]).all() and part["final"][:, 0].all()
+    z = part["ref"][:, None] + part["spread"][:, None] * part["u"]
+    y = part["sign"][:, None] * (part["floor"][:, None] + part["zscale"][:, None] * z)
+    assert np.allclose(y, part["y"])
+    assert np.allclose(part["y"][:, 0], [r.values[-1] for r in runs])
+    assert (part["n_seen"] == 8).all()
