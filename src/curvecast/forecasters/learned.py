@@ -144,7 +144,7 @@ def horizon_bin(X: np.ndarray) -> np.ndarray:
 def _gelu(h: np.ndarray) -> np.ndarray:
     from scipy.special import erf
 
-    return 0.5 * h * (1.0 + erf(h / np.sqrt(2.0)))
+    return 0.5 * h * (1.0 + erf(h * np.float32(np.sqrt(0.5))))  # float32 stays float32
 
 
 class LearnedForecaster(Forecaster):
