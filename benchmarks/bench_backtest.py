@@ -38,6 +38,7 @@ from curvecast.datasets import (
     load_taskset,
 )
 from curvecast.evaluate import backtest
+from curvecast.evaluate.backtest import cut_point
 from curvecast.families import FAMILIES
 from curvecast.forecasters import LearnedForecaster
 
@@ -95,7 +96,7 @@ def check_bars(rows: list[dict]) -> list[str]:
 def forecast_seconds(method, curves: list, cutoff: float) -> float:
     """Seconds per curve of ``forecast`` alone (no scoring), every run's head at once,
     at every step of the runs (as the backtest asks)."""
-    heads = [c.head(int(min(max(round(cutoff * len(c)), 1), len(c) - 1))) for c in curves]
+    heads = [c.head(cut_point(c, cutoff)) for c in curves]
     grid = np.unique(np.concatenate([c.steps for c in curves]))
     t0 = time.perf_counter()
     method.forecast(heads, grid)

@@ -26,6 +26,7 @@ from curvecast.datasets import (
     load_nasbench_nlp,
     load_taskset,
 )
+from curvecast.evaluate.backtest import cut_point
 from curvecast.forecasters.ensemble import EnsembleForecaster
 from curvecast.forecasters.features import Anchor, features
 from curvecast.transform import Frame
@@ -86,7 +87,7 @@ def rows_for(curves: list[Curve], bound, cutoff: float, rng, ens) -> dict:
     """Features and targets of every run's head at one cutoff (same horizons count)."""
     heads, xs, ys = [], [], []
     for c in curves:
-        k = int(min(max(round(cutoff * len(c)), 1), len(c) - 1))
+        k = cut_point(c, cutoff)
         hidden = np.arange(k, len(c) - 1)
         pick = rng.choice(hidden, size=min(HIDDEN, hidden.size), replace=False)
         idx = np.concatenate([[len(c) - 1], pick, np.full(HIDDEN - pick.size, len(c) - 1)])
@@ -95,10 +96,10 @@ def rows_for(curves: list[Curve], bound, cutoff: float, rng, ens) -> dict:
         ys.append(c.values[idx])
     frame = Frame.build(heads, bound)
     x, y = np.array(xs), np.array(ys)
-    t = x / frame.x_unit[:, None] + frame.x_shift[:, None]
+    t = frame.t_at(x)
     fits = ens.family_fits(frame, t)
     anchor = Anchor.of(frame)
-    z = (frame.sign[:, None] * y - frame.floor[:, None]) / frame.scale[:, None]
+    z = frame.to_z(y)
     n = len(curves)
     return {
         "X": features(frame, fits, t, anchor).astype(np.float32),

@@ -91,19 +91,29 @@ class Frame:
             t[i, n:] = ti[-1]  # padding repeats the last time so t stays positive and ordered
         sign = np.array([1.0 if c.goal == "min" else -1.0 for c in curves])
         floor, scale, has_floor = _value_map(sign, y, counts > 0, bound)
-        z = np.where(counts > 0, (sign[:, None] * y - floor[:, None]) / scale[:, None], 0.0)
+        z = np.where(counts > 0, _to_z(y, sign, floor, scale), 0.0)
         return cls(t, z, counts > 0, counts, wss_y / scale**2, unit, shift, sign, floor,
                    scale, has_floor)
 
     def t_at(self, x: np.ndarray) -> np.ndarray:
-        """Time of the steps x (X,) for every curve: (B, X)."""
-        return np.asarray(x, float)[None, :] / self.x_unit[:, None] + self.x_shift[:, None]
+        """Time of the steps x for every curve: (B, X); x is (X,), shared by all curves,
+        or (B, X), each curve's own."""
+        x = np.asarray(x, float)
+        return (x if x.ndim == 2 else x[None, :]) / self.x_unit[:, None] + self.x_shift[:, None]
+
+    def to_z(self, y: np.ndarray) -> np.ndarray:
+        """Map values (B, X) in the metric's own units to z."""
+        return _to_z(np.asarray(y, float), self.sign, self.floor, self.scale)
 
     def to_values(self, loc: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map location/scale in z (B, X, K) back to the metric's own units."""
         b = (slice(None),) + (None,) * (loc.ndim - 1)
         y_loc = self.sign[b] * (self.floor[b] + self.scale[b] * loc)
         return y_loc, self.scale[b] * scale
+
+
+def _to_z(y: np.ndarray, sign, floor, scale) -> np.ndarray:
+    return (sign[:, None] * y - floor[:, None]) / scale[:, None]
 
 
 def _time_map(x: np.ndarray) -> tuple[float, float]:

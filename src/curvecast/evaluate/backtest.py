@@ -78,7 +78,8 @@ class Backtest:
                 "excluded": self.excluded}
 
 
-def _cut(c: Curve, cutoff: float) -> int:
+def cut_point(c: Curve, cutoff: float) -> int:
+    """Points of run ``c`` a forecaster sees at ``cutoff``: round(cutoff * n), within 1..n-1."""
     return int(min(max(round(cutoff * len(c)), 1), len(c) - 1))
 
 
@@ -169,7 +170,7 @@ def backtest(
     groups = _groups(full)
     qs = _quantile_levels(levels)
     for cutoff in cutoffs:
-        seen = [_cut(c, cutoff) for c in full]
+        seen = [cut_point(c, cutoff) for c in full]
         heads = [c.head(k) for c, k in zip(full, seen, strict=True)]
         for name, method in zip(methods, forecasters, strict=True):
             t0 = time.perf_counter()

@@ -113,7 +113,7 @@ class EnsembleForecaster(Forecaster):
         logw = np.where(sane | ~sane.any(axis=1, keepdims=True), logw, -np.inf)
         top = logw.max(axis=1, keepdims=True)
         weight = np.where(np.isfinite(logw), np.exp(logw - np.where(np.isfinite(top), top, 0.0)), 0.0)
-        return FamilyForecasts(loc, scale, df, weight, sigma, sane)
+        return FamilyForecasts(loc, scale, df, weight, sigma)
 
     def components(self, frame: Frame, t: np.ndarray) -> Components:
         fits = self.family_fits(frame, t)
@@ -122,12 +122,11 @@ class EnsembleForecaster(Forecaster):
 
 @dataclass(frozen=True)
 class FamilyForecasts(Components):
-    """Components of every family (K = number of families, weight 0 where dropped), plus
-    sigma (B, K): the robust residual scale of each fit (NaN where it failed) and sane
-    (B, K): the fit passed the plausibility band."""
+    """Components of every family (K = number of families, weight 0 where dropped, as
+    where the fit failed or left the plausibility band), plus sigma (B, K): the robust
+    residual scale of each fit (NaN where it failed)."""
 
     sigma: np.ndarray
-    sane: np.ndarray
 
 
 def _plausible(frame: Frame, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
