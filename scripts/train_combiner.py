@@ -149,11 +149,6 @@ def load_models(path: str) -> list[dict]:
     """The networks of a file written by :func:`save`, as :func:`train` returns them."""
     with np.load(path) as z:
         meta = json.loads(str(z["meta"]))
-        if "nets" not in meta:  # one network, stored before files could hold several
-            n = sum(1 for k in z.files if k.startswith("W"))
-            return [{**{k: z[k] for k in ("mean", "std", "lo", "hi")},
-                     "layers": [z[f"W{i}"] for i in range(n)],
-                     "biases": [z[f"b{i}"] for i in range(n)], "seed": meta.get("seed", 0)}]
         out = []
         for j in range(meta["nets"]):
             n = sum(1 for k in z.files if k.startswith(f"net{j}.W"))
