@@ -22,8 +22,10 @@ from curvecast.curve import Curve
 from curvecast.datasets import (
     TASKSET_TASKS,
     load_cifar10_cnn,
+    load_datablations,
     load_lcdb,
     load_nasbench_nlp,
+    load_pythia,
     load_taskset,
 )
 from curvecast.evaluate.backtest import cut_point
@@ -49,6 +51,8 @@ def sources(bench_sets: int) -> dict:
     out[("nasbench_nlp", "nasbench_nlp")] = (load_nasbench_nlp, None)
     out[("cifar10_cnn", "cifar10_cnn")] = (load_cifar10_cnn, None)
     out[("synthetic", "synthetic")] = (synthetic, None)
+    out[("lm", "datablations")] = (load_datablations, None)
+    out[("lm", "pythia")] = (load_pythia, 1.0)
     bench = load_lcdb(max_datasets=bench_sets, seed=0)
     ids = {c.hp["openmlid"] for c in bench}
     out[("lcdb", "lcdb")] = (lambda: bench, 1.0)

@@ -11,7 +11,9 @@ from curvecast.datasets import (
     TASKSET_TASKS,
     data_dir,
     load_cifar10_cnn,
+    load_datablations,
     load_nasbench_nlp,
+    load_pythia,
     load_taskset,
 )
 from curvecast.errors import InputError
@@ -48,10 +50,30 @@ def test_cifar10_cnn():
     assert "log10_learning_rate" in cs[0].hp
 
 
+def test_datablations_language_model_runs():
+    cs = load_datablations(DATA)
+    assert len(cs) == 48 and len(set(cs.runs)) == 48
+    assert all(c.status == "ok" and len(c) >= 60 for c in cs)
+    c = cs["2.8B-c4-44ep"]
+    assert c.hp == {"params": "2.8B", "data": "c4", "epochs": 44, "tokens_per_epoch": 1.25e9}
+    # 44 epochs of the same data: validation loss ends above its minimum (overfitting)
+    assert c.values[-1] > c.values.min() + 0.1 and c.steps[-1] > 5e10
+
+
+def test_pythia_accuracy_per_checkpoint_from_step_0():
+    cs = load_pythia(tasks="arc_easy", path=DATA)
+    assert len(cs) == 16 and {c.goal for c in cs} == {"max"}
+    c = cs["pythia-12b/arc_easy"]
+    assert c.steps[0] == 0 and c.steps[-1] == 143000 and len(c) == 27
+    assert c.values[-1] > c.values[0] + 0.2  # learns well past chance
+    assert len(load_pythia(path=DATA)) == 1040
+
+
 def test_data_dir_explains_where_to_put_the_data(tmp_path, monkeypatch):
     assert data_dir(DATA) == DATA.resolve()
     monkeypatch.setenv("CURVECAST_DATA", str(DATA))
     assert data_dir() == DATA.resolve()
-    for load in (load_nasbench_nlp, load_cifar10_cnn, lambda p: load_taskset(path=p)):
+    for load in (load_nasbench_nlp, load_cifar10_cnn, lambda p: load_taskset(path=p),
+                 load_datablations, lambda p: load_pythia(path=p)):
         with pytest.raises(InputError, match="not found"):
             load(tmp_path)

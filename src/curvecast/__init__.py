@@ -18,6 +18,7 @@ from .forecasters import (
     LearnedForecaster,
     MCMCForecaster,
     MeanLastK,
+    StudyForecaster,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "LearnedForecaster",
     "MCMCForecaster",
     "MeanLastK",
+    "StudyForecaster",
     "UsageError",
     "forecast",
     "forecast_batch",

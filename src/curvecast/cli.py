@@ -113,13 +113,15 @@ def _split(text: str, cast=str) -> list:
 def _backtest_table(bt) -> Table:
     table = Table(show_edge=False, header_style="bold",
                   title=f"{bt.n_runs} complete runs ({bt.excluded} excluded: diverged or too short)")
-    cols = ["method", "cutoff", "mae", "nmae", "medae", "log score", "crps", "cov50", "cov80",
+    with_k = any(r.context for r in bt.results)
+    cols = ["method"] + (["context"] if with_k else []) + ["cutoff", "mae", "nmae", "medae", "log score", "crps", "cov50", "cov80",
             "cov90", "spearman", "curve nmae", "failures", "seconds"]
     for c in cols:
         table.add_column(c, justify="left" if c == "method" else "right")
     for r in bt.results:
         cov = [f"{r.coverage.get(k, float('nan')):.2f}" for k in ("0.5", "0.8", "0.9")]
-        table.add_row(r.method, f"{r.cutoff:g}", _fmt(r.mae), _fmt(r.nmae), _fmt(r.medae),
+        k = [str(r.context)] if with_k else []
+        table.add_row(r.method, *k, f"{r.cutoff:g}", _fmt(r.mae), _fmt(r.nmae), _fmt(r.medae),
                       f"{r.log_score:.3f}", _fmt(r.crps), *cov, f"{r.spearman:.3f}",
                       _fmt(r.curve_nmae), str(r.failures), f"{r.seconds:.2f}")
     return table
@@ -137,9 +139,16 @@ def _backtest_table(bt) -> Table:
               help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
 @click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
+@click.option("--context", default="0", show_default=True,
+              help="Comma-separated numbers K of runs seen whole (finished runs of the study, "
+                   "which 'study' learns from); the rest are scored.")
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True,
+              help="Random splits per K > 0; scores are averaged over them.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the splits.")
 @click.option("--progress", is_flag=True, help="Show a progress bar on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def backtest(file, cutoffs, methods, goal, bound, tag, fmt, progress, as_json) -> None:
+def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, seed, progress,
+             as_json) -> None:
     """Hide the end of every complete run in FILE, forecast it, and score the forecasts."""
     from rich.progress import Progress
 
@@ -148,12 +157,14 @@ def backtest(file, cutoffs, methods, goal, bound, tag, fmt, progress, as_json) -
     from .io import read_curves
 
     cuts = _split(cutoffs, float)
+    contexts = _split(context, int)
     expanded = [n for m in _split(methods) for n in (list(FAMILIES) if m == "families" else [m])]
     names = list(dict.fromkeys(expanded))  # each method once, in the order asked
     curves = read_curves(file, goal=goal, tag=tag, fmt=fmt)
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
-        task = bar.add_task("backtest", total=len(cuts) * len(names))
-        bt = run_backtest(curves, cuts, names, bound=bound,
+        task = bar.add_task("backtest", total=len(contexts) * len(cuts) * len(names))
+        bt = run_backtest(curves, cuts, names, bound=bound, context=contexts, repeats=repeats,
+                          seed=seed,
                           progress=lambda m, c: bar.update(task, advance=1,
                                                            description=f"{m} @ {c:g}"))
     if as_json:

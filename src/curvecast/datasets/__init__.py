@@ -14,9 +14,14 @@ directory or to the repository.
   2017), validation error per epoch of 265 configurations.
 * :func:`load_lcdb`: LCDB 1.0 (Mohr et al. 2022), score against training-set size of 20
   scikit-learn learners on 248 OpenML data sets, from the ``lcdb`` package; MIT.
+* :func:`load_datablations`: validation loss against tokens of 48 data-constrained
+  language-model runs (Muennighoff et al. 2023, via ColPret); Apache-2.0 / MIT.
+* :func:`load_pythia`: Pythia's zero-shot downstream accuracy per checkpoint
+  (Biderman et al. 2023), one curve per (model, task); Apache-2.0.
 """
 
 from .lcdb import load_lcdb
+from .lm import load_datablations, load_pythia
 from .loaders import (
     TASKSET_TASKS,
     data_dir,
@@ -29,7 +34,9 @@ __all__ = [
     "TASKSET_TASKS",
     "data_dir",
     "load_cifar10_cnn",
+    "load_datablations",
     "load_lcdb",
     "load_nasbench_nlp",
+    "load_pythia",
     "load_taskset",
 ]

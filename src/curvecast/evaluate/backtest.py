@@ -44,7 +44,8 @@ class Score:
     better); crps: mean CRPS of the final (lower is better); coverage: fraction of true
     finals inside each central interval; spearman: rank correlation of forecast medians
     and true finals across runs; curve_nmae: mean absolute error over all hidden steps
-    divided by the IQR; failures: forecasts that fell back to the last value.
+    divided by the IQR; failures: forecasts that fell back to the last value; context:
+    finished runs the methods saw (K), repeats: random splits averaged (see backtest).
     """
 
     method: str
@@ -60,6 +61,8 @@ class Score:
     curve_nmae: float
     failures: int
     seconds: float
+    context: int = 0
+    repeats: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -152,49 +155,93 @@ def backtest(
     *,
     levels: Sequence[float] = LEVELS,
     bound: float | None = None,
+    context: int | Sequence[int] = 0,
+    repeats: int = 3,
+    seed: int = 0,
     progress: Callable[[str, float], None] | None = None,
 ) -> Backtest:
     """Score each method at each cutoff on the complete runs of ``curves``.
 
-    ``progress(method, cutoff)`` is called after each (method, cutoff) is done.
+    ``context``: with K > 0, runs are split at random into K finished runs, seen whole by
+    the methods that learn from a study (``study``), and the rest, scored as usual;
+    ``repeats`` such splits (seeded by ``seed``) are scored and their scores averaged.
+    Several K give one block of rows each. ``progress(method, cutoff)`` is called after
+    each (K, method, cutoff) is done.
     """
     if any(not 0 < c < 1 for c in cutoffs):
         raise UsageError(f"cutoffs must lie strictly between 0 and 1, got {list(cutoffs)}")
+    contexts = [context] if isinstance(context, int) else list(context)
+    curves = list(curves)
+    if any(k < 0 or k >= len(curves) for k in contexts):
+        raise UsageError(f"context must be between 0 and {len(curves) - 1} runs "
+                         f"(there are {len(curves)}), got {contexts}")
+    if repeats < 1:
+        raise UsageError(f"repeats must be at least 1, got {repeats}")
     forecasters = [make_forecaster(m, bound) for m in methods]
+    names = [m if isinstance(m, str) else f.name for m, f in zip(methods, forecasters, strict=True)]
     full = [c for c in curves if c.status == "ok"]
     out = Backtest(n_runs=len(full), excluded=len(curves) - len(full))
     if not full:
         raise UsageError("no complete run to backtest (every run diverged or is too short)")
-    truth = np.array([c.values[-1] for c in full])
-    scale = scoring.iqr(truth)
-    groups = _groups(full)
+    scale = scoring.iqr(np.array([c.values[-1] for c in full]))
     qs = _quantile_levels(levels)
-    for cutoff in cutoffs:
-        seen = [cut_point(c, cutoff) for c in full]
-        heads = [c.head(k) for c, k in zip(full, seen, strict=True)]
-        for name, method in zip(methods, forecasters, strict=True):
-            t0 = time.perf_counter()
-            parts, failed = _score_method(method, full, heads, seen, groups, qs)
-            seconds = time.perf_counter() - t0
-            q = parts["q"]
-            med = q[:, 0]
-            cover = {str(lv): scoring.coverage(q[:, 1 + 2 * i], q[:, 2 + 2 * i], truth)
-                     for i, lv in enumerate(levels)}
-            out.results.append(Score(
-                method=name if isinstance(name, str) else method.name,
-                cutoff=float(cutoff),
-                n_runs=len(full),
-                mae=scoring.mae(med, truth),
-                nmae=scoring.mae(med, truth) / scale if scale > 0 else float("nan"),
-                medae=scoring.medae(med, truth),
-                log_score=scoring.log_score(parts["logpdf"]),
-                crps=scoring.crps(q[:, 1 + 2 * len(levels):], truth),
-                coverage=cover,
-                spearman=scoring.spearman(med, truth),
-                curve_nmae=float(np.mean(parts["curve_err"])) / scale if scale > 0 else float("nan"),
-                failures=int(failed.sum()),
-                seconds=seconds,
-            ))
-            if progress is not None:
-                progress(out.results[-1].method, cutoff)
+    for k in contexts:
+        splits = _splits(curves, k, repeats, seed)
+        for cutoff in cutoffs:
+            for name, method in zip(names, forecasters, strict=True):
+                scores = [_score(method, ctx, test, cutoff, levels, qs, scale)
+                          for ctx, test in splits]
+                out.results.append(_average(scores, name, float(cutoff), k))
+                if progress is not None:
+                    progress(name, cutoff)
     return out
+
+
+def _splits(curves: list[Curve], k: int, repeats: int, seed: int):
+    """(finished runs, complete runs to score) pairs: the whole set once for k = 0."""
+    if k == 0:
+        return [([], [c for c in curves if c.status == "ok"])]
+    out = []
+    for r in range(repeats):
+        order = np.random.default_rng([seed, k, r]).permutation(len(curves))
+        ctx = [curves[i] for i in order[:k]]
+        test = [curves[i] for i in order[k:] if curves[i].status == "ok"]
+        if not test:
+            raise UsageError(f"no complete run left to score beside {k} finished runs")
+        out.append((ctx, test))
+    return out
+
+
+def _score(method: Forecaster, ctx, full, cutoff, levels, qs, scale) -> dict:
+    """Scores of one method at one cutoff on one split, as a dict of Score's fields."""
+    if ctx and hasattr(method, "with_context"):
+        method = method.with_context(ctx)
+    truth = np.array([c.values[-1] for c in full])
+    seen = [cut_point(c, cutoff) for c in full]
+    heads = [c.head(k) for c, k in zip(full, seen, strict=True)]
+    t0 = time.perf_counter()
+    parts, failed = _score_method(method, full, heads, seen, _groups(full), qs)
+    seconds = time.perf_counter() - t0
+    q = parts["q"]
+    med = q[:, 0]
+    mae = scoring.mae(med, truth)
+    return dict(
+        n_runs=len(full), mae=mae, nmae=mae / scale if scale > 0 else float("nan"),
+        medae=scoring.medae(med, truth), log_score=scoring.log_score(parts["logpdf"]),
+        crps=scoring.crps(q[:, 1 + 2 * len(levels):], truth),
+        coverage={str(lv): scoring.coverage(q[:, 1 + 2 * i], q[:, 2 + 2 * i], truth)
+                  for i, lv in enumerate(levels)},
+        spearman=scoring.spearman(med, truth),
+        curve_nmae=float(np.mean(parts["curve_err"])) / scale if scale > 0 else float("nan"),
+        failures=int(failed.sum()), seconds=seconds)
+
+
+def _average(scores: list[dict], method: str, cutoff: float, context: int) -> Score:
+    """One row: every score averaged over the splits (failures and seconds summed)."""
+    avg = {k: float(np.mean([s[k] for s in scores]))
+           for k in ("mae", "nmae", "medae", "log_score", "crps", "spearman", "curve_nmae")}
+    cov = {lv: float(np.mean([s["coverage"][lv] for s in scores])) for lv in scores[0]["coverage"]}
+    return Score(method=method, cutoff=cutoff, n_runs=scores[0]["n_runs"], coverage=cov,
+                 failures=sum(s["failures"] for s in scores),
+                 seconds=sum(s["seconds"] for s in scores), context=context,
+                 repeats=len(scores), **avg)

@@ -6,6 +6,7 @@ from .ensemble import EnsembleForecaster
 from .learned import LearnedForecaster
 from .mcmc import MCMCForecaster
 from .single import FamilyForecaster
+from .study import StudyForecaster
 
 METHODS = {
     "ensemble": LearnedForecaster,
@@ -13,9 +14,10 @@ METHODS = {
     "last": LastValue,
     "mean_last": MeanLastK,
     "mcmc": MCMCForecaster,
+    "study": StudyForecaster,
 }
 """Forecasters by the name the command line uses."""
 
 __all__ = ["METHODS", "EnsembleForecaster", "FamilyForecaster", "Forecaster", "LastValue",
            "LearnedForecaster",
-           "MCMCForecaster", "MeanLastK"]
+           "MCMCForecaster", "MeanLastK", "StudyForecaster"]

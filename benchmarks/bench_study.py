@@ -1,0 +1,88 @@
+"""Issue 4's backtest: study-aware forecasts against the per-curve ensemble.
+
+For every TaskSet task and NAS-Bench-NLP, runs are split at random into K finished runs
+(seen whole) and the rest (seen up to the cutoff), 3 times per K; ``study`` learns from
+the finished runs, ``ensemble`` (the per-curve forecaster it corrects) ignores them. Both
+use the network trained without the data set scored (as bench_backtest.py). Then the
+bars are checked at cutoffs 0.1 and 0.2:
+
+* K = 50: normalised MAE at least 25% below the ensemble's, Spearman at least 0.05 above;
+* K = 50: 80% and 90% intervals within 5 points of nominal;
+* K = 0: no worse than the ensemble (the study forecaster falls back to it).
+
+    .venv/bin/python benchmarks/bench_study.py                     # ~30 minutes
+    .venv/bin/python benchmarks/bench_study.py --only nas --contexts 0,50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from bench_backtest import datasets, ensemble
+
+from curvecast.evaluate import backtest
+from curvecast.forecasters import StudyForecaster
+
+
+def check(rows: list[dict]) -> list[str]:
+    """PASS/FAIL lines for one data set."""
+    at = {(r["method"], r["context"], r["cutoff"]): r for r in rows}
+    lines = []
+    for (method, k, cut), s in sorted(at.items()):
+        if method != "study" or k not in (0, 50):
+            continue
+        e = at[("ensemble", k, cut)]
+        if k == 0:
+            ok = s["nmae"] <= e["nmae"] * 1.001
+            lines.append(f"  K=0  cut {cut}: nMAE {s['nmae']:.4g} vs {e['nmae']:.4g} "
+                         f"{'PASS' if ok else 'FAIL'}")
+            continue
+        ratio = s["nmae"] / e["nmae"]
+        gain = s["spearman"] - e["spearman"]
+        c80, c90 = s["coverage"]["0.8"], s["coverage"]["0.9"]
+        ok = [ratio <= 0.75, gain >= 0.05, abs(c80 - 0.8) <= 0.05 and abs(c90 - 0.9) <= 0.05]
+        lines.append(
+            f"  K=50 cut {cut}: nMAE ratio {ratio:.3f} {'PASS' if ok[0] else 'FAIL'}; "
+            f"spearman {s['spearman']:.3f} vs {e['spearman']:.3f} {'PASS' if ok[1] else 'FAIL'}; "
+            f"cov80 {c80:.3f} cov90 {c90:.3f} {'PASS' if ok[2] else 'FAIL'}")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="taskset,nas", help="data-set name prefixes")
+    ap.add_argument("--contexts", default="0,10,50,200")
+    ap.add_argument("--cutoffs", default="0.1,0.2")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--models", default="benchmarks/models/combiner",
+                    help="prefix of the held-out networks, or 'shipped'")
+    ap.add_argument("--json", default=None, help="also write every score here")
+    args = ap.parse_args()
+    models = None if args.models == "shipped" else args.models
+    contexts = [int(k) for k in args.contexts.split(",")]
+    cutoffs = [float(c) for c in args.cutoffs.split(",")]
+    out = {}
+    for name, (load, bound) in datasets(set(args.only.split(",")), 0).items():
+        t0 = time.time()
+        base = ensemble(name, bound, models)
+        methods = [StudyForecaster(base=base, bound=bound), base]
+        bt = backtest(load(), cutoffs, methods, bound=bound, context=contexts,
+                      repeats=args.repeats)
+        rows = [r.to_dict() for r in bt.results]
+        out[name] = rows
+        print(f"{name}: {bt.n_runs} runs, {time.time() - t0:.0f}s", flush=True)
+        for r in rows:
+            print(f"  {r['method']:8s} K={r['context']:<3d} cut {r['cutoff']} nMAE {r['nmae']:.4g} "
+                  f"medAE {r['medae']:.4g} spearman {r['spearman']:.3f} "
+                  f"cov80 {r['coverage']['0.8']:.3f} cov90 {r['coverage']['0.9']:.3f} "
+                  f"log {r['log_score']:.3f} crps {r['crps']:.4g} {r['seconds']:.1f}s", flush=True)
+        print("\n".join(check(rows)), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
