@@ -12,6 +12,12 @@ bars are checked at cutoffs 0.1 and 0.2:
 
     .venv/bin/python benchmarks/bench_study.py                     # ~30 minutes
     .venv/bin/python benchmarks/bench_study.py --only nas --contexts 0,50
+    .venv/bin/python benchmarks/bench_study.py --speed             # the speed bar alone
+
+Speed (``--speed``): 500 finished runs of a TaskSet task as context, and 1,000 other
+runs each seen up to a random point (10-90% of it), as a pruner sees a sweep; every
+final is forecast once from a cold start (every fit counted) and once more warm (the
+fits cached per step seen), with the per-curve ensemble timed on the same heads.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import json
 import time
 
+import numpy as np
 from bench_backtest import datasets, ensemble
 
 from curvecast.evaluate import backtest
@@ -50,6 +57,37 @@ def check(rows: list[dict]) -> list[str]:
     return lines
 
 
+def speed(context: int = 500, queries: int = 1000, seed: int = 0) -> None:
+    """Forecasts per second with ``context`` finished runs (see the module docstring)."""
+    from curvecast.datasets import TASKSET_TASKS, load_taskset
+
+    runs = [c for c in load_taskset(TASKSET_TASKS[2]) if c.status == "ok"]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(runs))
+    ctx = [runs[i] for i in order[:context]]
+    test = [runs[i] for i in order[context:context + queries]]
+    heads = [c.head(int(rng.integers(round(0.1 * len(c)), round(0.9 * len(c)))))
+             for c in test]
+    at = [test[0].steps[-1]]
+    base = ensemble(f"taskset/{TASKSET_TASKS[2].split('_imdb_')[-1]}", None,
+                    "benchmarks/models/combiner")
+    study = StudyForecaster(ctx, base=base)
+    t0 = time.perf_counter()
+    base.forecast(heads, at).median
+    t_base = time.perf_counter() - t0
+    times = []
+    for _ in range(2):  # cold, then warm
+        t0 = time.perf_counter()
+        study.forecast(heads, at).median
+        times.append(time.perf_counter() - t0)
+    n = len(heads)
+    steps = len({h.steps[-1] for h in heads})
+    print(f"{n} forecasts at {steps} different steps seen, {len(ctx)} finished runs in context:")
+    print(f"  study cold {n / times[0]:.0f}/s ({times[0]:.1f}s), warm {n / times[1]:.0f}/s; "
+          f"per-curve ensemble {n / t_base:.0f}/s")
+    print(f"  bar >= 200 forecasts/s (cold): {'PASS' if n / times[0] >= 200 else 'FAIL'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="taskset,nas", help="data-set name prefixes")
@@ -59,7 +97,11 @@ def main() -> None:
     ap.add_argument("--models", default="benchmarks/models/combiner",
                     help="prefix of the held-out networks, or 'shipped'")
     ap.add_argument("--json", default=None, help="also write every score here")
+    ap.add_argument("--speed", action="store_true", help="only the speed check")
     args = ap.parse_args()
+    if args.speed:
+        speed()
+        return
     models = None if args.models == "shipped" else args.models
     contexts = [int(k) for k in args.contexts.split(",")]
     cutoffs = [float(c) for c in args.cutoffs.split(",")]

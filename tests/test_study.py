@@ -118,3 +118,20 @@ def test_backtest_with_context(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["backtest", str(path), "--context", "40"])
     assert exc.value.code == 2 and "context must be between 0 and 39" in capsys.readouterr().err
+
+
+def test_cli_forecast_learns_from_the_runs_in_the_file_that_finished(tmp_path, capsys):
+    finished, running = sweep(30), sweep(20, seed=1)
+    path = tmp_path / "runs.csv"
+    write_long(CurveSet(finished + heads(running)), path)
+    truth = {c.run: c.values[-1] for c in running}
+    err = {}
+    for method in ("study", "ensemble"):
+        with pytest.raises(SystemExit) as exc:
+            main(["forecast", str(path), "--method", method, "--json"])
+        assert exc.value.code == 0
+        rows = json.loads(capsys.readouterr().out)["runs"]
+        assert all(r["status"] == "ok" and r["at"] == 40 for r in rows)
+        err[method] = np.mean([abs(r["median"] - truth[r["run"]]) for r in rows
+                               if r["run"] in truth])
+    assert err["study"] < 0.5 * err["ensemble"]

@@ -70,7 +70,8 @@ def cli(verbose: bool) -> None:
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True,
               help="min for loss or error, max for accuracy.")
 @click.option("--method", type=click.Choice(method_names()), default="ensemble", show_default=True,
-              help="Forecaster: ensemble (families combined by the trained network), bma "
+              help="Forecaster: ensemble (families combined by the trained network), study "
+                   "(the ensemble corrected on the runs in FILE that reached --at), bma "
                    "(families averaged by BIC weights), last, mean_last, mcmc (slow "
                    "reference), or one family fitted alone (pow3, ...).")
 @click.option("--bound", type=float, default=None,
@@ -132,7 +133,7 @@ def _backtest_table(bt) -> Table:
 @click.option("--cutoffs", default="0.1,0.2,0.4,0.6,0.8", show_default=True,
               help="Fractions of each run's points shown to the forecasters.")
 @click.option("--methods", default="ensemble,last,mean_last", show_default=True,
-              help="Comma-separated: ensemble, bma, last, mean_last, mcmc, a family name (pow3, ...) "
+              help="Comma-separated: ensemble, study, bma, last, mean_last, mcmc, a family name (pow3, ...) "
                    "fitted alone, or 'families' for every family alone.")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True)
 @click.option("--bound", type=float, default=None,

@@ -86,7 +86,10 @@ def forecast_runs(
     if not 0 < level < 1:
         raise UsageError(f"--level must lie strictly between 0 and 1, got {level}")
     x = _eta_grid(curves, at) if target is not None else np.array([at])
-    fc = make_forecaster(method, bound).forecast(list(curves), x)
+    forecaster = make_forecaster(method, bound)
+    if hasattr(forecaster, "with_context"):  # 'study': the runs that got to `at` have finished
+        forecaster = forecaster.with_context([c for c in curves if c.last_step >= at])
+    fc = forecaster.forecast(list(curves), x)
     j = int(np.searchsorted(fc.x, at))
     med, lo, hi = np.moveaxis(fc.quantiles([0.5, (1 - level) / 2, (1 + level) / 2])[:, j], -1, 0)
     last_steps = [c.last_step for c in curves]
