@@ -52,6 +52,12 @@ finished runs took a component may sit."""
 TAIL_DF = 3.0
 """Degrees of freedom of those components: a run unlike the finished ones may land far
 outside them, and the log score must not punish that as impossible."""
+SPREAD_LEVELS = (0.1, 0.5, 0.9)
+"""Quantiles of the per-curve forecast that give its centre and spread in study space:
+errors are learned in units of that spread, so runs the per-curve forecast is sure
+about (stuck at chance level) keep tight intervals and uncertain ones wide."""
+MIN_SPREAD = 0.01
+"""Floor of a per-curve spread, as a fraction of the median one."""
 CACHE = 128
 """Fitted study models kept (one per step seen and steps asked)."""
 REF_POINTS = 3
@@ -93,10 +99,12 @@ class StudyForecaster(Forecaster):
         for i in ok:
             by_step.setdefault(float(curves[i].steps[-1]), []).append(i)
         parts = []
+        q = None
         for s, idx in by_step.items():
             model = self._model(context, s, x)
             if model is not None:
-                parts.append((idx, model.apply([curves[i] for i in idx], fc.median[idx])))
+                q = fc.quantiles(SPREAD_LEVELS) if q is None else q
+                parts.append((idx, model.apply([curves[i] for i in idx], q[idx])))
         return _merge(fc, parts) if parts else fc
 
     def _model(self, context: list[Curve], s: float, x: np.ndarray) -> _StudyModel | None:
@@ -149,20 +157,20 @@ class _StudyModel:
         centre = float(np.median(v))
         q10, q90 = np.quantile(v, [0.1, 0.9])
         width = float(max((q90 - q10) / 2.563, 1e-9 * max(abs(centre), 1.0), 1e-300))
-        m = base.forecast(heads, xa).median
-        good = np.isfinite(m).all(axis=1)
+        q = base.forecast(heads, xa).quantiles(SPREAD_LEVELS)
+        good = np.isfinite(q).all(axis=(1, 2))
         if good.sum() < MIN_CONTEXT:
             return None
         heads = [h for h, g in zip(heads, good, strict=True) if g]
         to_T = lambda y: np.arcsinh((sign * y - centre) / width)
-        Tm = to_T(m[good])
-        R = to_T(truth[good]) - Tm
-        feats = _Features.fit(heads, to_T, Tm[:, -1])
+        Tm, Ts = _centre_spread(to_T(q[good]))
+        R = (to_T(truth[good]) - Tm) / Ts
+        feats = _Features.fit(heads, to_T, Tm[:, -1], Ts[:, -1])
         # a few runs that blew up after the cut would decide the GP's fit: clip them
         med = np.median(R, axis=0)
         mad = np.median(np.abs(R - med), axis=0) + 1e-12
         Rc = np.clip(R, med - CLIP_MADS * mad, med + CLIP_MADS * mad)
-        F = feats(heads, Tm[:, -1])
+        F = feats(heads, Tm[:, -1], Ts[:, -1])
         # small matrices: one BLAS thread is fastest, and several, beside a busy process
         # (a training job), spin for locks: a 200 x 200 Cholesky took 0.3 s instead of 0.3 ms
         with threadpool_limits(limits=1, user_api="blas"):
@@ -179,17 +187,29 @@ class _StudyModel:
         bandwidth = 0.9 * np.minimum(np.std(E, axis=0), iqr) * len(E) ** -0.2
         return cls(cols, sign, centre, width, reach, feats, gp, shrink, errors, bandwidth)
 
-    def apply(self, curves: list[Curve], median: np.ndarray):
-        """Mixture components (loc, scale: (n, X, QUANTILES)) at the steps ``cols``."""
-        T = np.arcsinh((self.sign * median[:, self.cols] - self.centre) / self.width)
-        mean, sd = self.gp.predict(self.features(curves, T[:, -1]))
-        comp = (T + self.shrink * mean)[:, :, None] + sd[:, None, None] * self.errors.T[None]
+    def apply(self, curves: list[Curve], q: np.ndarray):
+        """Mixture components (loc, scale: (n, X, QUANTILES)) at the steps ``cols``, from
+        the per-curve forecast's quantiles q (n, X, SPREAD_LEVELS)."""
+        T, S = _centre_spread(np.arcsinh((self.sign * q[:, self.cols] - self.centre) / self.width))
+        mean, sd = self.gp.predict(self.features(curves, T[:, -1], S[:, -1]))
+        err = (self.shrink * mean)[:, :, None] + sd[:, None, None] * self.errors.T[None]
+        comp = T[:, :, None] + S[:, :, None] * err
         # sinh turns a wild error quantile into 1e17: stay near values this study has seen
         comp = np.clip(comp, *self.reach)
-        width = sd[:, None, None] * self.bandwidth[None, :, None]
+        width = S[:, :, None] * sd[:, None, None] * self.bandwidth[None, :, None]
         loc = self.sign * (self.centre + self.width * np.sinh(comp))
         scale = self.width * np.cosh(comp) * width
         return self.cols, loc, np.maximum(scale, 1e-12 * np.abs(loc) + 1e-300)
+
+
+def _centre_spread(Tq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and spread (10-90% range in normal units) in study space of the per-curve
+    forecast, from its quantiles at SPREAD_LEVELS (..., 3); the spread is floored so a
+    forecast sure of itself to 1e-12 cannot make every error look enormous."""
+    lo, med, hi = Tq[..., 0], Tq[..., 1], Tq[..., 2]
+    spread = np.abs(hi - lo) / 2.563
+    floor = MIN_SPREAD * np.maximum(np.median(spread), 1e-9)
+    return med, np.maximum(spread, floor)
 
 
 def _cross_validate(F: np.ndarray, R: np.ndarray, gp: GP) -> tuple[np.ndarray, np.ndarray]:
@@ -221,8 +241,8 @@ def _shrinkage(R: np.ndarray, loo_mean: np.ndarray) -> float:
 
 @dataclass
 class _Features:
-    """The GP's inputs: a run's state where it was cut and the change the per-curve
-    forecast expects from there, in study space, and its numeric hyperparameters,
+    """The GP's inputs: a run's state where it was cut, the change the per-curve
+    forecast expects from there and its spread, in study space, and its numeric hyperparameters,
     standardised on the finished runs."""
 
     to_T: object
@@ -233,24 +253,26 @@ class _Features:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, heads: list[Curve], to_T, forecast_T: np.ndarray) -> _Features:
+    def fit(cls, heads: list[Curve], to_T, forecast_T: np.ndarray,
+            spread_T: np.ndarray) -> _Features:
         keys = sorted(set.intersection(*(set(_numeric(h.hp)) for h in heads)))
         H = np.array([[float(h.hp[k]) for k in keys] for h in heads]).reshape(len(heads), -1)
         log = (H > 0).all(axis=0) & (H.max(axis=0) > 20 * H.min(axis=0).clip(1e-300))
         out = cls(to_T, keys, log, np.zeros(0, bool), np.zeros(0), np.ones(0))
-        F = out._raw(heads, forecast_T)
+        F = out._raw(heads, forecast_T, spread_T)
         out.keep = F.std(axis=0) > 1e-12
         out.mean, out.std = F.mean(axis=0)[out.keep], F.std(axis=0)[out.keep]
         return out
 
-    def _raw(self, curves: list[Curve], forecast_T: np.ndarray) -> np.ndarray:
+    def _raw(self, curves: list[Curve], forecast_T: np.ndarray, spread_T: np.ndarray) -> np.ndarray:
         state = np.array([_state(c, self.to_T) for c in curves])
         H = np.array([[_hp(c.hp, k) for k in self.hp_keys] for c in curves]).reshape(len(curves), -1)
         H = np.where(self.hp_log, np.log(np.where(H > 0, H, np.nan)), H)
-        return np.column_stack([state, forecast_T - state[:, 0], H])
+        return np.column_stack([state, forecast_T - state[:, 0], np.log(spread_T), H])
 
-    def __call__(self, curves: list[Curve], forecast_T: np.ndarray) -> np.ndarray:
-        F = (self._raw(curves, forecast_T)[:, self.keep] - self.mean) / self.std
+    def __call__(self, curves: list[Curve], forecast_T: np.ndarray,
+                 spread_T: np.ndarray) -> np.ndarray:
+        F = (self._raw(curves, forecast_T, spread_T)[:, self.keep] - self.mean) / self.std
         return np.nan_to_num(F, nan=0.0, posinf=0.0, neginf=0.0)
 
 
