@@ -4,18 +4,13 @@ The per-curve forecaster reads one curve; finished runs of the same study say ho
 task's curves bend, how early values rank final ones, and how hyperparameters map to
 outcomes (Baker et al. 2017 regress finals on such features; Domhan et al. 2015 use
 none of it). Here every finished run is cut where the run being forecast stands now
-(its last step seen) and forecast by the per-curve forecaster, so the study shows how
-wrong that forecast is, and for which runs. A Gaussian process learns the error from
-the run's state at the cut (level, best so far, recent change) and its numeric
-hyperparameters; its cross-validated errors on the finished runs calibrate the spread
-(a conformal predictive distribution: the forecast's quantiles are those of the
-errors it made on this study's own runs, Vovk et al. 2017).
-
-Everything is done in a study space where one unit means the same for every run:
-``asinh((sign * y - centre) / width)``, centre the median of the finished runs' finals
-and width their 10-90% range in normal units (not the IQR: in a sweep where most runs
-end at chance level, the IQR is tiny and every good run would sit in the log regime); near the centre it is linear, far out logarithmic, so a run
-that exploded to 1e15 cannot swamp the rest.
+(its last step seen) and forecast by the per-curve forecaster, so the study shows where
+the truth fell in that forecast, and for which runs. A Gaussian process learns that
+error (on the normal scale of the forecast's own quantiles) from the run's state at the
+cut and its numeric hyperparameters; its cross-validated errors on the finished runs
+set the spread (a conformal predictive distribution: the forecast's quantiles are those
+of the errors it made on this study's own runs, Vovk et al. 2017), mapped back through
+the per-curve quantile function.
 
 With fewer than MIN_CONTEXT finished runs the per-curve forecast is returned as is.
 """
@@ -27,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 from threadpoolctl import threadpool_limits
 
 from ..curve import Curve
@@ -39,25 +35,24 @@ MIN_CONTEXT = 5
 """Fewest finished runs (reaching the step forecast) before the study is used."""
 QUANTILES = 24
 """Components of the study's predictive mixture: quantiles of the leave-one-out errors."""
-CLIP_MADS = 5.0
-"""Errors of the per-curve forecast are clipped to this many MADs for fitting the GP."""
 FOLDS = 5
 """Folds of the cross-validation whose errors calibrate the forecast..."""
 REFIT_CV = 100
 """...up to this many finished runs; beyond, leave-one-out (see _cross_validate)."""
 SHRINK = np.linspace(0.0, 1.0, 11)
-SPAN_PAD = 1.0
-"""How far (study-space units: a factor e in the log regime) beyond the values the
-finished runs took a component may sit."""
 TAIL_DF = 3.0
 """Degrees of freedom of those components: a run unlike the finished ones may land far
 outside them, and the log score must not punish that as impossible."""
-SPREAD_LEVELS = (0.1, 0.5, 0.9)
-"""Quantiles of the per-curve forecast that give its centre and spread in study space:
-errors are learned in units of that spread, so runs the per-curve forecast is sure
-about (stuck at chance level) keep tight intervals and uncertain ones wide."""
-MIN_SPREAD = 0.01
-"""Floor of a per-curve spread, as a fraction of the median one."""
+GRID_P = 1e-4
+GRID_Z = np.linspace(special.ndtri(GRID_P), -special.ndtri(GRID_P), 25)
+GRID_LEVELS = special.ndtr(GRID_Z)
+"""Where the per-curve quantile function is evaluated (evenly on the normal scale, to
+its 0.01% and 99.99% quantiles); the study's components are interpolated in it."""
+Z_MAX = 6.0
+"""Largest error, on the normal scale of the per-curve forecast, the study learns from."""
+SPREAD_INDEX = [8, 12, 16]
+SPREAD_LEVELS = GRID_LEVELS[SPREAD_INDEX]
+"""Quantiles (about 11%, 50%, 89%) that give the GP the per-curve centre and spread."""
 CACHE = 128
 """Fitted study models kept (one per step seen and steps asked)."""
 REF_POINTS = 3
@@ -103,7 +98,7 @@ class StudyForecaster(Forecaster):
         for s, idx in by_step.items():
             model = self._model(context, s, x)
             if model is not None:
-                q = fc.quantiles(SPREAD_LEVELS) if q is None else q
+                q = fc.quantiles(GRID_LEVELS) if q is None else q
                 parts.append((idx, model.apply([curves[i] for i in idx], q[idx])))
         return _merge(fc, parts) if parts else fc
 
@@ -119,17 +114,22 @@ class StudyForecaster(Forecaster):
 
 @dataclass
 class _StudyModel:
-    """The study's correction of the per-curve forecast for runs seen up to step s."""
+    """The study's correction of the per-curve forecast for runs seen up to step s.
+
+    Errors are measured as where the truth fell in the per-curve forecast: its
+    probability integral transform on the normal scale (z = 0 at the forecast median,
+    +-1.28 at its 80% interval). A calibrated per-curve forecast gives z ~ N(0, 1); the
+    GP learns how this study departs from that, and for which runs. Working in z keeps
+    each run's own spread and skew (a run stuck at chance level keeps its tight interval,
+    an exploding one its long tail) and maps back through the per-curve quantiles, so no
+    answer leaves what the per-curve forecast thinks possible.
+    """
 
     cols: np.ndarray  # indices of the steps x the study answers at
-    sign: float
-    centre: float
-    width: float
-    reach: tuple[float, float]  # study-space range of every value the finished runs took, padded
     features: _Features
     gp: GP
-    shrink: float  # how much of the GP's correction to apply, chosen by leave-one-out
-    errors: np.ndarray  # (QUANTILES, len(cols)) standardised leave-one-out errors
+    shrink: float  # how much of the GP's correction to apply, chosen by cross-validation
+    errors: np.ndarray  # (QUANTILES, len(cols)) standardised out-of-sample errors
     bandwidth: np.ndarray  # (len(cols),)
 
     @classmethod
@@ -152,64 +152,73 @@ class _StudyModel:
         runs = [c for c, k in zip(runs, keep, strict=True) if k]
         xa = x[cols]
         truth = np.array([np.interp(xa, c.steps, c.values) for c in runs])
-        sign = 1.0 if runs[0].goal == "min" else -1.0
-        v = sign * truth[:, -1]
-        centre = float(np.median(v))
-        q10, q90 = np.quantile(v, [0.1, 0.9])
-        width = float(max((q90 - q10) / 2.563, 1e-9 * max(abs(centre), 1.0), 1e-300))
-        q = base.forecast(heads, xa).quantiles(SPREAD_LEVELS)
-        good = np.isfinite(q).all(axis=(1, 2))
+        fc = base.forecast(heads, xa)
+        good = fc.valid
         if good.sum() < MIN_CONTEXT:
             return None
         heads = [h for h, g in zip(heads, good, strict=True) if g]
-        to_T = lambda y: np.arcsinh((sign * y - centre) / width)
-        Tm, Ts = _centre_spread(to_T(q[good]))
-        R = (to_T(truth[good]) - Tm) / Ts
-        feats = _Features.fit(heads, to_T, Tm[:, -1], Ts[:, -1])
-        # a few runs that blew up after the cut would decide the GP's fit: clip them
-        med = np.median(R, axis=0)
-        mad = np.median(np.abs(R - med), axis=0) + 1e-12
-        Rc = np.clip(R, med - CLIP_MADS * mad, med + CLIP_MADS * mad)
-        F = feats(heads, Tm[:, -1], Ts[:, -1])
+        grid = fc.quantiles(GRID_LEVELS)[good]
+        Z = _to_z(grid, truth[good])
+        spread_q = grid[..., SPREAD_INDEX]
+        sign = 1.0 if runs[0].goal == "min" else -1.0
+        feats = _Features.fit(heads, sign, truth[good][:, -1], spread_q)
+        F = feats(heads, spread_q)
         # small matrices: one BLAS thread is fastest, and several, beside a busy process
-        # (a training job), spin for locks: a 200 x 200 Cholesky took 0.3 s instead of 0.3 ms
+        # (a training job), spin for locks: a 200 x 200 Cholesky took 0.3 s, not 0.3 ms
         with threadpool_limits(limits=1, user_api="blas"):
-            gp = GP.fit(F, Rc)
-            mean, sd = _cross_validate(F, Rc, gp)
-        shrink = _shrinkage(R, mean)
-        E = (R - shrink * mean) / sd[:, None]
-        span = to_T(np.concatenate([c.values[np.isfinite(c.values)] for c in runs]))
-        reach = (float(span.min()) - SPAN_PAD, float(span.max()) + SPAN_PAD)
+            gp = GP.fit(F, Z)
+            mean, sd = _cross_validate(F, Z, gp)
+        shrink = _shrinkage(Z, mean)
+        E = (Z - shrink * mean) / sd[:, None]
         levels = (np.arange(QUANTILES) + 0.5) / QUANTILES
         errors = np.quantile(E, levels, axis=0)
         # Silverman's robust rule: a few huge errors must not blur every component
         iqr = np.subtract(*np.quantile(E, [0.75, 0.25], axis=0)) / 1.349
         bandwidth = 0.9 * np.minimum(np.std(E, axis=0), iqr) * len(E) ** -0.2
-        return cls(cols, sign, centre, width, reach, feats, gp, shrink, errors, bandwidth)
+        return cls(cols, feats, gp, shrink, errors, bandwidth)
 
     def apply(self, curves: list[Curve], q: np.ndarray):
         """Mixture components (loc, scale: (n, X, QUANTILES)) at the steps ``cols``, from
-        the per-curve forecast's quantiles q (n, X, SPREAD_LEVELS)."""
-        T, S = _centre_spread(np.arcsinh((self.sign * q[:, self.cols] - self.centre) / self.width))
-        mean, sd = self.gp.predict(self.features(curves, T[:, -1], S[:, -1]))
-        err = (self.shrink * mean)[:, :, None] + sd[:, None, None] * self.errors.T[None]
-        comp = T[:, :, None] + S[:, :, None] * err
-        # sinh turns a wild error quantile into 1e17: stay near values this study has seen
-        comp = np.clip(comp, *self.reach)
-        width = S[:, :, None] * sd[:, None, None] * self.bandwidth[None, :, None]
-        loc = self.sign * (self.centre + self.width * np.sinh(comp))
-        scale = self.width * np.cosh(comp) * width
-        return self.cols, loc, np.maximum(scale, 1e-12 * np.abs(loc) + 1e-300)
+        the per-curve forecast's quantiles q (n, X, GRID_LEVELS)."""
+        q = q[:, self.cols]
+        spread_q = q[..., SPREAD_INDEX]
+        mean, sd = self.gp.predict(self.features(curves, spread_q))
+        z = (self.shrink * mean)[:, :, None] + sd[:, None, None] * self.errors.T[None]
+        z = np.clip(z, -Z_MAX, Z_MAX)
+        # the per-curve quantile function, linear between grid points and beyond, at z
+        zg, qg = _extend(q)
+        j = np.clip(np.searchsorted(zg, z) - 1, 0, zg.size - 2)
+        lo, hi = np.take_along_axis(qg, j, axis=2), np.take_along_axis(qg, j + 1, axis=2)
+        slope = (hi - lo) / (zg[j + 1] - zg[j])
+        loc = lo + (z - zg[j]) * slope
+        scale = np.abs(slope) * sd[:, None, None] * self.bandwidth[None, :, None]
+        return self.cols, loc, np.maximum(scale, 1e-9 * np.abs(loc) + 1e-300)
 
 
-def _centre_spread(Tq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median and spread (10-90% range in normal units) in study space of the per-curve
-    forecast, from its quantiles at SPREAD_LEVELS (..., 3); the spread is floored so a
-    forecast sure of itself to 1e-12 cannot make every error look enormous."""
-    lo, med, hi = Tq[..., 0], Tq[..., 1], Tq[..., 2]
-    spread = np.abs(hi - lo) / 2.563
-    floor = MIN_SPREAD * np.maximum(np.median(spread), 1e-9)
-    return med, np.maximum(spread, floor)
+def _extend(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The per-curve quantile functions q (..., G) on GRID_Z, extended to +-Z_MAX along
+    their central slope (between z = +-1.9): a forecast far too sure of itself must still
+    be told by how much it missed, and a heavy tail's end segment, extrapolated, would
+    reach 1e10."""
+    mid = GRID_Z.size // 2
+    a, b = mid - 6, mid + 6
+    slope = (q[..., b] - q[..., a]) / (GRID_Z[b] - GRID_Z[a])
+    gap = Z_MAX - GRID_Z[-1]
+    qg = np.concatenate([(q[..., 0] - slope * gap)[..., None], q,
+                         (q[..., -1] + slope * gap)[..., None]], axis=-1)
+    return np.concatenate([[-Z_MAX], GRID_Z, [Z_MAX]]), qg
+
+
+def _to_z(q: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Where y (n, X) falls, on the normal scale, in the per-curve quantile functions q
+    (n, X, G) given on GRID_Z (linear between grid points, extended by _extend)."""
+    zg, qg = _extend(q)
+    j = np.clip((qg < y[..., None]).sum(axis=2) - 1, 0, zg.size - 2)[..., None]
+    lo = np.take_along_axis(qg, j, axis=2)[..., 0]
+    hi = np.take_along_axis(qg, j + 1, axis=2)[..., 0]
+    step = np.maximum(hi - lo, 1e-12 * np.maximum(np.abs(lo), 1e-300))
+    j = j[..., 0]
+    return np.clip(zg[j] + (y - lo) / step * (zg[j + 1] - zg[j]), -Z_MAX, Z_MAX)
 
 
 def _cross_validate(F: np.ndarray, R: np.ndarray, gp: GP) -> tuple[np.ndarray, np.ndarray]:
@@ -241,39 +250,64 @@ def _shrinkage(R: np.ndarray, loo_mean: np.ndarray) -> float:
 
 @dataclass
 class _Features:
-    """The GP's inputs: a run's state where it was cut, the change the per-curve
-    forecast expects from there and its spread, in study space, and its numeric hyperparameters,
-    standardised on the finished runs."""
+    """The GP's inputs, standardised on the finished runs: a run's state where it was cut
+    (level, last value, best so far, recent change), the change the per-curve forecast
+    expects from there and its spread, all in a study space where one unit means the same
+    for every run, and the run's numeric hyperparameters (log scale where they span
+    decades).
 
-    to_T: object
+    Study space: ``asinh((sign * y - centre) / width)``, centre the median of the
+    finished runs' finals and width their 10-90% range in normal units (not the IQR: in
+    a sweep where most runs end at chance level the IQR is tiny); linear near the
+    centre, logarithmic far out, so a run that exploded to 1e15 cannot swamp the rest.
+    """
+
+    sign: float
+    centre: float
+    width: float
     hp_keys: list[str]
     hp_log: np.ndarray
-    keep: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
+    keep: np.ndarray = None
+    mean: np.ndarray = None
+    std: np.ndarray = None
+    lo: np.ndarray = None  # range of the standardised inputs of the finished runs
+    hi: np.ndarray = None
 
     @classmethod
-    def fit(cls, heads: list[Curve], to_T, forecast_T: np.ndarray,
-            spread_T: np.ndarray) -> _Features:
+    def fit(cls, heads: list[Curve], sign: float, finals: np.ndarray,
+            spread_q: np.ndarray) -> _Features:
+        v = sign * finals
+        q10, q90 = np.quantile(v, [0.1, 0.9])
+        centre = float(np.median(v))
+        width = float(max((q90 - q10) / 2.563, 1e-9 * max(abs(centre), 1.0), 1e-300))
         keys = sorted(set.intersection(*(set(_numeric(h.hp)) for h in heads)))
         H = np.array([[float(h.hp[k]) for k in keys] for h in heads]).reshape(len(heads), -1)
         log = (H > 0).all(axis=0) & (H.max(axis=0) > 20 * H.min(axis=0).clip(1e-300))
-        out = cls(to_T, keys, log, np.zeros(0, bool), np.zeros(0), np.ones(0))
-        F = out._raw(heads, forecast_T, spread_T)
+        out = cls(sign, centre, width, keys, log)
+        F = out._raw(heads, spread_q)
         out.keep = F.std(axis=0) > 1e-12
         out.mean, out.std = F.mean(axis=0)[out.keep], F.std(axis=0)[out.keep]
+        Z = (F[:, out.keep] - out.mean) / out.std
+        out.lo, out.hi = Z.min(axis=0), Z.max(axis=0)
         return out
 
-    def _raw(self, curves: list[Curve], forecast_T: np.ndarray, spread_T: np.ndarray) -> np.ndarray:
+    def to_T(self, y: np.ndarray) -> np.ndarray:
+        return np.arcsinh((self.sign * y - self.centre) / self.width)
+
+    def _raw(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
+        """spread_q: the per-curve forecast's quantiles at SPREAD_LEVELS (n, X, 3)."""
         state = np.array([_state(c, self.to_T) for c in curves])
+        Tq = self.to_T(spread_q[:, -1])
+        spread = np.log(np.abs(Tq[:, 2] - Tq[:, 0]) + 1e-6)
         H = np.array([[_hp(c.hp, k) for k in self.hp_keys] for c in curves]).reshape(len(curves), -1)
         H = np.where(self.hp_log, np.log(np.where(H > 0, H, np.nan)), H)
-        return np.column_stack([state, forecast_T - state[:, 0], np.log(spread_T), H])
+        return np.column_stack([state, Tq[:, 1] - state[:, 0], spread, H])
 
-    def __call__(self, curves: list[Curve], forecast_T: np.ndarray,
-                 spread_T: np.ndarray) -> np.ndarray:
-        F = (self._raw(curves, forecast_T, spread_T)[:, self.keep] - self.mean) / self.std
-        return np.nan_to_num(F, nan=0.0, posinf=0.0, neginf=0.0)
+    def __call__(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
+        F = (self._raw(curves, spread_q)[:, self.keep] - self.mean) / self.std
+        # a run unlike every finished one (exploded to 1e5) gets the correction of the
+        # nearest, not the linear term's extrapolation
+        return np.clip(np.nan_to_num(F, nan=0.0, posinf=0.0, neginf=0.0), self.lo, self.hi)
 
 
 def _state(c: Curve, to_T) -> list[float]:
