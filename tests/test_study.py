@@ -85,7 +85,7 @@ def test_gp_gradient_and_leave_one_out():
     Xs = rng.normal(size=(25, 3))
     y = np.sin(Xs[:, 0]) + 0.5 * Xs[:, 1] + 0.05 * rng.standard_normal(25)
     theta = 0.3 * rng.standard_normal(7)
-    f = lambda t: _nll(t, Xs, y, np.zeros(7))  # noqa: E731
+    f = lambda t: _nll(t, Xs, y, np.zeros(7))
     assert optimize.check_grad(lambda t: f(t)[0], lambda t: f(t)[1], theta) < 1e-4
     gp = GP.fit(Xs, y[:, None])
     mean, sd = gp.loo(y[:, None])

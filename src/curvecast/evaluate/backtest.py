@@ -225,15 +225,15 @@ def _score(method: Forecaster, ctx, full, cutoff, levels, qs, scale) -> dict:
     q = parts["q"]
     med = q[:, 0]
     mae = scoring.mae(med, truth)
-    return dict(
-        n_runs=len(full), mae=mae, nmae=mae / scale if scale > 0 else float("nan"),
-        medae=scoring.medae(med, truth), log_score=scoring.log_score(parts["logpdf"]),
-        crps=scoring.crps(q[:, 1 + 2 * len(levels):], truth),
-        coverage={str(lv): scoring.coverage(q[:, 1 + 2 * i], q[:, 2 + 2 * i], truth)
-                  for i, lv in enumerate(levels)},
-        spearman=scoring.spearman(med, truth),
-        curve_nmae=float(np.mean(parts["curve_err"])) / scale if scale > 0 else float("nan"),
-        failures=int(failed.sum()), seconds=seconds)
+    return {
+        "n_runs": len(full), "mae": mae, "nmae": mae / scale if scale > 0 else float("nan"),
+        "medae": scoring.medae(med, truth), "log_score": scoring.log_score(parts["logpdf"]),
+        "crps": scoring.crps(q[:, 1 + 2 * len(levels):], truth),
+        "coverage": {str(lv): scoring.coverage(q[:, 1 + 2 * i], q[:, 2 + 2 * i], truth)
+                     for i, lv in enumerate(levels)},
+        "spearman": scoring.spearman(med, truth),
+        "curve_nmae": float(np.mean(parts["curve_err"])) / scale if scale > 0 else float("nan"),
+        "failures": int(failed.sum()), "seconds": seconds}
 
 
 def _average(scores: list[dict], method: str, cutoff: float, context: int) -> Score:

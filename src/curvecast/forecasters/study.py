@@ -34,12 +34,13 @@ from .learned import LearnedForecaster
 MIN_CONTEXT = 5
 """Fewest finished runs (reaching the step forecast) before the study is used."""
 QUANTILES = 24
-"""Components of the study's predictive mixture: quantiles of the leave-one-out errors."""
+"""Components of the study's predictive mixture: quantiles of the cross-validated errors."""
 FOLDS = 5
 """Folds of the cross-validation whose errors calibrate the forecast..."""
 REFIT_CV = 100
 """...up to this many finished runs; beyond, leave-one-out (see _cross_validate)."""
 SHRINK = np.linspace(0.0, 1.0, 11)
+"""Fractions of the GP's correction tried (see _shrinkage)."""
 TAIL_DF = 3.0
 """Degrees of freedom of those components: a run unlike the finished ones may land far
 outside them, and the log score must not punish that as impossible."""
@@ -103,7 +104,7 @@ class StudyForecaster(Forecaster):
         return _merge(fc, parts) if parts else fc
 
     def _model(self, context: list[Curve], s: float, x: np.ndarray) -> _StudyModel | None:
-        key = (s, x.tobytes(), id(context[0]) if context else 0, len(context))
+        key = (context[0].goal if context else "", s, x.tobytes())
         if key not in self._models:
             self._models[key] = _StudyModel.fit(context, s, x, self.base)
             if len(self._models) > CACHE:
@@ -121,8 +122,7 @@ class _StudyModel:
     +-1.28 at its 80% interval). A calibrated per-curve forecast gives z ~ N(0, 1); the
     GP learns how this study departs from that, and for which runs. Working in z keeps
     each run's own spread and skew (a run stuck at chance level keeps its tight interval,
-    an exploding one its long tail) and maps back through the per-curve quantiles, so no
-    answer leaves what the per-curve forecast thinks possible.
+    an exploding one its long tail), and maps back through the per-curve quantiles.
     """
 
     cols: np.ndarray  # indices of the steps x the study answers at
@@ -174,7 +174,7 @@ class _StudyModel:
         errors = np.quantile(E, levels, axis=0)
         # Silverman's robust rule: a few huge errors must not blur every component
         iqr = np.subtract(*np.quantile(E, [0.75, 0.25], axis=0)) / 1.349
-        bandwidth = 0.9 * np.minimum(np.std(E, axis=0), iqr) * len(E) ** -0.2
+        bandwidth = np.maximum(0.9 * np.minimum(np.std(E, axis=0), iqr) * len(E) ** -0.2, 0.05)
         return cls(cols, feats, gp, shrink, errors, bandwidth)
 
     def apply(self, curves: list[Curve], q: np.ndarray):
