@@ -13,6 +13,7 @@ bars are checked at cutoffs 0.1 and 0.2:
     .venv/bin/python benchmarks/bench_study.py                     # ~30 minutes
     .venv/bin/python benchmarks/bench_study.py --only nas --contexts 0,50
     .venv/bin/python benchmarks/bench_study.py --speed             # the speed bar alone
+    .venv/bin/python benchmarks/bench_study.py --table a.json b.json  # markdown of saved runs
 
 Speed (``--speed``): 500 finished runs of a TaskSet task as context, and 1,000 other
 runs each seen up to a random point (10-90% of it), as a pruner sees a sweep; every
@@ -57,6 +58,28 @@ def check(rows: list[dict]) -> list[str]:
     return lines
 
 
+def table(out: dict) -> str:
+    """Markdown table of saved scores: one row per data set, K and cutoff; each cell
+    study / ensemble."""
+    head = ("| data set | K | cutoff | nMAE | ratio | Spearman | cov 80% | cov 90% "
+            "| log score | CRPS |\n|---|--:|--:|---|--:|---|---|---|---|---|")
+    lines = [head]
+    for name, rows in out.items():
+        at = {(r["method"], r["context"], r["cutoff"]): r for r in rows}
+        for (method, k, cut), s in sorted(at.items()):
+            if method != "study":
+                continue
+            e = at[("ensemble", k, cut)]
+            def pair(key, s=s, e=e):
+                return f"{s[key]:.3g} / {e[key]:.3g}"
+            cov = [f"{s['coverage'][q]:.3f} / {e['coverage'][q]:.3f}" for q in ("0.8", "0.9")]
+            lines.append(
+                f"| {name} | {k} | {cut:g} | {pair('nmae')} | {s['nmae'] / e['nmae']:.3f} "
+                f"| {pair('spearman')} | {cov[0]} | {cov[1]} "
+                f"| {pair('log_score')} | {pair('crps')} |")
+    return "\n".join(lines)
+
+
 def speed(context: int = 500, queries: int = 1000, seed: int = 0) -> None:
     """Forecasts per second with ``context`` finished runs (see the module docstring)."""
     from curvecast.datasets import TASKSET_TASKS, load_taskset
@@ -98,7 +121,15 @@ def main() -> None:
                     help="prefix of the held-out networks, or 'shipped'")
     ap.add_argument("--json", default=None, help="also write every score here")
     ap.add_argument("--speed", action="store_true", help="only the speed check")
+    ap.add_argument("--table", nargs="+", default=None, help="print saved JSON as markdown")
     args = ap.parse_args()
+    if args.table:
+        out = {}
+        for path in args.table:
+            with open(path) as f:
+                out.update(json.load(f))
+        print(table(out))
+        return
     if args.speed:
         speed()
         return
@@ -121,9 +152,9 @@ def main() -> None:
                   f"cov80 {r['coverage']['0.8']:.3f} cov90 {r['coverage']['0.9']:.3f} "
                   f"log {r['log_score']:.3f} crps {r['crps']:.4g} {r['seconds']:.1f}s", flush=True)
         print("\n".join(check(rows)), flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        if args.json:  # after every data set: a long run that stops keeps what it did
+            with open(args.json, "w") as f:
+                json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .families import Family, Summary
+from .rowstats import nanmedian
 
 CAUCHY_C = 2.385
 """Scale of the Cauchy weights, in robust standard deviations (95% efficiency)."""
@@ -67,8 +68,8 @@ def summarise(t: np.ndarray, z: np.ndarray, mask: np.ndarray) -> Summary:
     return Summary(
         t0=np.where(mask, t, np.inf).min(axis=1),
         t1=np.where(mask, t, -np.inf).max(axis=1),
-        z0=np.nanmedian(np.where(first, z, np.nan), axis=1),
-        z1=np.nanmedian(np.where(last, z, np.nan), axis=1),
+        z0=nanmedian(np.where(first, z, np.nan)),
+        z1=nanmedian(np.where(last, z, np.nan)),
         zmin=np.nanmin(zf, axis=1),
         zmax=np.nanmax(zf, axis=1),
     )
@@ -109,7 +110,7 @@ def _robust_weights(r, mask):
     """
     a = np.where(mask, np.abs(r), np.nan)
     with np.errstate(all="ignore"):
-        s = 1.4826 * np.nanmedian(a, axis=1, keepdims=True)
+        s = 1.4826 * nanmedian(a, keepdims=True)
         rms = np.sqrt(np.nanmean(a * a, axis=1, keepdims=True))
     # a near-perfect fit has MAD ~ 0: fall back to a tiny fraction of the RMS
     s = np.maximum(s, 1e-3 * rms) + 1e-300

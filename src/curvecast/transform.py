@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .curve import Curve
+from .rowstats import nanmedian
 
 MAX_POINTS = 200
 """Curves with more finite points than this are fitted through log-time bins."""
@@ -152,5 +153,5 @@ def _value_map(sign, y, mask, bound):
     pseudo = lo - np.where(rng > 0, rng, np.maximum(np.abs(lo), 1.0))
     has_floor = has_floor & (lo >= floor)
     floor = np.where(has_floor, floor, pseudo)
-    scale = np.nanmedian(sm - floor[:, None], axis=1)
+    scale = nanmedian(sm - floor[:, None])
     return floor, np.where(scale > 0, scale, 1.0), has_floor

@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from ..rowstats import nanmedian
 
 from ..transform import Frame
 from .base import Components, Forecaster
@@ -39,14 +40,14 @@ def _walk_scale(frame: Frame, t: np.ndarray) -> np.ndarray:
     d = np.diff(z, axis=1)
     with warnings.catch_warnings():  # a one-point curve has no differences: NaN, handled below
         warnings.simplefilter("ignore", RuntimeWarning)
-        spread = np.nanmedian(np.abs(d - np.nanmedian(d, axis=1, keepdims=True)), axis=1)
-        gap = np.nanmedian(np.diff(tt, axis=1), axis=1)
+        spread = nanmedian(np.abs(d - nanmedian(d, keepdims=True)))
+        gap = nanmedian(np.diff(tt, axis=1))
     noise = np.nan_to_num(spread, nan=0.0) / np.sqrt(2) * 1.4826
     t_last = np.nanmax(tt, axis=1)
     ahead = np.maximum(t - t_last[:, None], 0.0) / np.maximum(np.nan_to_num(gap, nan=1.0), 1e-12)[:, None]
     # with one or two points the noise is unknown: guess 10% of the typical value
     unknown = frame.mask.sum(axis=1) < 3
-    noise = np.where(unknown, 0.1 * np.abs(np.nanmedian(z, axis=1)), noise)
+    noise = np.where(unknown, 0.1 * np.abs(nanmedian(z)), noise)
     noise = np.maximum(noise, 1e-6)  # a perfectly flat run still gets a finite scale
     return noise[:, None] * np.sqrt(1.0 + ahead)
 

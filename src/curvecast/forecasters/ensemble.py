@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import UsageError
 from ..families import FAMILIES, Family
 from ..fitting import fit_frame
+from ..rowstats import nanmedian
 from ..transform import Frame
 from .base import Components, Forecaster
 
@@ -135,7 +136,7 @@ def _plausible(frame: Frame, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
     typical value)."""
     z = np.where(frame.mask, frame.z, np.nan)
     lo, hi = np.nanmin(z, axis=1), np.nanmax(z, axis=1)
-    span = PLAUSIBLE_RANGES * np.maximum(hi - lo, 0.1 * np.abs(np.nanmedian(z, axis=1)))
+    span = PLAUSIBLE_RANGES * np.maximum(hi - lo, 0.1 * np.abs(nanmedian(z)))
     span = span[:, None, None]
     inside = (loc >= lo[:, None, None] - span) & (loc <= hi[:, None, None] + span)
     return (inside & (scale <= span)).all(axis=1)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..rowstats import nanmedian
 from ..transform import Frame
 
 LOG_GRID = 10
@@ -83,7 +84,7 @@ def _noise(z: np.ndarray) -> np.ndarray:
     step = np.diff(z, axis=1)
     ok = np.isfinite(step).sum(axis=1) > 0
     step = np.where(ok[:, None], step, 0.0)
-    mad = np.nanmedian(np.abs(step - np.nanmedian(step, axis=1, keepdims=True)), axis=1)
+    mad = nanmedian(np.abs(step - nanmedian(step, keepdims=True)))
     return 1.4826 * mad / np.sqrt(2)
 
 

@@ -57,6 +57,10 @@ SPREAD_LEVELS = GRID_LEVELS[SPREAD_INDEX]
 CACHE = 128
 """Fitted study models kept (one per step seen and steps asked)."""
 REF_POINTS = 3
+OUTSIDE = 0.25
+"""A run whose state (level, last, best, recent change, expected change) lies beyond the
+finished runs' range at the same step by more than this fraction of that range is
+unlike all of them: the study says nothing about it, and it keeps its per-curve forecast."""
 
 
 class StudyForecaster(Forecaster):
@@ -98,8 +102,12 @@ class StudyForecaster(Forecaster):
         q = None
         for s, idx in by_step.items():
             model = self._model(context, s, x)
-            if model is not None:
-                q = fc.quantiles(GRID_LEVELS) if q is None else q
+            if model is None:
+                continue
+            q = fc.quantiles(GRID_LEVELS) if q is None else q
+            like = model.covers([curves[i] for i in idx], q[idx])
+            idx = [i for i, ok in zip(idx, like, strict=True) if ok]
+            if idx:
                 parts.append((idx, model.apply([curves[i] for i in idx], q[idx])))
         return _merge(fc, parts) if parts else fc
 
@@ -176,6 +184,10 @@ class _StudyModel:
         iqr = np.subtract(*np.quantile(E, [0.75, 0.25], axis=0)) / 1.349
         bandwidth = np.maximum(0.9 * np.minimum(np.std(E, axis=0), iqr) * len(E) ** -0.2, 0.05)
         return cls(cols, feats, gp, shrink, errors, bandwidth)
+
+    def covers(self, curves: list[Curve], q: np.ndarray) -> np.ndarray:
+        """Which runs are like the finished ones where they were cut (see OUTSIDE)."""
+        return self.features.inside(curves, q[:, self.cols][..., SPREAD_INDEX])
 
     def apply(self, curves: list[Curve], q: np.ndarray):
         """Mixture components (loc, scale: (n, X, QUANTILES)) at the steps ``cols``, from
@@ -303,11 +315,26 @@ class _Features:
         H = np.where(self.hp_log, np.log(np.where(H > 0, H, np.nan)), H)
         return np.column_stack([state, Tq[:, 1] - state[:, 0], spread, H])
 
+    def _standard(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
+        return (self._raw(curves, spread_q)[:, self.keep] - self.mean) / self.std
+
+    def inside(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
+        """Runs whose state features lie within the finished runs' range (see OUTSIDE)."""
+        F = self._standard(curves, spread_q)
+        state = np.flatnonzero(self.keep) < STATE_COLUMNS
+        pad = OUTSIDE * (self.hi - self.lo)
+        ok = (F >= self.lo - pad) & (F <= self.hi + pad) | ~state
+        return ok.all(axis=1)
+
     def __call__(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
-        F = (self._raw(curves, spread_q)[:, self.keep] - self.mean) / self.std
+        F = self._standard(curves, spread_q)
         # a run unlike every finished one (exploded to 1e5) gets the correction of the
         # nearest, not the linear term's extrapolation
         return np.clip(np.nan_to_num(F, nan=0.0, posinf=0.0, neginf=0.0), self.lo, self.hi)
+
+
+STATE_COLUMNS = 5
+"""The first columns of _Features._raw: the run's state and the change expected from it."""
 
 
 def _state(c: Curve, to_T) -> list[float]:

@@ -1,0 +1,182 @@
+"""Replay recorded runs as Optuna studies: what each pruner costs and what it loses.
+
+Each repeat draws ``trials`` recorded runs in a random order and replays them as one
+Optuna study per pruner: trial i reports run i's curve step by step and stops when
+pruned. Per pruner and repeat:
+
+* compute: steps reported, as a fraction of all steps of the drawn runs (what the
+  no-op pruner uses);
+* normalised regret: (best final among completed trials - best final among the drawn
+  runs) / (median final of the drawn runs - best final among them), in the goal's
+  direction (0: the best run was kept; 1: no better than a typical run);
+* latency: every ``should_prune`` call timed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+
+from ..curve import Curve
+from ..errors import UsageError
+from ..integrations.optuna import ForecastPruner
+
+
+def _pruners() -> dict[str, Callable[[], optuna.pruners.BasePruner]]:
+    p = optuna.pruners
+    return {
+        "forecast": ForecastPruner,
+        "nop": p.NopPruner,
+        "median": p.MedianPruner,
+        "percentile25": lambda: p.PercentilePruner(25.0),
+        "sha": p.SuccessiveHalvingPruner,
+        "hyperband": p.HyperbandPruner,
+        "patient": lambda: p.PatientPruner(p.MedianPruner(), patience=1),
+        "wilcoxon": p.WilcoxonPruner,
+    }
+
+
+PRUNERS = tuple(_pruners())
+"""Pruner names replay accepts: ours, Optuna's with their default settings (patient:
+PatientPruner around MedianPruner with patience 1, as Optuna's documentation shows)."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """One pruner over every repeat: arrays have one entry per repeat."""
+
+    pruner: str
+    compute: np.ndarray
+    regret: np.ndarray
+    latency_ms: float  # median over every should_prune call
+    latency_p90_ms: float
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {
+            "pruner": self.pruner,
+            "compute_fraction": {"mean": float(self.compute.mean()),
+                                 "worst": float(self.compute.max())},
+            "regret": {"mean": float(self.regret.mean()), "worst": float(self.regret.max())},
+            "latency_ms": self.latency_ms,
+            "latency_p90_ms": self.latency_p90_ms,
+            "repeats": int(self.compute.size),
+            "seconds": self.seconds,
+        }
+
+
+def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "median"),
+           trials: int = 100, repeats: int = 10, seed: int = 0,
+           progress: Callable[[str], None] | None = None) -> list[ReplayResult]:
+    """Replay ``trials`` of ``runs`` per repeat under each pruner (see the module docstring).
+
+    >>> from curvecast.demo import sample_curves
+    >>> res = replay(list(sample_curves()), ["nop"], trials=5, repeats=1)
+    >>> float(res[0].compute[0]), float(res[0].regret[0])
+    (1.0, 0.0)
+    """
+    factories = _pruners()
+    unknown = [p for p in pruners if p not in factories]
+    if unknown:
+        raise UsageError(f"unknown pruners {unknown}; choose from {list(factories)}")
+    runs = [r for r in runs if len(r) >= 2]
+    if len(runs) < 2:
+        raise UsageError("replay needs at least 2 runs with 2 or more points")
+    if len({r.goal for r in runs}) > 1:
+        raise UsageError("runs mix goals 'min' and 'max'; replay one goal at a time")
+    trials = min(trials, len(runs))
+    draws = [np.random.default_rng([seed, r]).permutation(len(runs))[:trials]
+             for r in range(repeats)]
+    out = []
+    for name in pruners:
+        t0 = time.perf_counter()
+        compute, regret, lat = [], [], []
+        for r, order in enumerate(draws):
+            drawn = [runs[i] for i in order]
+            c, g, ls = _replay_once(drawn, factories[name]())
+            compute.append(c)
+            regret.append(g)
+            lat.extend(ls)
+            if progress:
+                progress(f"{name}: repeat {r + 1}/{repeats}")
+        lat_ms = np.array(lat) * 1e3 if lat else np.array([np.nan])
+        out.append(ReplayResult(name, np.array(compute), np.array(regret),
+                                float(np.median(lat_ms)), float(np.quantile(lat_ms, 0.9)),
+                                time.perf_counter() - t0))
+    return out
+
+
+def _replay_once(runs: list[Curve], pruner) -> tuple[float, float, list[float]]:
+    """(compute fraction, normalised regret, should_prune seconds) of one study."""
+    goal = runs[0].goal
+    with _quiet():
+        study = optuna.create_study(direction="minimize" if goal == "min" else "maximize",
+                                    pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    latency: list[float] = []
+    reported = 0
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal reported
+        run = runs[trial.number]
+        _suggest(trial, run.hp)
+        for step, value in zip(_int_steps(run), run.values, strict=True):
+            trial.report(float(value), step)
+            reported += 1
+            t = time.perf_counter()
+            stop = trial.should_prune()
+            latency.append(time.perf_counter() - t)
+            if stop:
+                raise optuna.TrialPruned()
+        return float(run.values[-1])
+
+    with _quiet():
+        study.optimize(objective, n_trials=len(runs))
+    total = sum(len(r) for r in runs)
+    done = [t.value for t in study.trials
+            if t.state == optuna.trial.TrialState.COMPLETE and math.isfinite(t.value)]
+    _replay_once.last_study = study  # for inspection in notebooks and tests
+    return reported / total, _regret(runs, done), latency
+
+
+def _regret(runs: list[Curve], done: list[float]) -> float:
+    sign = 1.0 if runs[0].goal == "min" else -1.0
+    finals = sign * np.array([r.values[-1] for r in runs], float)
+    finals = np.where(np.isfinite(finals), finals, np.inf)  # a diverged run is the worst
+    best, median = finals.min(), np.median(finals)
+    if not done:
+        return 1.0
+    found = min(sign * v for v in done)
+    return float((found - best) / (median - best)) if median > best else 0.0
+
+
+def _int_steps(run: Curve) -> list[int]:
+    """Optuna's steps are integers: the run's own steps where they are, else 0, 1, ..."""
+    s = run.steps
+    if np.all(s == np.round(s)) and s.max() < 2**62:
+        return [int(v) for v in s]
+    return list(range(len(s)))
+
+
+def _suggest(trial: optuna.Trial, hp: dict) -> None:
+    """Record the run's hyperparameters as the trial's parameters."""
+    for k, v in hp.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            trial.suggest_categorical(k, [str(v)])
+        else:
+            trial.suggest_float(k, float(v), float(v))
+
+
+class _quiet:
+    """Optuna logs a line per trial: silence it while replaying."""
+
+    def __enter__(self):
+        self.level = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def __exit__(self, *exc):
+        optuna.logging.set_verbosity(self.level)

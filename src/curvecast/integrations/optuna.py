@@ -1,0 +1,221 @@
+"""ForecastPruner: an Optuna pruner that judges a trial by where it is heading.
+
+Optuna's own pruners compare where a trial is now with where others were at the same
+step. ForecastPruner forecasts the trial's final value from its curve so far, with what
+the study's completed trials show (their curves and parameters, see
+:class:`~curvecast.StudyForecaster`), and prunes when the trial is unlikely to beat the
+best final so far (see :mod:`curvecast.decisions`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+from optuna.pruners import BasePruner
+from optuna.study import StudyDirection
+from optuna.trial import TrialState
+
+from ..curve import MIN_POINTS, Curve
+from ..decisions import Decision, decide, diverged
+from ..forecasters import Forecaster, LearnedForecaster, StudyForecaster
+
+if TYPE_CHECKING:
+    from optuna.study import Study
+    from optuna.trial import FrozenTrial
+
+ATTR = "curvecast"
+"""User attribute under which each forecast and decision is recorded on the trial."""
+
+
+class ForecastPruner(BasePruner):
+    """Pruner that stops a trial when its forecast final value is unlikely to win.
+
+    At every report the trial's curve so far is forecast to the final step, using what
+    the study's completed trials show (their curves and parameters). The trial is pruned
+    when the probability that its final value beats the best completed trial's value is
+    below ``risk``. Before any trial has completed, the best forecast median among the
+    other running trials stands in for it, so pruning works from the start of a
+    distributed study. A trial that reports NaN or inf is pruned as diverged.
+
+    Every forecast is recorded in the trial's user attributes under ``"curvecast"``
+    (``step``, ``final_step``, ``median``, ``lower`` and ``upper`` of the 80% interval,
+    ``prob_better``, ``expected_gain``, ``reason``), for samplers, users and the dashboard.
+
+    Forecasts are refreshed when a trial's reported points have grown by ``growth``
+    (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...); between refreshes a report
+    only costs a check for divergence. The study's completed trials are re-read when
+    their number has grown by ``context_growth``.
+
+    Example:
+
+        .. testcode::
+
+            import math
+
+            import optuna
+
+            from curvecast.integrations.optuna import ForecastPruner
+
+
+            def objective(trial):
+                lr = trial.suggest_float("lr", 1e-3, 1.0, log=True)
+                loss = 1.0
+                for epoch in range(30):
+                    loss = 0.3 + 0.7 * math.exp(-lr * (epoch + 1)) + (lr - 0.1) ** 2
+                    trial.report(loss, epoch)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned()
+                return loss
+
+
+            study = optuna.create_study(pruner=ForecastPruner())
+            study.optimize(objective, n_trials=10)
+
+    Args:
+        risk:
+            Prune when the probability that the trial's final value beats the best final
+            so far is below this. Default 0.05.
+        min_gain:
+            If given, also prune a trial whose forecast expects less improvement than this
+            from its current level (mean of its last 3 values) to its final value: it has
+            converged. Default None (off).
+        max_step:
+            The step at which trials end. Default None: the largest last step among
+            completed trials (before any has completed, among running ones).
+        n_warmup_steps:
+            Pruning is disabled while the step is below this. Default 0.
+        growth:
+            Refresh a trial's forecast when its number of reported points has grown by
+            this factor (at least one point). Default 1.1.
+        context_growth:
+            Re-read the completed trials when their number has grown by this factor.
+            Default 1.25.
+        forecaster:
+            The per-curve forecaster that the study's completed trials correct. Default:
+            :class:`~curvecast.LearnedForecaster`.
+    """
+
+    def __init__(
+        self,
+        risk: float = 0.05,
+        *,
+        min_gain: float | None = None,
+        max_step: int | None = None,
+        n_warmup_steps: int = 0,
+        growth: float = 1.1,
+        context_growth: float = 1.25,
+        forecaster: Forecaster | None = None,
+    ) -> None:
+        if not 0.0 < risk < 1.0:
+            raise ValueError(f"risk must lie strictly between 0 and 1, but got {risk=}.")
+        if min_gain is not None and not min_gain >= 0:
+            raise ValueError(f"min_gain must be non-negative, but got {min_gain=}.")
+        if max_step is not None and max_step < 1:
+            raise ValueError(f"max_step must be at least 1, but got {max_step=}.")
+        if n_warmup_steps < 0:
+            raise ValueError(f"n_warmup_steps cannot be negative, but got {n_warmup_steps=}.")
+        if growth < 1.0 or context_growth < 1.0:
+            raise ValueError(f"growth factors must be at least 1, but got {growth=}, "
+                             f"{context_growth=}.")
+        self._risk = risk
+        self._min_gain = min_gain
+        self._max_step = max_step
+        self._n_warmup_steps = n_warmup_steps
+        self._growth = growth
+        self._context_growth = context_growth
+        self._base = forecaster if forecaster is not None else LearnedForecaster()
+        self._lock = threading.Lock()
+        self._judged: dict[int, int] = {}  # trial number -> points at its last forecast
+        self._curves: dict[int, Curve | None] = {}  # completed trials, read once
+        self._n_read = 0  # completed trials when the context was last read
+        self._study: StudyForecaster = StudyForecaster(base=self._base)
+
+    def prune(self, study: Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        values = trial.intermediate_values
+        last = values[step]
+        if not math.isfinite(last):
+            return self._record(study, trial, step, None, diverged())
+        if step < self._n_warmup_steps or len(values) < MIN_POINTS:
+            return False
+        with self._lock:
+            seen = self._judged.get(trial.number, 0)
+            n = len(values)
+            if seen and n < max(seen + 1, seen * self._growth):
+                return False
+            self._judged[trial.number] = n
+        curve = _curve(trial, _goal(study))
+        if curve.status != "ok":
+            return self._record(study, trial, step, None, diverged())
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        final = self._final_step(study, completed, step)
+        forecaster = self._forecaster(completed, curve.goal)
+        fc = forecaster.forecast([curve], [final])
+        decision = decide(fc, curve.values, self._incumbent(study, trial, completed),
+                          self._risk, self._min_gain)
+        return self._record(study, trial, step, final, decision)
+
+    def _final_step(self, study: Study, completed: list[FrozenTrial], step: int) -> int:
+        if self._max_step is not None:
+            return max(self._max_step, step)
+        ends = [t.last_step for t in completed if t.last_step is not None]
+        if not ends:
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            ends = [t.last_step for t in running if t.last_step is not None]
+        return max([step, *ends])
+
+    def _forecaster(self, completed: list[FrozenTrial], goal: str) -> StudyForecaster:
+        """The study forecaster, its context re-read when enough new trials completed."""
+        with self._lock:
+            have = self._n_read
+            if len(completed) >= max(have + 1, have * self._context_growth):
+                self._n_read = len(completed)
+                for t in completed:
+                    if t.number not in self._curves:
+                        c = _curve(t, goal) if len(t.intermediate_values) >= MIN_POINTS else None
+                        self._curves[t.number] = c if c is not None and c.status == "ok" else None
+                context = [c for c in self._curves.values() if c is not None]
+                self._study = self._study.with_context(context)
+            return self._study
+
+    def _incumbent(self, study: Study, trial: FrozenTrial,
+                   completed: list[FrozenTrial]) -> float | None:
+        """The best completed value; before any, the best forecast median of the other
+        running trials (as recorded in their user attributes)."""
+        best = min if study.direction == StudyDirection.MINIMIZE else max
+        done = [t.value for t in completed if t.value is not None and math.isfinite(t.value)]
+        if done:
+            return best(done)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        medians = [t.user_attrs[ATTR]["median"] for t in running
+                   if t.number != trial.number and "median" in t.user_attrs.get(ATTR, {})]
+        return best(medians) if medians else None
+
+    def _record(self, study: Study, trial: FrozenTrial, step: int, final: int | None,
+                decision: Decision) -> bool:
+        attrs = {"step": step, **decision.to_dict()}
+        if final is not None:
+            attrs["final_step"] = final
+        study._storage.set_trial_user_attr(trial._trial_id, ATTR, attrs)
+        return decision.stop
+
+
+def _goal(study: Study) -> str:
+    if len(study.directions) > 1:
+        raise NotImplementedError("ForecastPruner supports single-objective studies only.")
+    return "min" if study.direction == StudyDirection.MINIMIZE else "max"
+
+
+def _curve(trial: FrozenTrial, goal: str) -> Curve:
+    """The trial's reported values as a curve, with its numeric parameters."""
+    steps = np.array(sorted(trial.intermediate_values), dtype=float)
+    values = np.array([trial.intermediate_values[int(s)] for s in steps], dtype=float)
+    return Curve(f"trial {trial.number}", steps, values, goal, hp=dict(trial.params))
+
+
+__all__ = ["ATTR", "ForecastPruner"]
