@@ -174,6 +174,55 @@ def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, se
         _console().print(_backtest_table(bt))
 
 
+def _replay_table(results) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    for c in ("pruner", "compute mean", "compute worst", "regret mean", "regret worst",
+              "latency ms", "p90 ms", "seconds"):
+        table.add_column(c, justify="left" if c == "pruner" else "right")
+    for r in results:
+        d = r.to_dict()
+        table.add_row(r.pruner, f"{d['compute_fraction']['mean']:.3f}",
+                      f"{d['compute_fraction']['worst']:.3f}", f"{d['regret']['mean']:.3f}",
+                      f"{d['regret']['worst']:.3f}", f"{r.latency_ms:.2f}",
+                      f"{r.latency_p90_ms:.2f}", f"{r.seconds:.1f}")
+    return table
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--trials", type=click.IntRange(2), default=100, show_default=True,
+              help="Runs drawn per repeat (one Optuna trial each).")
+@click.option("--repeats", type=click.IntRange(1), default=10, show_default=True,
+              help="Random draws of runs; each pruner replays the same draws.")
+@click.option("--pruners", default="forecast,nop,median,percentile25,sha,hyperband,patient",
+              show_default=True,
+              help="Comma-separated: forecast (curvecast's ForecastPruner), nop, median, "
+                   "percentile25, sha, hyperband, patient, wilcoxon (Optuna's, default settings).")
+@click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True)
+@click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
+@click.option("--progress", is_flag=True, help="Show progress on stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, progress, as_json) -> None:
+    """Replay the runs in FILE as Optuna studies under each pruner: compute and regret."""
+    from rich.progress import Progress
+
+    from .evaluate.replay import replay as run_replay
+    from .io import read_curves
+
+    names = list(dict.fromkeys(_split(pruners)))
+    curves = list(read_curves(file, goal=goal, tag=tag, fmt=fmt))
+    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
+        task = bar.add_task("replay", total=len(names) * repeats)
+        results = run_replay(curves, names, trials=trials, repeats=repeats, seed=seed,
+                             progress=lambda msg: bar.update(task, advance=1, description=msg))
+    if as_json:
+        click.echo(json.dumps({"results": [r.to_dict() for r in results]}, indent=2))
+    else:
+        _console().print(_replay_table(results))
+
+
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("curvecast-demo"),
               show_default=True, help="Directory for the plot and the forecasts.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -98,7 +99,9 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
         compute, regret, lat = [], [], []
         for r, order in enumerate(draws):
             drawn = [runs[i] for i in order]
-            c, g, ls = _replay_once(drawn, factories[name]())
+            with _quiet():
+                pruner = factories[name]()
+            c, g, ls = _replay_once(drawn, pruner)
             compute.append(c)
             regret.append(g)
             lat.extend(ls)
@@ -172,11 +175,16 @@ def _suggest(trial: optuna.Trial, hp: dict) -> None:
 
 
 class _quiet:
-    """Optuna logs a line per trial: silence it while replaying."""
+    """Optuna logs a line per trial (and warns of every diverged run's NaN and of its
+    experimental pruners): silence it while replaying."""
 
     def __enter__(self):
         self.level = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
 
     def __exit__(self, *exc):
+        self.warnings.__exit__(*exc)
         optuna.logging.set_verbosity(self.level)

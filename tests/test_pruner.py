@@ -1,0 +1,196 @@
+"""ForecastPruner in real Optuna studies, the stop rules, and the replay benchmark."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import optuna
+import pytest
+
+from curvecast import Curve, forecast
+from curvecast.cli import main
+from curvecast.decisions import decide
+from curvecast.demo import sample_curves
+from curvecast.evaluate.replay import replay
+from curvecast.integrations.optuna import ATTR, ForecastPruner
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _objective(curves, stop_log=None):
+    """Trial i reports curve i point by point, as a training loop would."""
+
+    def objective(trial):
+        c = curves[trial.number % len(curves)]
+        for step, v in zip(c.steps, c.values, strict=True):
+            trial.report(float(v), int(step))
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(c.values[-1])
+
+    return objective
+
+
+def _power(a, b=0.5, n=30, floor=0.3):
+    x = np.arange(1, n + 1)
+    return Curve(f"p{a}", x, floor + a * x**-b)
+
+
+def test_docstring_example_runs_and_prunes():
+    """The class docstring's example (Sphinx testcode, not collected as a doctest)."""
+    ns = {}
+    doc = ForecastPruner.__doc__
+    code = doc.split(".. testcode::")[1].split("Args:")[0]
+    exec(compile("\n".join(line[12:] for line in code.splitlines()), "example", "exec"), ns)
+    states = [t.state for t in ns["study"].trials]
+    assert optuna.trial.TrialState.PRUNED in states
+    assert states[0] == optuna.trial.TrialState.COMPLETE
+
+
+def test_prunes_a_hopeless_trial_and_keeps_the_best():
+    good = [_power(a, floor=0.3) for a in (1.0, 1.2, 0.9)]
+    bad = [_power(a, floor=2.0) for a in (1.0, 1.1, 0.8, 1.3)]
+    best = _power(0.7, floor=0.1)
+    curves = good + bad + [best]
+    study = optuna.create_study(pruner=ForecastPruner())
+    study.optimize(_objective(curves), n_trials=len(curves))
+    states = [t.state.name for t in study.trials]
+    assert states[3:7] == ["PRUNED"] * 4, states  # far worse than the finished ones
+    assert states[7] == "COMPLETE"  # the best run is never pruned
+    assert study.best_value == pytest.approx(float(best.values[-1]))
+    for t in study.trials[3:7]:
+        rec = t.user_attrs[ATTR]
+        assert rec["stop"] and rec["reason"] == "cannot_win"
+        assert rec["prob_better"] < 0.05
+        assert rec["step"] == t.last_step
+        assert rec["final_step"] == 30  # learned from the completed trials
+        assert rec["lower"] <= rec["median"] <= rec["upper"]
+
+
+def test_diverged_trial_is_pruned_at_once():
+    c = _power(1.0)
+    values = c.values.copy()
+    values[4] = np.nan
+    curves = [c, Curve("nan", c.steps, values)]
+    study = optuna.create_study(pruner=ForecastPruner())
+    study.optimize(_objective(curves), n_trials=2)
+    t = study.trials[1]
+    assert t.state == optuna.trial.TrialState.PRUNED
+    assert t.last_step == 5  # the step of the NaN: not one report later
+    assert t.user_attrs[ATTR]["reason"] == "diverged"
+
+
+def test_before_any_completion_running_trials_set_the_bar():
+    """Running trials' recorded forecasts stand in for the best final (distributed start)."""
+    study = optuna.create_study(pruner=ForecastPruner(max_step=30))
+    good, bad = _power(1.0, floor=0.2), _power(1.0, floor=3.0)
+    t_good, t_bad = study.ask(), study.ask()
+    for t, c in ((t_good, good), (t_bad, bad)):
+        for step, v in zip(c.steps[:8], c.values[:8], strict=True):
+            t.report(float(v), int(step))
+    assert not t_good.should_prune()  # nothing to compare with yet
+    assert t_bad.should_prune()
+    rec = study.trials[1].user_attrs[ATTR]
+    assert rec["reason"] == "cannot_win" and rec["final_step"] == 30
+
+
+def test_min_gain_stops_converged_trials():
+    flat = Curve("flat", np.arange(1, 31), 0.5 + 1e-4 * np.sin(np.arange(30)))
+    study = optuna.create_study(pruner=ForecastPruner(min_gain=0.01, max_step=100))
+    study.optimize(_objective([flat]), n_trials=1)
+    t = study.trials[0]
+    assert t.state == optuna.trial.TrialState.PRUNED
+    assert t.user_attrs[ATTR]["reason"] == "converged"
+
+
+def test_maximize_and_unequal_lengths():
+    """Accuracy curves of different lengths: a shorter finished trial does not shorten the
+    horizon, a trial on the best one's path is not pruned, a far worse one is."""
+    acc = [Curve(f"a{i}", np.arange(1, n + 1), 0.9 - 0.5 * np.arange(1, n + 1) ** -0.7 - d,
+                 goal="max") for i, (n, d) in enumerate([(40, 0.0), (20, 0.0), (30, 0.3)])]
+    study = optuna.create_study(direction="maximize", pruner=ForecastPruner())
+    study.optimize(_objective(acc), n_trials=3)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    assert study.trials[2].user_attrs[ATTR]["final_step"] == 40
+
+
+def test_jitter_does_not_prune_the_winner():
+    rng = np.random.default_rng(0)
+    x = np.arange(1, 41)
+    base = [Curve(f"b{i}", x, 0.5 + 0.5 * x**-0.5 + rng.normal(0, 0.02, 40)) for i in range(6)]
+    winner = Curve("w", x, 0.3 + 0.5 * x**-0.5 + rng.normal(0, 0.02, 40))
+    study = optuna.create_study(pruner=ForecastPruner())
+    study.optimize(_objective(base + [winner]), n_trials=7)
+    assert study.trials[-1].state == optuna.trial.TrialState.COMPLETE
+
+
+def test_forecasts_are_refreshed_as_points_grow():
+    calls = []
+
+    class Counting(ForecastPruner):
+        def _final_step(self, *a):
+            calls.append(a[-1])
+            return super()._final_step(*a)
+
+    study = optuna.create_study(pruner=Counting(growth=1.5))
+    study.optimize(_objective([_power(1.0)]), n_trials=1)
+    assert calls == [3, 5, 8, 12, 18, 27]  # steps 1..30: points 3, 5, 8, ... (x1.5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(risk=0.0), dict(risk=1.0), dict(min_gain=-1.0),
+                                    dict(max_step=0), dict(n_warmup_steps=-1),
+                                    dict(growth=0.5)])
+def test_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        ForecastPruner(**kwargs)
+
+
+def test_multi_objective_is_refused():
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING,
+                                      intermediate_values={0: 1.0, 1: 0.5, 2: 0.4})
+    with pytest.raises(NotImplementedError):
+        ForecastPruner().prune(study, trial)
+
+
+def test_decide_rules():
+    f = forecast([1, 2, 3, 4, 5, 6], [1.0, 0.8, 0.7, 0.65, 0.62, 0.6], at=50)
+    vals = [1.0, 0.8, 0.7, 0.65, 0.62, 0.6]
+    assert decide(f, vals, None).reason == "continue"
+    assert decide(f, vals, 0.0).stop
+    assert not decide(f, vals, 10.0).stop
+    assert decide(f, [*vals[:-1], math.inf], 10.0).reason == "diverged"
+    d = decide(f, vals, 10.0, min_gain=10.0)
+    assert d.reason == "converged" and d.stop
+    assert set(d.to_dict()) >= {"prob_better", "median", "lower", "upper", "expected_gain"}
+
+
+def test_replay_accounts_compute_and_regret():
+    runs = list(sample_curves())
+    res = {r.pruner: r for r in replay(runs, ["nop", "forecast", "median"], trials=12,
+                                       repeats=2)}
+    assert (res["nop"].compute == 1.0).all() and (res["nop"].regret == 0.0).all()
+    for r in res.values():
+        assert r.compute.shape == (2,) and r.regret.shape == (2,)
+        assert (0 < r.compute).all() and (r.compute <= 1).all()
+        assert (r.regret >= 0).all()
+    assert res["forecast"].compute.mean() < 1.0
+    d = res["forecast"].to_dict()
+    assert set(d) >= {"pruner", "compute_fraction", "regret", "latency_ms"}
+
+
+def test_replay_cli_json_and_bad_pruner(tmp_path, capsys):
+    path = "src/curvecast/data/nasbench_nlp_sample.csv"
+    with pytest.raises(SystemExit) as e:
+        main(["replay", path, "--trials", "6", "--repeats", "1", "--pruners", "nop,sha",
+              "--json"])
+    assert e.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["pruner"] for r in out["results"]] == ["nop", "sha"]
+    assert out["results"][0]["compute_fraction"] == {"mean": 1.0, "worst": 1.0}
+    with pytest.raises(SystemExit) as e:
+        main(["replay", path, "--pruners", "nop,bogus"])
+    assert e.value.code == 2
+    assert "bogus" in capsys.readouterr().err
