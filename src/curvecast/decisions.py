@@ -4,6 +4,10 @@ A run is stopped when it has diverged, when the probability that its final value
 the incumbent (the best final so far) is below ``risk``, or, optionally, when the
 improvement its forecast still expects is below ``min_gain`` (it has converged).
 
+Before a run has the points a forecast needs, it is stopped when it is dominated: the
+runs closest to it that were at least as good at the same step all ended, or were
+forecast to end even in their best case, worse than the incumbent (see ``dominated``).
+
 >>> from curvecast import forecast
 >>> f = forecast([1, 2, 3, 4, 5, 6], [1.0, 0.8, 0.7, 0.65, 0.62, 0.6], at=50)
 >>> decide(f, [0.6], incumbent=0.1).stop
@@ -17,6 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import stats
 
 from .forecast import Forecast
 
@@ -41,6 +46,8 @@ class Decision:
     lower: float | None = None
     upper: float | None = None
     expected_gain: float | None = None
+    best_case: float | None = None  # the better end of the 80% interval
+
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -65,9 +72,59 @@ def decide(fc: Forecast, values, incumbent: float | None, risk: float = 0.05,
     gain = float(sign * (values[-RECENT:].mean() - np.ravel(fc.mean)[0]))
     prob = None if incumbent is None else float(np.ravel(fc.prob_better_than(incumbent))[0])
     common = dict(prob_better=prob, median=median, lower=lower, upper=upper,
-                  expected_gain=gain)
+                  expected_gain=gain, best_case=lower if fc.goal == "min" else upper)
     if prob is not None and prob < risk:
         return Decision(True, "cannot_win", **common)
     if min_gain is not None and gain < min_gain:
         return Decision(True, "converged", **common)
     return Decision(False, "continue", **common)
+
+
+NEIGHBOURS = 5
+"""Runs, at least as good at the same step, that must all have been hopeless."""
+MIN_RANK_CORRELATION = 0.5
+"""How well values at the step must rank the runs' outcomes (Spearman) for the step to
+count: at an untrained model's first evaluation every run looks alike, and when most
+runs are hopeless, any five neighbours would be."""
+MIN_OTHERS = 10
+CLOSE = 0.1
+"""A run whose best case misses the incumbent by less than this fraction of the gap
+between the typical outcome and the incumbent was close, not hopeless (in the units of
+normalised regret)."""
+
+
+def dominated(value: float, others: list[tuple[float, float]], incumbent: float | None,
+              goal: str = "min", k: int = NEIGHBOURS) -> Decision:
+    """Judge a run from its value at one step alone, by the runs seen at that step.
+
+    ``others``: (value at the same step, best case of the final) of other runs: a
+    finished run's final, a stopped run's forecast best case (inf, or -inf for 'max',
+    for a diverged one). The run is stopped when the k runs closest to it that were at
+    least as good at that step all end worse than the incumbent even in their best case:
+    learning curves of one study rarely cross that many better ones.
+
+    >>> others = [(1.0, 3.0), (1.1, 3.2), (1.2, 2.9), (1.3, 3.1), (1.4, 3.3), (0.5, 1.0),
+    ...           (0.6, 1.2), (0.7, 1.9), (2.0, 4.0), (2.2, 3.9)]
+    >>> dominated(1.5, others, incumbent=1.0).stop
+    True
+    >>> dominated(0.9, others, incumbent=1.0).stop  # the winner was just below it
+    False
+    """
+    if incumbent is None or not np.isfinite(value) or len(others) < MIN_OTHERS:
+        return Decision(False, "no_forecast")
+    sign = 1.0 if goal == "min" else -1.0
+    v, b = np.array(others, float).T
+    ok = np.isfinite(v)
+    if stats.spearmanr(v[ok], np.nan_to_num(b[ok], posinf=1e300, neginf=-1e300))[0] \
+            < MIN_RANK_CORRELATION:
+        return Decision(False, "no_forecast")
+    better = sorted((sign * v, sign * b) for v, b in others
+                    if np.isfinite(v) and sign * v <= sign * value)
+    near = better[::-1][:k]  # the closest of those at least as good
+    if len(near) < k:
+        return Decision(False, "no_forecast")
+    best = min(b for _, b in near)
+    typical = np.median(sign * np.nan_to_num(b[ok], posinf=1e300, neginf=-1e300))
+    if best > sign * incumbent + CLOSE * max(typical - sign * incumbent, 0.0):
+        return Decision(True, "dominated", best_case=float(sign * best))
+    return Decision(False, "continue")

@@ -25,6 +25,7 @@ import optuna
 
 from ..curve import Curve
 from ..errors import UsageError
+from ..forecasters import Forecaster
 from ..integrations.optuna import ForecastPruner
 
 
@@ -73,8 +74,10 @@ class ReplayResult:
 
 def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "median"),
            trials: int = 100, repeats: int = 10, seed: int = 0,
-           progress: Callable[[str], None] | None = None) -> list[ReplayResult]:
+           progress: Callable[[str], None] | None = None,
+           forecaster: Forecaster | None = None) -> list[ReplayResult]:
     """Replay ``trials`` of ``runs`` per repeat under each pruner (see the module docstring).
+    ``forecaster``: the per-curve forecaster of ForecastPruner (default: its own).
 
     >>> from curvecast.demo import sample_curves
     >>> res = replay(list(sample_curves()), ["nop"], trials=5, repeats=1)
@@ -82,6 +85,7 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
     (1.0, 0.0)
     """
     factories = _pruners()
+    factories["forecast"] = lambda: ForecastPruner(forecaster=forecaster)
     unknown = [p for p in pruners if p not in factories]
     if unknown:
         raise UsageError(f"unknown pruners {unknown}; choose from {list(factories)}")

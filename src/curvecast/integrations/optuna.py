@@ -19,7 +19,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from ..curve import MIN_POINTS, Curve
-from ..decisions import Decision, decide, diverged
+from ..decisions import Decision, decide, diverged, dominated
 from ..forecasters import Forecaster, LearnedForecaster, StudyForecaster
 
 if TYPE_CHECKING:
@@ -38,11 +38,17 @@ class ForecastPruner(BasePruner):
     when the probability that its final value beats the best completed trial's value is
     below ``risk``. Before any trial has completed, the best forecast median among the
     other running trials stands in for it, so pruning works from the start of a
-    distributed study. A trial that reports NaN or inf is pruned as diverged.
+    distributed study. A trial that reports NaN or inf is pruned as diverged. A trial with
+    too few points to forecast (its first two reports) is pruned when it is dominated: the
+    five trials closest to it that were at least as good at the same step all ended (or,
+    pruned, were forecast to end even in their best case) clearly worse than the best
+    final, at a step whose values rank the trials' outcomes (see
+    :func:`curvecast.decisions.dominated`).
 
     Every forecast is recorded in the trial's user attributes under ``"curvecast"``
     (``step``, ``final_step``, ``median``, ``lower`` and ``upper`` of the 80% interval,
-    ``prob_better``, ``expected_gain``, ``reason``), for samplers, users and the dashboard.
+    ``best_case``, ``prob_better``, ``expected_gain``, ``stop``, ``reason``), for
+    samplers, users and the dashboard.
 
     Forecasts are refreshed when a trial's reported points have grown by ``growth``
     (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...); between refreshes a report
@@ -141,8 +147,10 @@ class ForecastPruner(BasePruner):
         last = values[step]
         if not math.isfinite(last):
             return self._record(study, trial, step, None, diverged())
-        if step < self._n_warmup_steps or len(values) < MIN_POINTS:
+        if step < self._n_warmup_steps:
             return False
+        if len(values) < MIN_POINTS:
+            return self._early(study, trial, step, last)
         with self._lock:
             seen = self._judged.get(trial.number, 0)
             n = len(values)
@@ -159,6 +167,17 @@ class ForecastPruner(BasePruner):
         decision = decide(fc, curve.values, self._incumbent(study, trial, completed),
                           self._risk, self._min_gain)
         return self._record(study, trial, step, final, decision)
+
+    def _early(self, study: Study, trial: FrozenTrial, step: int, value: float) -> bool:
+        """Too few points to forecast: stop the trial if it is dominated at this step."""
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
+                                                          TrialState.PRUNED))
+        completed = [t for t in trials if t.state == TrialState.COMPLETE]
+        goal = _goal(study)
+        others = [(t.intermediate_values[step], _best_case(t, goal)) for t in trials
+                  if step in t.intermediate_values]
+        decision = dominated(value, others, self._incumbent(study, trial, completed), goal)
+        return self._record(study, trial, step, None, decision) if decision.stop else False
 
     def _final_step(self, study: Study, completed: list[FrozenTrial], step: int) -> int:
         if self._max_step is not None:
@@ -209,6 +228,16 @@ def _goal(study: Study) -> str:
     if len(study.directions) > 1:
         raise NotImplementedError("ForecastPruner supports single-objective studies only.")
     return "min" if study.direction == StudyDirection.MINIMIZE else "max"
+
+
+def _best_case(trial: FrozenTrial, goal: str) -> float:
+    """A finished trial's final; a pruned one's forecast best case (worst if none)."""
+    if trial.state == TrialState.COMPLETE and trial.value is not None:
+        return trial.value
+    best = trial.user_attrs.get(ATTR, {}).get("best_case")
+    if best is not None:
+        return best
+    return math.inf if goal == "min" else -math.inf
 
 
 def _curve(trial: FrozenTrial, goal: str) -> Curve:
