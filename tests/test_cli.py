@@ -576,7 +576,8 @@ def test_demo_writes_plot_and_json(capsys, tmp_path):
     code, out, err = cli(capsys, "demo", "--out", out_dir)
     assert code == 0, err
     assert "Traceback" not in err
-    assert sorted(p.name for p in out_dir.iterdir()) == ["forecasts.json", "forecasts.png"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "forecasts.json", "forecasts.png", "sweep.db"]
     png = (out_dir / "forecasts.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     data = strict_json((out_dir / "forecasts.json").read_text())
@@ -587,6 +588,19 @@ def test_demo_writes_plot_and_json(capsys, tmp_path):
     assert any(r["final_status"] == "diverged" for r in rows)
     flat = " ".join(out.split())  # rich wraps long lines
     assert f"plot: {out_dir / 'forecasts.png'}" in flat and "inside the 80% interval" in flat
+    # the sweep: both pruners on SQLite, each trial recorded there
+    assert "ForecastPruner" in flat and "MedianPruner" in flat
+    import optuna
+
+    storage = f"sqlite:///{out_dir / 'sweep.db'}"
+    for name in ("ForecastPruner", "MedianPruner"):
+        study = optuna.load_study(study_name=name, storage=storage)
+        assert len(study.trials) == len(rows)
+        pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+        assert pruned
+    fp = optuna.load_study(study_name="ForecastPruner", storage=storage)
+    assert all(t.user_attrs["curvecast"]["stop"] for t in fp.trials
+               if t.state == optuna.trial.TrialState.PRUNED)
 
 
 # --------------------------------------------------------------------------- console script

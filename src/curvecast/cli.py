@@ -248,6 +248,23 @@ def demo(out: Path, cutoff: float) -> None:
     console.print(result.summary)
     console.print(f"plot: {result.plot.resolve()}")
     console.print(f"forecasts: {result.json.resolve()}")
+    _sweep_demo(console, out)
+
+
+def _sweep_demo(console: Console, out: Path) -> None:
+    from .demo import run_sweep
+
+    rows, best, db = run_sweep(out)
+    table = Table(title="The same runs as an Optuna sweep (SQLite), one trial per run",
+                  show_edge=False, header_style="bold")
+    for c in ("pruner", "trials", "completed", "pruned", "epochs trained", "compute",
+              "best value found"):
+        table.add_column(c, justify="left" if c == "pruner" else "right")
+    for r in rows:
+        table.add_row(r.pruner, str(r.trials), str(r.completed), str(r.pruned), str(r.steps),
+                      f"{r.compute:.0%}", _fmt(r.best))
+    console.print(table)
+    console.print(f"best final of all runs: {_fmt(best)}; study database: {db.resolve()}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,9 @@ default has seen these very runs, and its errors on them would flatter it.
 >>> r = run_demo(tempfile.mkdtemp(), cutoff=0.3)
 >>> len(r.rows) > 10 and r.plot.exists()
 True
+
+Then the same runs are replayed as a hyperparameter sweep, an Optuna study on SQLite,
+once with curvecast's ForecastPruner and once with Optuna's MedianPruner (run_sweep).
 """
 
 from __future__ import annotations
@@ -95,3 +98,48 @@ def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
     path.write_text(json.dumps({"runs": [asdict(r) for r in rows]}, indent=2))
     title = f"Final validation log-perplexity (epoch {final:g}) of NAS-Bench-NLP runs on WikiText-2"
     return DemoResult(title, rows, summary, plot, path)
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    pruner: str
+    trials: int
+    completed: int
+    pruned: int
+    steps: int
+    compute: float  # steps reported / steps of every run
+    best: float | None
+
+
+def run_sweep(out: str | Path) -> tuple[list[SweepRow], float, Path]:
+    """Replay the bundled runs, in a fixed shuffled order, as an Optuna study on SQLite
+    under ForecastPruner and under MedianPruner: (rows, best final of all runs, database).
+
+    >>> import tempfile
+    >>> rows, best, db = run_sweep(tempfile.mkdtemp())
+    >>> [r.pruner for r in rows], rows[0].compute < 1.0
+    (['ForecastPruner', 'MedianPruner'], True)
+    """
+    import optuna
+
+    from .evaluate.replay import replay_study
+    from .integrations.optuna import ForecastPruner
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "sweep.db"
+    db.unlink(missing_ok=True)
+    runs = list(sample_curves())
+    runs = [runs[i] for i in np.random.default_rng(0).permutation(len(runs))]
+    with resources.as_file(resources.files("curvecast") / "models" / HELD_OUT_MODEL) as model:
+        pruners = {"ForecastPruner": ForecastPruner(forecaster=LearnedForecaster(model=model)),
+                   "MedianPruner": optuna.pruners.MedianPruner()}
+        rows = []
+        for name, pruner in pruners.items():
+            r = replay_study(runs, pruner, storage=f"sqlite:///{db}", study_name=name)
+            states = [t.state.name for t in r.study.trials]
+            steps = sum(len(t.intermediate_values) for t in r.study.trials)
+            rows.append(SweepRow(name, len(states), states.count("COMPLETE"),
+                                 states.count("PRUNED"), steps, r.compute, r.best))
+    finals = np.array([c.values[-1] for c in runs])
+    return rows, float(np.nanmin(finals)), db

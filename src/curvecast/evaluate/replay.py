@@ -105,10 +105,10 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
             drawn = [runs[i] for i in order]
             with _quiet():
                 pruner = factories[name]()
-            c, g, ls = _replay_once(drawn, pruner)
-            compute.append(c)
-            regret.append(g)
-            lat.extend(ls)
+            one = replay_study(drawn, pruner)
+            compute.append(one.compute)
+            regret.append(one.regret)
+            lat.extend(one.latency)
             if progress:
                 progress(f"{name}: repeat {r + 1}/{repeats}")
         lat_ms = np.array(lat) * 1e3 if lat else np.array([np.nan])
@@ -118,11 +118,27 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
     return out
 
 
-def _replay_once(runs: list[Curve], pruner) -> tuple[float, float, list[float]]:
-    """(compute fraction, normalised regret, should_prune seconds) of one study."""
+@dataclass(frozen=True)
+class StudyReplay:
+    """One replayed study: compute fraction, normalised regret, the best final found
+    (None if no trial completed), every should_prune call's seconds, and the study."""
+
+    compute: float
+    regret: float
+    best: float | None
+    latency: list[float]
+    study: optuna.Study
+
+
+def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
+                 storage: str | None = None, study_name: str | None = None) -> StudyReplay:
+    """Replay ``runs`` in order as one new Optuna study under ``pruner`` (in memory, or in
+    ``storage``, e.g. ``sqlite:///sweep.db``)."""
+    runs = list(runs)
     goal = runs[0].goal
     with _quiet():
-        study = optuna.create_study(direction="minimize" if goal == "min" else "maximize",
+        study = optuna.create_study(storage=storage, study_name=study_name,
+                                    direction="minimize" if goal == "min" else "maximize",
                                     pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
     latency: list[float] = []
     reported = 0
@@ -146,8 +162,8 @@ def _replay_once(runs: list[Curve], pruner) -> tuple[float, float, list[float]]:
     total = sum(len(r) for r in runs)
     done = [t.value for t in study.trials
             if t.state == optuna.trial.TrialState.COMPLETE and math.isfinite(t.value)]
-    _replay_once.last_study = study  # for inspection in notebooks and tests
-    return reported / total, _regret(runs, done), latency
+    best = (min(done) if goal == "min" else max(done)) if done else None
+    return StudyReplay(reported / total, _regret(runs, done), best, latency, study)
 
 
 def _regret(runs: list[Curve], done: list[float]) -> float:
