@@ -11,8 +11,8 @@ N_TRIALS trials. Trial number n replays the bundled NAS-Bench-NLP run n mod 24: 
 is reported with ``trial.report`` and ``trial.should_prune``, and the final value is the last
 point. Every report and outcome is appended to LOG as one JSON line (flushed at once), so
 the test can compare what was reported with what the storage holds. With ``--hang-at``,
-the worker writes MARKER after reporting that step of its first trial and sleeps there,
-waiting to be killed.
+the worker's first trial reports up to STEP without asking ``should_prune`` (so it cannot
+be pruned first), writes its number to MARKER and sleeps there, waiting to be killed.
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def objective_for(log, hang_at: int | None = None, marker: str | None = None):
         for step, value in zip(curve.steps.tolist(), curve.values.tolist(), strict=True):
             trial.report(value, int(step))
             _write(log, {"trial": trial.number, "step": int(step), "value": value})
-            if hang_at is not None and int(step) == hang_at:
+            if hang_at is not None:  # the trial to be killed: never pruned before it hangs
+                if int(step) < hang_at:
+                    continue
                 with open(marker, "w") as f:
                     f.write(str(trial.number))
                 time.sleep(600)  # killed here

@@ -96,6 +96,30 @@ def test_before_any_completion_running_trials_set_the_bar():
     assert rec["reason"] == "cannot_win" and rec["final_step"] == 30
 
 
+def test_without_max_step_nothing_is_pruned_before_a_completion():
+    """The final step is unknown until a trial completes: no forecast to compare."""
+    study = optuna.create_study(pruner=ForecastPruner())
+    good, bad = _power(1.0, floor=0.2), _power(1.0, floor=3.0)
+    t_good, t_bad = study.ask(), study.ask()
+    for t, c in ((t_good, good), (t_bad, bad)):
+        for step, v in zip(c.steps[:8], c.values[:8], strict=True):
+            t.report(float(v), int(step))
+    assert not t_good.should_prune() and not t_bad.should_prune()
+
+
+def test_one_pruner_two_studies_keeps_them_apart():
+    pruner = ForecastPruner()
+    curves = [_power(a, floor=f) for a, f in ((1.0, 0.3), (1.2, 0.35), (0.9, 0.4))]
+    first = optuna.create_study(pruner=pruner)
+    first.optimize(_objective(curves), n_trials=3)
+    second = optuna.create_study(pruner=pruner)
+    second.optimize(_objective([_power(1.0, floor=5.0)]), n_trials=1)
+    # the second study's first trial has nothing to beat: the first study's finals and
+    # finished curves are not its
+    assert second.trials[0].state == optuna.trial.TrialState.COMPLETE
+    assert len(pruner._study.context) == 0
+
+
 def test_min_gain_stops_converged_trials():
     flat = Curve("flat", np.arange(1, 31), 0.5 + 1e-4 * np.sin(np.arange(30)))
     study = optuna.create_study(pruner=ForecastPruner(min_gain=0.01, max_step=100))

@@ -204,6 +204,7 @@ class _quiet:
         self.warnings = warnings.catch_warnings()
         self.warnings.__enter__()
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # PatientPruner's nanmin of NaNs
 
     def __exit__(self, *exc):
         self.warnings.__exit__(*exc)

@@ -36,9 +36,10 @@ class ForecastPruner(BasePruner):
     At every report the trial's curve so far is forecast to the final step, using what
     the study's completed trials show (their curves and parameters). The trial is pruned
     when the probability that its final value beats the best completed trial's value is
-    below ``risk``. Before any trial has completed, the best forecast median among the
-    other running trials stands in for it, so pruning works from the start of a
-    distributed study. A trial that reports NaN or inf is pruned as diverged. A trial with
+    below ``risk``. Before any trial has completed (with ``max_step`` given, so that the
+    final step is known), the other running trials' forecasts stand in for it: a trial is
+    pruned when it will almost surely end worse than another would at the pessimistic end
+    of its 80% interval, so pruning works from the start of a distributed study. A trial that reports NaN or inf is pruned as diverged. A trial with
     too few points to forecast (its first two reports) is pruned when it is dominated: the
     five trials closest to it that were at least as good at the same step all ended (or,
     pruned, were forecast to end even in their best case) clearly worse than the best
@@ -134,10 +135,22 @@ class ForecastPruner(BasePruner):
         self._context_growth = context_growth
         self._base = forecaster if forecaster is not None else LearnedForecaster()
         self._lock = threading.Lock()
+        self._fit_lock = threading.Lock()
+        self._study_key: tuple | None = None
+        self._reset()
+
+    def _reset(self) -> None:
         self._judged: dict[int, int] = {}  # trial number -> points at its last forecast
         self._curves: dict[int, Curve | None] = {}  # completed trials, read once
         self._n_read = 0  # completed trials when the context was last read
         self._study: StudyForecaster = StudyForecaster(base=self._base)
+
+    def _follow(self, study: Study) -> None:
+        """Forget what was learned when the pruner is used for another study."""
+        key = (id(study._storage), study._study_id)
+        if key != self._study_key:
+            self._study_key = key
+            self._reset()
 
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
@@ -152,6 +165,7 @@ class ForecastPruner(BasePruner):
         if len(values) < MIN_POINTS:
             return self._early(study, trial, step, last)
         with self._lock:
+            self._follow(study)
             seen = self._judged.get(trial.number, 0)
             n = len(values)
             if seen and n < max(seen + 1, seen * self._growth):
@@ -163,8 +177,9 @@ class ForecastPruner(BasePruner):
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         final = self._final_step(study, completed, step)
         forecaster = self._forecaster(completed, curve.goal)
-        fc = forecaster.forecast([curve], [final])
-        decision = decide(fc, curve.values, self._incumbent(study, trial, completed),
+        with self._fit_lock:  # threads of one process (n_jobs > 1) share the fit caches
+            fc = forecaster.forecast([curve], [final])
+        decision = decide(fc, curve.values, self._incumbent(study, trial, completed, final),
                           self._risk, self._min_gain)
         return self._record(study, trial, step, final, decision)
 
@@ -202,18 +217,25 @@ class ForecastPruner(BasePruner):
                 self._study = self._study.with_context(context)
             return self._study
 
-    def _incumbent(self, study: Study, trial: FrozenTrial,
-                   completed: list[FrozenTrial]) -> float | None:
-        """The best completed value; before any, the best forecast median of the other
-        running trials (as recorded in their user attributes)."""
+    def _incumbent(self, study: Study, trial: FrozenTrial, completed: list[FrozenTrial],
+                   final: int | None = None) -> float | None:
+        """The best completed value. Before any, with ``max_step`` given, the best of the
+        other running trials' recorded worst cases (80%) at the same final step: a trial
+        is then pruned only when it will almost surely end worse than another trial
+        would even at its worst. Without ``max_step`` the final step of a study with no
+        completed trial is unknown, and nothing is pruned for it."""
         best = min if study.direction == StudyDirection.MINIMIZE else max
         done = [t.value for t in completed if t.value is not None and math.isfinite(t.value)]
         if done:
             return best(done)
+        if self._max_step is None or final is None:
+            return None
+        worst = "upper" if study.direction == StudyDirection.MINIMIZE else "lower"
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        medians = [t.user_attrs[ATTR]["median"] for t in running
-                   if t.number != trial.number and "median" in t.user_attrs.get(ATTR, {})]
-        return best(medians) if medians else None
+        records = [t.user_attrs.get(ATTR, {}) for t in running if t.number != trial.number]
+        bars = [r[worst] for r in records
+                if worst in r and not r.get("stop") and r.get("final_step") == final]
+        return best(bars) if bars else None
 
     def _record(self, study: Study, trial: FrozenTrial, step: int, final: int | None,
                 decision: Decision) -> bool:
