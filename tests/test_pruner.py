@@ -11,7 +11,7 @@ import pytest
 
 from curvecast import Curve, forecast
 from curvecast.cli import main
-from curvecast.decisions import decide
+from curvecast.decisions import confirm, decide
 from curvecast.demo import sample_curves
 from curvecast.evaluate.replay import replay
 from curvecast.integrations.optuna import ATTR, ForecastPruner
@@ -189,6 +189,20 @@ def test_decide_rules():
     d = decide(f, vals, 10.0, min_gain=10.0)
     assert d.reason == "converged" and d.stop
     assert set(d.to_dict()) >= {"prob_better", "median", "lower", "upper", "expected_gain"}
+
+
+def test_confirm_turns_a_first_doubt_into_a_warning():
+    f = forecast([1, 2, 3, 4, 5, 6], [1.0, 0.8, 0.7, 0.65, 0.62, 0.6], at=50)
+    vals = [1.0, 0.8, 0.7, 0.65, 0.62, 0.6]
+    d = decide(f, vals, float(f.quantiles([0.03])[0, 0]))  # P(beat) = 0.03: hopeless, not firm
+    assert d.stop and 0.0125 < d.prob_better < 0.05
+    first = confirm(d, warned=False, risk=0.05)
+    assert not first.stop and first.reason == "warning"
+    assert confirm(d, warned=True, risk=0.05).stop
+    firm = decide(f, vals, float(f.quantiles([0.001])[0, 0]))
+    assert confirm(firm, warned=False, risk=0.05).stop
+    nan = decide(f, [*vals[:-1], math.nan], None)
+    assert confirm(nan, warned=False, risk=0.05).stop  # divergence is never second-guessed
 
 
 def test_replay_accounts_compute_and_regret():

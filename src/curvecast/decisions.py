@@ -8,6 +8,11 @@ Before a run has the points a forecast needs, it is stopped when it is dominated
 runs closest to it that were at least as good at the same step all ended, or were
 forecast to end even in their best case, worse than the incumbent (see ``dominated``).
 
+One judgement of hopelessness is a warning; the run is stopped when the next one agrees,
+or at once when the probability is below a quarter of ``risk`` (see ``confirm``): a run
+is judged at many steps, and one overconfident forecast (of a run on a plateau that is
+about to drop) must not end it.
+
 >>> from curvecast import forecast
 >>> f = forecast([1, 2, 3, 4, 5, 6], [1.0, 0.8, 0.7, 0.65, 0.62, 0.6], at=50)
 >>> decide(f, [0.6], incumbent=0.1).stop
@@ -18,7 +23,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -36,7 +41,9 @@ class Decision:
     """A stop-or-continue decision and what it rests on.
 
     reason: 'diverged', 'cannot_win' (probability of beating the incumbent below risk),
-    'converged' (expected gain below min_gain), 'continue', or 'no_forecast'.
+    'converged' (expected gain below min_gain), 'dominated' (see ``dominated``),
+    'warning' (a first judgement of hopelessness, not acted on; see ``confirm``),
+    'continue', or 'no_forecast'.
     """
 
     stop: bool
@@ -78,6 +85,21 @@ def decide(fc: Forecast, values, incumbent: float | None, risk: float = 0.05,
     if min_gain is not None and gain < min_gain:
         return Decision(True, "converged", **common)
     return Decision(False, "continue", **common)
+
+
+FIRM = 0.25
+"""A probability of beating the incumbent below FIRM * risk stops a run at once."""
+
+
+def confirm(decision: Decision, warned: bool, risk: float) -> Decision:
+    """Turn a first judgement of hopelessness into a warning (see the module docstring);
+    ``warned``: the run's previous judgement was one."""
+    if not decision.stop or decision.reason in ("diverged", "converged") or warned:
+        return decision
+    p = decision.prob_better
+    if decision.reason == "cannot_win" and p is not None and p < FIRM * risk:
+        return decision
+    return replace(decision, stop=False, reason="warning")
 
 
 NEIGHBOURS = 5

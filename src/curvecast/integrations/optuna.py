@@ -19,7 +19,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from ..curve import MIN_POINTS, Curve
-from ..decisions import Decision, decide, diverged, dominated
+from ..decisions import Decision, confirm, decide, diverged, dominated
 from ..forecasters import Forecaster, LearnedForecaster, StudyForecaster
 
 if TYPE_CHECKING:
@@ -34,17 +34,22 @@ class ForecastPruner(BasePruner):
     """Pruner that stops a trial when its forecast final value is unlikely to win.
 
     At every report the trial's curve so far is forecast to the final step, using what
-    the study's completed trials show (their curves and parameters). The trial is pruned
-    when the probability that its final value beats the best completed trial's value is
-    below ``risk``. Before any trial has completed (with ``max_step`` given, so that the
-    final step is known), the other running trials' forecasts stand in for it: a trial is
-    pruned when it will almost surely end worse than another would at the pessimistic end
-    of its 80% interval, so pruning works from the start of a distributed study. A trial that reports NaN or inf is pruned as diverged. A trial with
-    too few points to forecast (its first two reports) is pruned when it is dominated: the
-    five trials closest to it that were at least as good at the same step all ended (or,
-    pruned, were forecast to end even in their best case) clearly worse than the best
-    final, at a step whose values rank the trials' outcomes (see
-    :func:`curvecast.decisions.dominated`).
+    the study's completed trials show (their curves and parameters). The trial is judged
+    hopeless when the probability that its final value beats the best completed trial's
+    value is below ``risk``. Before any trial has completed (with ``max_step`` given, so
+    that the final step is known), the other running trials' forecasts stand in for it:
+    a trial is hopeless when it will almost surely end worse than another would at the
+    pessimistic end of its 80% interval, so pruning works from the start of a
+    distributed study. With too few points to forecast (its first two reports), a trial
+    is hopeless when it is dominated: the five trials closest to it that were at least
+    as good at the same step all ended (or, pruned, were forecast to end even in their
+    best case) clearly worse than the best final, at a step whose values rank the
+    trials' outcomes (see :func:`curvecast.decisions.dominated`).
+
+    A trial is pruned when two judgements in a row find it hopeless, or one with a
+    probability below ``risk / 4``: it is judged many times, and one overconfident
+    forecast (of a curve on a plateau just before it drops) must not end it. A trial
+    that reports NaN or inf is pruned at once, as diverged.
 
     Every forecast is recorded in the trial's user attributes under ``"curvecast"``
     (``step``, ``final_step``, ``median``, ``lower`` and ``upper`` of the 80% interval,
@@ -141,6 +146,7 @@ class ForecastPruner(BasePruner):
 
     def _reset(self) -> None:
         self._judged: dict[int, int] = {}  # trial number -> points at its last forecast
+        self._warned: dict[int, bool] = {}  # trial number -> its last judgement warned
         self._curves: dict[int, Curve | None] = {}  # completed trials, read once
         self._n_read = 0  # completed trials when the context was last read
         self._study: StudyForecaster = StudyForecaster(base=self._base)
@@ -162,10 +168,11 @@ class ForecastPruner(BasePruner):
             return self._record(study, trial, step, None, diverged())
         if step < self._n_warmup_steps:
             return False
+        with self._lock:
+            self._follow(study)
         if len(values) < MIN_POINTS:
             return self._early(study, trial, step, last)
         with self._lock:
-            self._follow(study)
             seen = self._judged.get(trial.number, 0)
             n = len(values)
             if seen and n < max(seen + 1, seen * self._growth):
@@ -181,7 +188,13 @@ class ForecastPruner(BasePruner):
             fc = forecaster.forecast([curve], [final])
         decision = decide(fc, curve.values, self._incumbent(study, trial, completed, final),
                           self._risk, self._min_gain)
-        return self._record(study, trial, step, final, decision)
+        return self._record(study, trial, step, final, self._confirm(trial, decision))
+
+    def _confirm(self, trial: FrozenTrial, decision: Decision) -> Decision:
+        with self._lock:
+            out = confirm(decision, self._warned.get(trial.number, False), self._risk)
+            self._warned[trial.number] = out.reason == "warning"
+        return out
 
     def _early(self, study: Study, trial: FrozenTrial, step: int, value: float) -> bool:
         """Too few points to forecast: stop the trial if it is dominated at this step."""
@@ -192,6 +205,9 @@ class ForecastPruner(BasePruner):
         others = [(t.intermediate_values[step], _best_case(t, goal)) for t in trials
                   if step in t.intermediate_values]
         decision = dominated(value, others, self._incumbent(study, trial, completed), goal)
+        if decision.reason == "no_forecast":
+            return False
+        decision = self._confirm(trial, decision)
         return self._record(study, trial, step, None, decision) if decision.stop else False
 
     def _final_step(self, study: Study, completed: list[FrozenTrial], step: int) -> int:
