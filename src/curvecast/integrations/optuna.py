@@ -155,8 +155,9 @@ class ForecastPruner(BasePruner):
         """Forget what was learned when the pruner is used for another study."""
         key = (id(study._storage), study._study_id)
         if key != self._study_key:
-            self._study_key = key
             self._reset()
+            self._goal = _goal(study)  # a storage query: asked once per study
+            self._study_key = key
 
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
@@ -178,7 +179,7 @@ class ForecastPruner(BasePruner):
             if seen and n < max(seen + 1, seen * self._growth):
                 return False
             self._judged[trial.number] = n
-        curve = _curve(trial, _goal(study))
+        curve = _curve(trial, self._goal)
         if curve.status != "ok":
             return self._record(study, trial, step, None, diverged())
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -201,7 +202,7 @@ class ForecastPruner(BasePruner):
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
                                                           TrialState.PRUNED))
         completed = [t for t in trials if t.state == TrialState.COMPLETE]
-        goal = _goal(study)
+        goal = self._goal
         others = [(t.intermediate_values[step], _best_case(t, goal)) for t in trials
                   if step in t.intermediate_values]
         decision = dominated(value, others, self._incumbent(study, trial, completed), goal)
@@ -240,13 +241,13 @@ class ForecastPruner(BasePruner):
         is then pruned only when it will almost surely end worse than another trial
         would even at its worst. Without ``max_step`` the final step of a study with no
         completed trial is unknown, and nothing is pruned for it."""
-        best = min if study.direction == StudyDirection.MINIMIZE else max
+        best = min if self._goal == "min" else max
         done = [t.value for t in completed if t.value is not None and math.isfinite(t.value)]
         if done:
             return best(done)
         if self._max_step is None or final is None:
             return None
-        worst = "upper" if study.direction == StudyDirection.MINIMIZE else "lower"
+        worst = "upper" if self._goal == "min" else "lower"
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         records = [t.user_attrs.get(ATTR, {}) for t in running if t.number != trial.number]
         bars = [r[worst] for r in records
