@@ -61,6 +61,7 @@ class Decision:
 
 
 def diverged() -> Decision:
+    """A run that reported NaN or inf: stopped, whatever its forecast."""
     return Decision(True, "diverged")
 
 
