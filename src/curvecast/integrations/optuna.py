@@ -148,6 +148,11 @@ class ForecastPruner(BasePruner):
         self._judged: dict[int, int] = {}  # trial number -> points at its last forecast
         self._warned: dict[int, bool] = {}  # trial number -> its last judgement warned
         self._curves: dict[int, Curve | None] = {}  # completed trials, read once
+        # finished trials, read once: number -> (values by step, final or best case)
+        self._finished: dict[int, tuple[dict, float]] = {}
+        self._order: list[int] = []  # their numbers in the order read
+        self._best: float | None = None  # the best completed value
+        self._by_step: dict[int, tuple[int, list]] = {}  # step -> (trials used, others)
         self._n_read = 0  # completed trials when the context was last read
         self._study: StudyForecaster = StudyForecaster(base=self._base)
 
@@ -183,11 +188,12 @@ class ForecastPruner(BasePruner):
         if curve.status != "ok":
             return self._record(study, trial, step, None, diverged())
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        self._absorb(completed)
         final = self._final_step(study, completed, step)
         forecaster = self._forecaster(completed, curve.goal)
         with self._fit_lock:  # threads of one process (n_jobs > 1) share the fit caches
             fc = forecaster.forecast([curve], [final])
-        decision = decide(fc, curve.values, self._incumbent(study, trial, completed, final),
+        decision = decide(fc, curve.values, self._incumbent(study, trial, final),
                           self._risk, self._min_gain)
         return self._record(study, trial, step, final, self._confirm(trial, decision))
 
@@ -199,17 +205,40 @@ class ForecastPruner(BasePruner):
 
     def _early(self, study: Study, trial: FrozenTrial, step: int, value: float) -> bool:
         """Too few points to forecast: stop the trial if it is dominated at this step."""
-        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
-                                                          TrialState.PRUNED))
-        completed = [t for t in trials if t.state == TrialState.COMPLETE]
-        goal = self._goal
-        others = [(t.intermediate_values[step], _best_case(t, goal)) for t in trials
-                  if step in t.intermediate_values]
-        decision = dominated(value, others, self._incumbent(study, trial, completed), goal)
+        self._absorb(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
+                                                               TrialState.PRUNED)))
+        decision = dominated(value, self._others(step), self._incumbent(study, trial),
+                             self._goal)
         if decision.reason == "no_forecast":
             return False
         decision = self._confirm(trial, decision)
         return self._record(study, trial, step, None, decision) if decision.stop else False
+
+    def _absorb(self, trials: list[FrozenTrial]) -> None:
+        """Keep what the rules need of finished trials not seen before (they never change,
+        and reading 500 of them anew at every report would cost more than the rest)."""
+        with self._lock:
+            for t in trials:
+                if t.number in self._finished:
+                    continue
+                outcome = _best_case(t, self._goal)
+                self._finished[t.number] = (t.intermediate_values, outcome)
+                self._order.append(t.number)
+                if t.state == TrialState.COMPLETE and math.isfinite(outcome):
+                    better = self._best is None or (
+                        outcome < self._best if self._goal == "min" else outcome > self._best)
+                    self._best = outcome if better else self._best
+
+    def _others(self, step: int) -> list[tuple[float, float]]:
+        """(value at ``step``, final or best case) of the finished trials read so far."""
+        with self._lock:
+            used, others = self._by_step.get(step, (0, []))
+            for number in self._order[used:]:
+                values, outcome = self._finished[number]
+                if step in values:
+                    others.append((values[step], outcome))
+            self._by_step[step] = (len(self._order), others)
+            return list(others)
 
     def _final_step(self, study: Study, completed: list[FrozenTrial], step: int) -> int:
         if self._max_step is not None:
@@ -234,17 +263,15 @@ class ForecastPruner(BasePruner):
                 self._study = self._study.with_context(context)
             return self._study
 
-    def _incumbent(self, study: Study, trial: FrozenTrial, completed: list[FrozenTrial],
+    def _incumbent(self, study: Study, trial: FrozenTrial,
                    final: int | None = None) -> float | None:
         """The best completed value. Before any, with ``max_step`` given, the best of the
         other running trials' recorded worst cases (80%) at the same final step: a trial
         is then pruned only when it will almost surely end worse than another trial
         would even at its worst. Without ``max_step`` the final step of a study with no
         completed trial is unknown, and nothing is pruned for it."""
-        best = min if self._goal == "min" else max
-        done = [t.value for t in completed if t.value is not None and math.isfinite(t.value)]
-        if done:
-            return best(done)
+        if self._best is not None:
+            return self._best
         if self._max_step is None or final is None:
             return None
         worst = "upper" if self._goal == "min" else "lower"
@@ -252,7 +279,9 @@ class ForecastPruner(BasePruner):
         records = [t.user_attrs.get(ATTR, {}) for t in running if t.number != trial.number]
         bars = [r[worst] for r in records
                 if worst in r and not r.get("stop") and r.get("final_step") == final]
-        return best(bars) if bars else None
+        if not bars:
+            return None
+        return min(bars) if self._goal == "min" else max(bars)
 
     def _record(self, study: Study, trial: FrozenTrial, step: int, final: int | None,
                 decision: Decision) -> bool:
