@@ -232,3 +232,27 @@ def test_replay_cli_json_and_bad_pruner(tmp_path, capsys):
         main(["replay", path, "--pruners", "nop,bogus"])
     assert e.value.code == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_replay_cli_bad_input_exits_2(tmp_path, capsys):
+    one = tmp_path / "one.csv"
+    one.write_text("run,step,value\na,0,1.0\na,1,0.5\n")
+    with pytest.raises(SystemExit) as e:
+        main(["replay", str(one)])
+    assert e.value.code == 2
+    assert "at least 2 runs" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("run,step,value\na,0,1.0\na,1,0.5\nb,0,1.0\nb,1,oops\n")
+    with pytest.raises(SystemExit) as e:
+        main(["replay", str(bad)])
+    assert e.value.code == 2
+    assert "row 4" in capsys.readouterr().err
+
+
+def test_replay_float_steps_become_indices():
+    """Token counts are not integers Optuna accepts as steps beyond 2**62; fractional
+    steps are replayed as 0, 1, 2, ..."""
+    from curvecast.evaluate.replay import _int_steps
+
+    assert _int_steps(Curve("t", [0.5, 1.5, 2.5], [3.0, 2.0, 1.0])) == [0, 1, 2]
+    assert _int_steps(Curve("t", [0, 200, 400], [3.0, 2.0, 1.0])) == [0, 200, 400]
