@@ -39,9 +39,10 @@ def check(rows: list[dict]) -> list[str]:
     rivals = [p for p in OPTUNA if p in at and at[p]["regret"]["mean"] <= 0.02]
     beaten = [p for p in rivals if cf < at[p]["compute_fraction"]["mean"]]
     ok = [mean <= 0.02 and worst <= 0.15, cf <= 0.10, len(beaten) == len(rivals)]
-    return [f"  regret mean {mean:.3f} worst {worst:.3f} {'PASS' if ok[0] else 'FAIL'}; "
+    line = (f"  regret mean {mean:.3f} worst {worst:.3f} {'PASS' if ok[0] else 'FAIL'}; "
             f"compute {cf:.3f} {'PASS' if ok[1] else 'FAIL'}; below {beaten} of rivals "
-            f"{rivals} {'PASS' if ok[2] else 'FAIL'}"]
+            f"{rivals} {'PASS' if ok[2] else 'FAIL'}")
+    return [line]
 
 
 def plot(out: dict, path: Path) -> None:
@@ -75,8 +76,9 @@ def plot(out: dict, path: Path) -> None:
 
 
 def table(out: dict) -> str:
-    lines = ["| data set | pruner | compute mean | compute worst | regret mean | regret worst "
-             "| latency ms (median) |", "|---|---|--:|--:|--:|--:|--:|"]
+    head = ("| data set | pruner | compute mean | compute worst | regret mean | regret worst "
+            "| latency ms (median) |")
+    lines = [head, "|---|---|--:|--:|--:|--:|--:|"]
     for name, rows in out.items():
         for r in rows:
             lines.append(f"| {name} | {r['pruner']} | {r['compute_fraction']['mean']:.3f} "

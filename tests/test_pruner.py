@@ -163,9 +163,9 @@ def test_forecasts_are_refreshed_as_points_grow():
     assert calls == [3, 5, 8, 12, 18, 27]  # steps 1..30: points 3, 5, 8, ... (x1.5)
 
 
-@pytest.mark.parametrize("kwargs", [dict(risk=0.0), dict(risk=1.0), dict(min_gain=-1.0),
-                                    dict(max_step=0), dict(n_warmup_steps=-1),
-                                    dict(growth=0.5)])
+@pytest.mark.parametrize("kwargs", [{"risk": 0.0}, {"risk": 1.0}, {"min_gain": -1.0},
+                                    {"max_step": 0}, {"n_warmup_steps": -1},
+                                    {"growth": 0.5}])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         ForecastPruner(**kwargs)

@@ -79,8 +79,8 @@ def decide(fc: Forecast, values, incumbent: float | None, risk: float = 0.05,
     sign = 1.0 if fc.goal == "min" else -1.0
     gain = float(sign * (values[-RECENT:].mean() - np.ravel(fc.mean)[0]))
     prob = None if incumbent is None else float(np.ravel(fc.prob_better_than(incumbent))[0])
-    common = dict(prob_better=prob, median=median, lower=lower, upper=upper,
-                  expected_gain=gain, best_case=lower if fc.goal == "min" else upper)
+    common = {"prob_better": prob, "median": median, "lower": lower, "upper": upper,
+              "expected_gain": gain, "best_case": lower if fc.goal == "min" else upper}
     if prob is not None and prob < risk:
         return Decision(True, "cannot_win", **common)
     if min_gain is not None and gain < min_gain:
