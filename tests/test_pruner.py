@@ -256,3 +256,15 @@ def test_replay_float_steps_become_indices():
 
     assert _int_steps(Curve("t", [0.5, 1.5, 2.5], [3.0, 2.0, 1.0])) == [0, 1, 2]
     assert _int_steps(Curve("t", [0, 200, 400], [3.0, 2.0, 1.0])) == [0, 200, 400]
+
+
+def test_threads_share_one_pruner():
+    """optimize(n_jobs=2): two threads judge trials with one pruner and its caches."""
+    curves = list(sample_curves())
+    study = optuna.create_study(pruner=ForecastPruner(max_step=50))
+    study.optimize(_objective(curves), n_trials=16, n_jobs=2)
+    states = [t.state for t in study.trials]
+    assert len(states) == 16 and optuna.trial.TrialState.RUNNING not in states
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.PRUNED:
+            assert t.user_attrs[ATTR]["stop"] and t.user_attrs[ATTR]["step"] == t.last_step
