@@ -234,19 +234,17 @@ def test_replay_cli_json_and_bad_pruner(tmp_path, capsys):
     assert "bogus" in capsys.readouterr().err
 
 
-def test_replay_cli_bad_input_exits_2(tmp_path, capsys):
-    one = tmp_path / "one.csv"
-    one.write_text("run,step,value\na,0,1.0\na,1,0.5\n")
+@pytest.mark.parametrize("text, message", [
+    ("run,step,value\na,0,1.0\na,1,0.5\n", "at least 2 runs"),
+    ("run,step,value\na,0,1.0\na,1,0.5\nb,0,1.0\nb,1,oops\n", "row 4"),
+])
+def test_replay_cli_bad_input_exits_2(tmp_path, capsys, text, message):
+    path = tmp_path / "runs.csv"
+    path.write_text(text)
     with pytest.raises(SystemExit) as e:
-        main(["replay", str(one)])
+        main(["replay", str(path)])
     assert e.value.code == 2
-    assert "at least 2 runs" in capsys.readouterr().err
-    bad = tmp_path / "bad.csv"
-    bad.write_text("run,step,value\na,0,1.0\na,1,0.5\nb,0,1.0\nb,1,oops\n")
-    with pytest.raises(SystemExit) as e:
-        main(["replay", str(bad)])
-    assert e.value.code == 2
-    assert "row 4" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_replay_float_steps_become_indices():

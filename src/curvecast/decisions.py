@@ -55,7 +55,6 @@ class Decision:
     expected_gain: float | None = None
     best_case: float | None = None  # the better end of the 80% interval
 
-
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
@@ -138,16 +137,16 @@ def dominated(value: float, others: list[tuple[float, float]], incumbent: float 
     sign = 1.0 if goal == "min" else -1.0
     v, b = np.array(others, float).T
     ok = np.isfinite(v)
-    if stats.spearmanr(v[ok], np.nan_to_num(b[ok], posinf=1e300, neginf=-1e300))[0] \
-            < MIN_RANK_CORRELATION:
+    v, b = sign * v[ok], sign * b[ok]
+    ranked = np.nan_to_num(b, posinf=1e300, neginf=-1e300)  # diverged: ranked worst
+    if stats.spearmanr(v, ranked)[0] < MIN_RANK_CORRELATION:
         return Decision(False, "no_forecast")
-    better = sorted((sign * v, sign * b) for v, b in others
-                    if np.isfinite(v) and sign * v <= sign * value)
-    near = better[::-1][:k]  # the closest of those at least as good
+    at_least = v <= sign * value
+    near = sorted(zip(v[at_least], b[at_least], strict=True))[::-1][:k]  # the closest
     if len(near) < k:
         return Decision(False, "no_forecast")
-    best = min(b for _, b in near)
-    typical = np.median(sign * np.nan_to_num(b[ok], posinf=1e300, neginf=-1e300))
+    best = min(bb for _, bb in near)
+    typical = np.median(ranked)
     if best > sign * incumbent + CLOSE * max(typical - sign * incumbent, 0.0):
         return Decision(True, "dominated", best_case=float(sign * best))
     return Decision(False, "continue")

@@ -138,8 +138,7 @@ def run_sweep(out: str | Path) -> tuple[list[SweepRow], float, Path]:
         for name, pruner in pruners.items():
             r = replay_study(runs, pruner, storage=f"sqlite:///{db}", study_name=name)
             states = [t.state.name for t in r.study.trials]
-            steps = sum(len(t.intermediate_values) for t in r.study.trials)
             rows.append(SweepRow(name, len(states), states.count("COMPLETE"),
-                                 states.count("PRUNED"), steps, r.compute, r.best))
+                                 states.count("PRUNED"), r.steps, r.compute, r.best))
     finals = np.array([c.values[-1] for c in runs])
     return rows, float(np.nanmin(finals)), db

@@ -7,8 +7,9 @@ the run starts at step 0 (``x1`` its first positive step), so power laws never m
 ``z = (s * y - floor) / scale`` with ``s = +1`` for 'min' and ``-1`` for 'max'.
 The floor is the metric's best attainable value when known (``bound``; by default 0
 for a 'min' metric that is never negative, as losses, errors and perplexities are, and
-1 for a 'max' metric that stays within [0, 1], as accuracy, AUC and F1 do), otherwise a pseudo-floor one observed range below the best value, and ``scale`` is the
-median of ``s * y - floor``, so ``z`` is O(1) whatever the units.
+1 for a 'max' metric that stays within [0, 1], as accuracy, AUC and F1 do), otherwise
+a pseudo-floor one observed range below the best value, and ``scale`` is the median of
+``s * y - floor``, so ``z`` is O(1) whatever the units.
 
 Both maps depend only on the observed points, so a truncated curve and its full run
 are mapped alike as long as they share their first points.
@@ -149,9 +150,8 @@ def _value_map(sign, y, mask, bound):
     else:
         # a 'max' score within [0, 1] is an accuracy-like rate: 1 bounds it, as 0 bounds
         # a loss (without it, its mirror image has no floor and the families bend anyhow)
-        y_lo = np.nanmin(np.where(mask, y, np.nan), axis=1)
-        y_hi = np.nanmax(np.where(mask, y, np.nan), axis=1)
-        rate = (sign < 0) & (y_lo >= 0) & (y_hi <= 1)
+        # (for 'max', sm = -y: y within [0, 1] is sm within [-1, 0])
+        rate = (sign < 0) & (lo >= -1) & (hi <= 0)
         has_floor = rate | (lo >= 0)
         floor = np.where(rate, -1.0, 0.0)
     rng = hi - lo

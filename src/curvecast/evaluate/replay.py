@@ -121,13 +121,15 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
 @dataclass(frozen=True)
 class StudyReplay:
     """One replayed study: compute fraction, normalised regret, the best final found
-    (None if no trial completed), every should_prune call's seconds, and the study."""
+    (None if no trial completed), every should_prune call's seconds, the study, and the
+    number of values reported."""
 
     compute: float
     regret: float
     best: float | None
     latency: list[float]
     study: optuna.Study
+    steps: int  # values reported
 
 
 def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
@@ -163,7 +165,7 @@ def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
     done = [t.value for t in study.trials
             if t.state == optuna.trial.TrialState.COMPLETE and math.isfinite(t.value)]
     best = (min(done) if goal == "min" else max(done)) if done else None
-    return StudyReplay(reported / total, _regret(runs, done), best, latency, study)
+    return StudyReplay(reported / total, _regret(runs, done), best, latency, study, reported)
 
 
 def _regret(runs: list[Curve], done: list[float]) -> float:

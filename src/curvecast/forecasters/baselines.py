@@ -21,8 +21,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from ..rowstats import nanmedian
 
+from ..rowstats import nanmedian
 from ..transform import Frame
 from .base import Components, Forecaster
 

@@ -105,10 +105,10 @@ class StudyForecaster(Forecaster):
             if model is None:
                 continue
             q = fc.quantiles(GRID_LEVELS) if q is None else q
-            like = model.covers([curves[i] for i in idx], q[idx])
+            like, components = model.apply([curves[i] for i in idx], q[idx])
             idx = [i for i, ok in zip(idx, like, strict=True) if ok]
             if idx:
-                parts.append((idx, model.apply([curves[i] for i in idx], q[idx])))
+                parts.append((idx, components))
         return _merge(fc, parts) if parts else fc
 
     def _model(self, context: list[Curve], s: float, x: np.ndarray) -> _StudyModel | None:
@@ -185,16 +185,18 @@ class _StudyModel:
         bandwidth = np.maximum(0.9 * np.minimum(np.std(E, axis=0), iqr) * len(E) ** -0.2, 0.05)
         return cls(cols, feats, gp, shrink, errors, bandwidth)
 
-    def covers(self, curves: list[Curve], q: np.ndarray) -> np.ndarray:
-        """Which runs are like the finished ones where they were cut (see OUTSIDE)."""
-        return self.features.inside(curves, q[:, self.cols][..., SPREAD_INDEX])
-
     def apply(self, curves: list[Curve], q: np.ndarray):
-        """Mixture components (loc, scale: (n, X, QUANTILES)) at the steps ``cols``, from
-        the per-curve forecast's quantiles q (n, X, GRID_LEVELS)."""
+        """(like, (cols, loc, scale)): which runs are like the finished ones where they
+        were cut (see OUTSIDE), and for those, mixture components (loc, scale:
+        (n_like, X, QUANTILES)) at the steps ``cols``, from the per-curve forecast's
+        quantiles q (n, X, GRID_LEVELS)."""
         q = q[:, self.cols]
-        spread_q = q[..., SPREAD_INDEX]
-        mean, sd = self.gp.predict(self.features(curves, spread_q))
+        F = self.features.standard(curves, q[..., SPREAD_INDEX])
+        like = self.features.inside(F)
+        if not like.any():
+            return like, None
+        q = q[like]
+        mean, sd = self.gp.predict(self.features.clamp(F[like]))
         z = (self.shrink * mean)[:, :, None] + sd[:, None, None] * self.errors.T[None]
         z = np.clip(z, -Z_MAX, Z_MAX)
         # the per-curve quantile function, linear between grid points and beyond, at z
@@ -204,7 +206,7 @@ class _StudyModel:
         slope = (hi - lo) / (zg[j + 1] - zg[j])
         loc = lo + (z - zg[j]) * slope
         scale = np.abs(slope) * sd[:, None, None] * self.bandwidth[None, :, None]
-        return self.cols, loc, np.maximum(scale, 1e-9 * np.abs(loc) + 1e-300)
+        return like, (self.cols, loc, np.maximum(scale, 1e-9 * np.abs(loc) + 1e-300))
 
 
 def _extend(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,22 +317,25 @@ class _Features:
         H = np.where(self.hp_log, np.log(np.where(H > 0, H, np.nan)), H)
         return np.column_stack([state, Tq[:, 1] - state[:, 0], spread, H])
 
-    def _standard(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
+    def standard(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
+        """Inputs standardised on the finished runs (not yet clamped to their range)."""
         return (self._raw(curves, spread_q)[:, self.keep] - self.mean) / self.std
 
-    def inside(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
-        """Runs whose state features lie within the finished runs' range (see OUTSIDE)."""
-        F = self._standard(curves, spread_q)
+    def inside(self, F: np.ndarray) -> np.ndarray:
+        """Runs whose standardised state features F lie within the finished runs' range
+        (see OUTSIDE)."""
         state = np.flatnonzero(self.keep) < STATE_COLUMNS
         pad = OUTSIDE * (self.hi - self.lo)
         ok = (F >= self.lo - pad) & (F <= self.hi + pad) | ~state
         return ok.all(axis=1)
 
-    def __call__(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
-        F = self._standard(curves, spread_q)
-        # a run unlike every finished one (exploded to 1e5) gets the correction of the
-        # nearest, not the linear term's extrapolation
+    def clamp(self, F: np.ndarray) -> np.ndarray:
+        """A run unlike every finished one (exploded to 1e5) gets the correction of the
+        nearest, not the linear term's extrapolation."""
         return np.clip(np.nan_to_num(F, nan=0.0, posinf=0.0, neginf=0.0), self.lo, self.hi)
+
+    def __call__(self, curves: list[Curve], spread_q: np.ndarray) -> np.ndarray:
+        return self.clamp(self.standard(curves, spread_q))
 
 
 STATE_COLUMNS = 5

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -147,13 +148,12 @@ class ForecastPruner(BasePruner):
     def _reset(self) -> None:
         self._judged: dict[int, int] = {}  # trial number -> points at its last forecast
         self._warned: dict[int, bool] = {}  # trial number -> its last judgement warned
-        self._curves: dict[int, Curve | None] = {}  # completed trials, read once
+        self._curves: dict[int, Curve | None] = {}  # completed trials (None: unusable)
         # finished trials, read once: number -> (values by step, final or best case)
         self._finished: dict[int, tuple[dict, float]] = {}
-        self._order: list[int] = []  # their numbers in the order read
         self._best: float | None = None  # the best completed value
         self._by_step: dict[int, tuple[int, list]] = {}  # step -> (trials used, others)
-        self._n_read = 0  # completed trials when the context was last read
+        self._n_read = 0  # completed trials when the context was last renewed
         self._study: StudyForecaster = StudyForecaster(base=self._base)
 
     def _follow(self, study: Study) -> None:
@@ -190,7 +190,7 @@ class ForecastPruner(BasePruner):
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         self._absorb(completed)
         final = self._final_step(study, completed, step)
-        forecaster = self._forecaster(completed, curve.goal)
+        forecaster = self._forecaster()
         with self._fit_lock:  # threads of one process (n_jobs > 1) share the fit caches
             fc = forecaster.forecast([curve], [final])
         decision = decide(fc, curve.values, self._incumbent(study, trial, final),
@@ -223,8 +223,12 @@ class ForecastPruner(BasePruner):
                     continue
                 outcome = _best_case(t, self._goal)
                 self._finished[t.number] = (t.intermediate_values, outcome)
-                self._order.append(t.number)
-                if t.state == TrialState.COMPLETE and math.isfinite(outcome):
+                if t.state != TrialState.COMPLETE:
+                    continue
+                ok = len(t.intermediate_values) >= MIN_POINTS
+                c = _curve(t, self._goal) if ok else None
+                self._curves[t.number] = c if c is not None and c.status == "ok" else None
+                if math.isfinite(outcome):
                     better = self._best is None or (
                         outcome < self._best if self._goal == "min" else outcome > self._best)
                     self._best = outcome if better else self._best
@@ -233,11 +237,10 @@ class ForecastPruner(BasePruner):
         """(value at ``step``, final or best case) of the finished trials read so far."""
         with self._lock:
             used, others = self._by_step.get(step, (0, []))
-            for number in self._order[used:]:
-                values, outcome = self._finished[number]
+            for values, outcome in islice(self._finished.values(), used, None):  # new ones
                 if step in values:
                     others.append((values[step], outcome))
-            self._by_step[step] = (len(self._order), others)
+            self._by_step[step] = (len(self._finished), others)
             return list(others)
 
     def _final_step(self, study: Study, completed: list[FrozenTrial], step: int) -> int:
@@ -249,16 +252,12 @@ class ForecastPruner(BasePruner):
             ends = [t.last_step for t in running if t.last_step is not None]
         return max([step, *ends])
 
-    def _forecaster(self, completed: list[FrozenTrial], goal: str) -> StudyForecaster:
-        """The study forecaster, its context re-read when enough new trials completed."""
+    def _forecaster(self) -> StudyForecaster:
+        """The study forecaster, its context renewed when enough new trials completed."""
         with self._lock:
-            have = self._n_read
-            if len(completed) >= max(have + 1, have * self._context_growth):
-                self._n_read = len(completed)
-                for t in completed:
-                    if t.number not in self._curves:
-                        c = _curve(t, goal) if len(t.intermediate_values) >= MIN_POINTS else None
-                        self._curves[t.number] = c if c is not None and c.status == "ok" else None
+            done = len(self._curves)
+            if done >= max(self._n_read + 1, self._n_read * self._context_growth):
+                self._n_read = done
                 context = [c for c in self._curves.values() if c is not None]
                 self._study = self._study.with_context(context)
             return self._study
