@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 DELTA = 1e-3
 """Huber threshold on log-loss residuals (Hoffmann et al. 2022; Besiroglu et al. 2024)."""
 N_STARTS = 8
-"""L-BFGS-B runs from this many of the best grid points."""
+"""L-BFGS-B runs from this many of the best grid points (and one per exponent shape)."""
+MAX_STARTS = 40
 N_BOOT = 200
 LEVEL = 0.9
 GRID_CELLS = 2_000_000
@@ -98,10 +99,16 @@ def _minimise(law: Law, starts: np.ndarray, X, logy, w, delta) -> tuple[np.ndarr
 
 
 def _best_starts(law: Law, X, logy, w, delta, k: int) -> np.ndarray:
+    """The k best grid points, plus the best one for each combination of exponents: a
+    start whose term has vanished (B D^-beta ~ 0) has no gradient to leave by, so every
+    shape of the law gets a start of its own."""
     starts = law.grid(X, np.exp(logy))
     scores = _grid_scores(law, starts, X, logy, w, delta)
     order = np.argsort(scores, kind="stable")
-    return starts[order[:k]]
+    shape = starts[order][:, ~np.array(law.logged)]
+    _, first = np.unique(shape, axis=0, return_index=True)
+    picked = np.union1d(np.arange(min(k, len(order))), first)[:MAX_STARTS]
+    return starts[order[picked]]
 
 
 # --------------------------------------------------------------------------- result
@@ -219,14 +226,25 @@ def _check_inputs(law: Law, X: Mapping[str, object]) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- diagnostics
 
 
-def _diagnose(law: Law, theta, X, boot) -> list[str]:
+NEGLIGIBLE_E = 1e-3
+"""An irreducible loss E below this fraction of the smallest loss seen is reported."""
+
+
+def _diagnose(law: Law, theta, X, y, boot) -> list[str]:
     out = []
+    if "E" in law.params:
+        E = float(law.natural(theta)[law.params.index("E")])
+        if E < NEGLIGIBLE_E * float(np.min(y)):
+            out.append(f"E = {E:.3g} is negligible beside the smallest loss "
+                       f"({np.min(y):.4g}): these points do not pin down an irreducible "
+                       "loss, and predictions far beyond them keep falling as a pure "
+                       "power law would")
     lows, highs = np.array(law.bounds).T
     span = highs - lows
     for j, name in enumerate(law.params):
         side = ("lower" if theta[j] <= lows[j] + 1e-6 * span[j]
                 else "upper" if theta[j] >= highs[j] - 1e-6 * span[j] else None)
-        if side:
+        if side and not (name == "E" and side == "lower" and out):  # said above
             value = law.natural(theta)[j]
             out.append(f"{name} = {value:.4g} sits on its {side} bound: the points do not "
                        f"pin it down (too narrow a range, or a law that does not fit)")
@@ -237,7 +255,9 @@ def _diagnose(law: Law, theta, X, boot) -> list[str]:
     jac = ((g[:p] - g[p:]) / (2 * h[:, None])).T  # (n, p)
     norms = np.linalg.norm(jac, axis=0)
     if np.any(norms == 0) or not np.isfinite(jac).all():
-        out.append("the fit is ill-conditioned: some parameter has no effect on the loss")
+        idle = [n for n, v in zip(law.params, norms, strict=True) if not v > 0]
+        out.append(f"the fit is ill-conditioned: {', '.join(idle) or 'a parameter'} has no "
+                   "effect on the loss at the optimum")
     else:
         cond = np.linalg.cond(jac / norms)
         if cond > MAX_COND:
@@ -323,7 +343,7 @@ def fit_law(
         boot = _bootstrap(law, theta, X, logy, w, delta, n_boot, seed)
     residuals = logy - law.log_loss(theta[None, :], X)[0]
     fit = ScalingFit(law, delta, theta, obj, boot, residuals, len(y), seed)
-    fit.warnings_.extend(_diagnose(law, theta, X, boot))
+    fit.warnings_.extend(_diagnose(law, theta, X, y, boot))
     for msg in fit.warnings_:
         warnings.warn(f"{law.name}: {msg}", ScalingWarning, stacklevel=2)
     return fit

@@ -252,7 +252,7 @@ LAWS: dict[str, Law] = {
                      "'Broken Neural Scaling Laws', ICLR (arXiv:2210.14891), eq. 1",
             inputs=("x",), params=("E", "B", "c0", "c1", "d1", "f1"),
             logged=(True, True, False, False, True, True),
-            bounds=(_COEF, _COEF, _EXP, (-3.0, 3.0), (-50.0, 50.0), (np.log(0.01), np.log(10.0))),
+            bounds=(_COEF, _COEF, _EXP, (-10.0, 10.0), (-50.0, 50.0), (np.log(0.01), np.log(10.0))),
             log_loss=_bnsl, grid=_bnsl_grid,
         ),
         Law(

@@ -76,8 +76,8 @@ def compute_optimal(fit: ScalingFit, compute, k: float = K,
     """The compute-optimal N*, D*, tokens per parameter and loss at each budget in
     ``compute`` (FLOPs) for a fitted Chinchilla-type law, with bootstrap intervals.
 
-    For 'data_constrained' this is the split when unique data is not the constraint
-    (every token fresh, where that law is Chinchilla's).
+    For 'data_constrained' this uses the law's Chinchilla terms (E, A, B, alpha, beta):
+    the split when every token is fresh and no parameter is in excess.
     """
     if fit.law.name not in _CHINCHILLA_LIKE:
         raise UsageError(f"the compute-optimal split needs a law of N and D "
