@@ -10,7 +10,7 @@ own log-residuals to each replicate's curve: the spread of the replicates alone 
 uncertainty of the *mean* loss and is far too narrow for the loss one run will reach.
 
 >>> import numpy as np
->>> n = np.geomspace(1e7, 1e9, 12); d = 20 * n
+>>> n = np.geomspace(1e7, 1e9, 6).repeat(3); d = n * np.tile([5.0, 20.0, 80.0], 6)
 >>> y = 1.8 + 400 * n**-0.34 + 2000 * d**-0.37
 >>> fit = fit_law("chinchilla", {"n": n, "d": d}, y, n_boot=20)
 >>> round(fit.params_["E"], 2), round(fit.params_["alpha"], 2)
@@ -87,15 +87,21 @@ def _grid_scores(law: Law, starts: np.ndarray, X, logy, w, delta) -> np.ndarray:
 
 
 def _minimise(law: Law, starts: np.ndarray, X, logy, w, delta) -> tuple[np.ndarray, float]:
+    """Best L-BFGS-B optimum over the starts: each run loosely, the best polished."""
     f = _objective(law, X, logy, w, delta)
-    best, best_f = starts[0], np.inf
-    for x0 in starts:
-        x0 = np.clip(x0, *np.array(law.bounds).T)
-        res = minimize(f, x0, jac=True, method="L-BFGS-B", bounds=law.bounds,
-                       options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-10})
-        if np.isfinite(res.fun) and res.fun < best_f:
-            best, best_f = res.x, float(res.fun)
-    return np.asarray(best, float), best_f
+    bounds = np.array(law.bounds)
+
+    def run(x0, ftol, maxiter):
+        return minimize(f, np.clip(x0, *bounds.T), jac=True, method="L-BFGS-B",
+                        bounds=law.bounds, options={"maxiter": maxiter, "ftol": ftol,
+                                                    "gtol": 1e-10})
+
+    results = [run(x0, 1e-8, 300) for x0 in starts]
+    ok = [r for r in results if np.isfinite(r.fun)]
+    if not ok:
+        return np.asarray(starts[0], float), float("inf")
+    best = run(min(ok, key=lambda r: r.fun).x, 1e-14, 2000)
+    return np.asarray(best.x, float), float(best.fun)
 
 
 def _best_starts(law: Law, X, logy, w, delta, k: int) -> np.ndarray:
@@ -106,7 +112,9 @@ def _best_starts(law: Law, X, logy, w, delta, k: int) -> np.ndarray:
     scores = _grid_scores(law, starts, X, logy, w, delta)
     order = np.argsort(scores, kind="stable")
     shape = starts[order][:, ~np.array(law.logged)]
+    lows = np.array(law.bounds)[~np.array(law.logged), 0]
     _, first = np.unique(shape, axis=0, return_index=True)
+    first = first[np.all(shape[first] > lows, axis=1)]  # a zero exponent is no shape
     picked = np.union1d(np.arange(min(k, len(order))), first)[:MAX_STARTS]
     return starts[order[picked]]
 

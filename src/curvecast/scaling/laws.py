@@ -106,7 +106,9 @@ def _lse(*terms: np.ndarray) -> np.ndarray:
 
 
 def _product(*axes) -> np.ndarray:
-    return np.array(list(itertools.product(*axes)), float)
+    """Every combination of the values on each axis: (prod of lengths, number of axes)."""
+    mesh = np.meshgrid(*(np.asarray(a, float) for a in axes), indexing="ij")
+    return np.stack(mesh, axis=-1).reshape(-1, len(axes))
 
 
 def _e_grid(y: np.ndarray) -> tuple[float, ...]:
