@@ -11,6 +11,8 @@ without the data set replayed (as in bench_backtest.py). Then the bars are check
     .venv/bin/python benchmarks/bench_replay.py                         # everything
     .venv/bin/python benchmarks/bench_replay.py --only nas --repeats 3
     .venv/bin/python benchmarks/bench_replay.py --plot a.json b.json    # the figure only
+    .venv/bin/python benchmarks/bench_replay.py --pruners forecast \
+        --update benchmarks/results/replay.json --plot                   # ours again only
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ def main() -> None:
     ap.add_argument("--models", default="benchmarks/models/combiner",
                     help="prefix of the held-out networks, or 'shipped'")
     ap.add_argument("--json", default=None, help="also write every result here")
+    ap.add_argument("--update", default=None,
+                    help="merge this run's rows into this JSON file, keeping the rows of "
+                         "pruners not run (their replays do not depend on ours)")
     ap.add_argument("--plot", nargs="*", default=None,
                     help="with JSON files: only draw them; else also draw this run")
     ap.add_argument("--figure", default="benchmarks/results/replay.png")
@@ -108,13 +113,15 @@ def main() -> None:
         print(table(out))
         return
     models = None if args.models == "shipped" else args.models
-    out = {}
+    out = json.loads(Path(args.update).read_text()) if args.update else {}
     for name, (load, bound) in datasets(set(args.only.split(",")), 0).items():
         t0 = time.time()
         runs = list(load())
         res = replay(runs, args.pruners.split(","), trials=args.trials, repeats=args.repeats,
                      forecaster=ensemble(name, bound, models))
-        out[name] = [r.to_dict() for r in res]
+        run = {r.pruner for r in res}
+        kept = [r for r in out.get(name, []) if r["pruner"] not in run]
+        out[name] = [r.to_dict() for r in res] + kept
         print(f"{name}: {len(runs)} runs, {time.time() - t0:.0f}s", flush=True)
         for r in out[name]:
             print(f"  {r['pruner']:12s} compute {r['compute_fraction']['mean']:.3f} "
@@ -122,8 +129,8 @@ def main() -> None:
                   f"(worst {r['regret']['worst']:.3f}) latency {r['latency_ms']:.2f} ms "
                   f"p90 {r['latency_p90_ms']:.1f} ms {r['seconds']:.0f}s", flush=True)
         print("\n".join(check(out[name])), flush=True)
-        if args.json:
-            Path(args.json).write_text(json.dumps(out, indent=1))
+        for path in {args.json, args.update} - {None}:
+            Path(path).write_text(json.dumps(out, indent=1))
     if args.plot is not None:
         Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
         plot(out, Path(args.figure))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import replace
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -20,12 +21,14 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from ..curve import MIN_POINTS, Curve
-from ..decisions import Decision, confirm, decide, diverged, dominated
+from ..decisions import Decision, confirm, decide, diverged, dominated, precedented
 from ..forecasters import Forecaster, LearnedForecaster, StudyForecaster
 
 if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial
+
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 ATTR = "curvecast"
 """User attribute under which each forecast and decision is recorded on the trial."""
@@ -41,15 +44,19 @@ class ForecastPruner(BasePruner):
     that the final step is known), the other running trials' forecasts stand in for it:
     a trial is hopeless when it will almost surely end worse than another would at the
     pessimistic end of its 80% interval, so pruning works from the start of a
-    distributed study. With too few points to forecast (its first two reports), a trial
-    is hopeless when it is dominated: the five trials closest to it that were at least
-    as good at the same step all ended (or, pruned, were forecast to end even in their
-    best case) clearly worse than the best final, at a step whose values rank the
-    trials' outcomes (see :func:`curvecast.decisions.dominated`).
+    distributed study. A trial is also hopeless when it is dominated: the five trials
+    closest to it that were at least as good at the same step all ended (or, pruned,
+    were forecast to end even in their best case) clearly worse than the best final, at
+    a step whose values rank the trials' outcomes (see
+    :func:`curvecast.decisions.dominated`). With too few points to forecast (its first
+    two reports), that is the only judgement.
 
     A trial is pruned when two judgements in a row find it hopeless, or one with a
     probability below ``risk / 4``: it is judged many times, and one overconfident
-    forecast (of a curve on a plateau just before it drops) must not end it. A trial
+    forecast (of a curve on a plateau just before it drops) must not end it. Dominance
+    alone prunes at once, unless a completed trial that was no better at that step
+    ended close to the best (see :func:`curvecast.decisions.precedented`): where the
+    winners looked like the losers early, it too waits for a second judgement. A trial
     that reports NaN or inf is pruned at once, as diverged.
 
     Every forecast is recorded in the trial's user attributes under ``"curvecast"``
@@ -58,9 +65,10 @@ class ForecastPruner(BasePruner):
     samplers, users and the dashboard.
 
     Forecasts are refreshed when a trial's reported points have grown by ``growth``
-    (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...); between refreshes a report
-    only costs a check for divergence. The study's completed trials are re-read when
-    their number has grown by ``context_growth``.
+    (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...), and the study's finished
+    trials are read then; between refreshes a report costs checks for divergence and
+    dominance, on the finished trials read last. The forecaster learns from the
+    completed trials anew when their number has grown by ``context_growth``.
 
     Example:
 
@@ -150,7 +158,7 @@ class ForecastPruner(BasePruner):
         self._warned: dict[int, bool] = {}  # trial number -> its last judgement warned
         self._curves: dict[int, Curve | None] = {}  # completed trials (None: unusable)
         # finished trials, read once: number -> (values by step, final or best case)
-        self._finished: dict[int, tuple[dict, float]] = {}
+        self._finished: dict[int, tuple[dict, float, bool]] = {}  # ..., completed
         self._best: float | None = None  # the best completed value
         self._by_step: dict[int, tuple[int, list]] = {}  # step -> (trials used, others)
         self._n_read = 0  # completed trials when the context was last renewed
@@ -177,41 +185,61 @@ class ForecastPruner(BasePruner):
         with self._lock:
             self._follow(study)
         if len(values) < MIN_POINTS:
-            return self._early(study, trial, step, last)
+            return self._dominated(study, trial, step, last, fresh=True)
         with self._lock:
             seen = self._judged.get(trial.number, 0)
             n = len(values)
-            if seen and n < max(seen + 1, seen * self._growth):
-                return False
-            self._judged[trial.number] = n
+            due = not seen or n >= max(seen + 1, seen * self._growth)
+            if due:
+                self._judged[trial.number] = n
+        if not due:
+            return self._dominated(study, trial, step, last, fresh=False)
         curve = _curve(trial, self._goal)
         if curve.status != "ok":
             return self._record(study, trial, step, None, diverged())
-        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        self._absorb(completed)
-        final = self._final_step(study, completed, step)
+        self._absorb(study.get_trials(deepcopy=False, states=_FINISHED))
+        final = self._final_step(study, step)
         forecaster = self._forecaster()
         with self._fit_lock:  # threads of one process (n_jobs > 1) share the fit caches
             fc = forecaster.forecast([curve], [final])
-        decision = decide(fc, curve.values, self._incumbent(study, trial, final),
-                          self._risk, self._min_gain)
-        return self._record(study, trial, step, final, self._confirm(trial, decision))
+        incumbent = self._incumbent(study, trial, final)
+        decision = decide(fc, curve.values, incumbent, self._risk, self._min_gain)
+        decision, firm = ((decision, False) if decision.reason == "converged"
+                          else self._dominance(decision, step, last, incumbent))
+        return self._record(study, trial, step, final, self._confirm(trial, decision, firm))
 
-    def _confirm(self, trial: FrozenTrial, decision: Decision) -> Decision:
+    def _dominance(self, decision: Decision, step: int, value: float,
+                   incumbent: float | None) -> tuple[Decision, bool]:
+        """``decision``, or the trial found dominated at ``step`` (with the forecast's
+        numbers, if any), and whether that needs no second judgement: when no completed
+        trial like it won, or when the forecast judged it hopeless too."""
+        others = self._others(step)
+        dom = dominated(value, others, incumbent, self._goal)
+        if not dom.stop:
+            return decision, False
+        firm = decision.stop or not precedented(value, others, incumbent, self._goal)
+        numbers = {k: v for k, v in decision.to_dict().items() if k not in ("stop", "reason")}
+        return replace(dom, **numbers), firm
+
+    def _confirm(self, trial: FrozenTrial, decision: Decision, firm: bool) -> Decision:
         with self._lock:
-            out = confirm(decision, self._warned.get(trial.number, False), self._risk)
+            out = confirm(decision, self._warned.get(trial.number, False), self._risk, firm)
             self._warned[trial.number] = out.reason == "warning"
         return out
 
-    def _early(self, study: Study, trial: FrozenTrial, step: int, value: float) -> bool:
-        """Too few points to forecast: stop the trial if it is dominated at this step."""
-        self._absorb(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
-                                                               TrialState.PRUNED)))
-        decision = dominated(value, self._others(step), self._incumbent(study, trial),
-                             self._goal)
-        if decision.reason == "no_forecast":
+    def _dominated(self, study: Study, trial: FrozenTrial, step: int, value: float,
+                   fresh: bool) -> bool:
+        """Stop the trial if it is dominated at this step: before it has the points a
+        forecast needs (``fresh``: the finished trials are read anew), and between its
+        forecasts (on the finished trials read at the last one: a storage read at every
+        report would cost more than the rest). Not being dominated clears no warning."""
+        if fresh:
+            self._absorb(study.get_trials(deepcopy=False, states=_FINISHED))
+        decision, firm = self._dominance(Decision(False, "no_forecast"), step, value,
+                                         self._incumbent(study, trial))
+        if not decision.stop:
             return False
-        decision = self._confirm(trial, decision)
+        decision = self._confirm(trial, decision, firm)
         return self._record(study, trial, step, None, decision) if decision.stop else False
 
     def _absorb(self, trials: list[FrozenTrial]) -> None:
@@ -222,8 +250,9 @@ class ForecastPruner(BasePruner):
                 if t.number in self._finished:
                     continue
                 outcome = _best_case(t, self._goal)
-                self._finished[t.number] = (t.intermediate_values, outcome)
-                if t.state != TrialState.COMPLETE:
+                done = t.state == TrialState.COMPLETE
+                self._finished[t.number] = (t.intermediate_values, outcome, done)
+                if not done:
                     continue
                 ok = len(t.intermediate_values) >= MIN_POINTS
                 c = _curve(t, self._goal) if ok else None
@@ -233,20 +262,22 @@ class ForecastPruner(BasePruner):
                         outcome < self._best if self._goal == "min" else outcome > self._best)
                     self._best = outcome if better else self._best
 
-    def _others(self, step: int) -> list[tuple[float, float]]:
-        """(value at ``step``, final or best case) of the finished trials read so far."""
+    def _others(self, step: int) -> list[tuple[float, float, bool]]:
+        """(value at ``step``, final or best case, completed) of the finished trials read
+        so far."""
         with self._lock:
             used, others = self._by_step.get(step, (0, []))
-            for values, outcome in islice(self._finished.values(), used, None):  # new ones
+            for values, outcome, done in islice(self._finished.values(), used, None):  # new
                 if step in values:
-                    others.append((values[step], outcome))
+                    others.append((values[step], outcome, done))
             self._by_step[step] = (len(self._finished), others)
             return list(others)
 
-    def _final_step(self, study: Study, completed: list[FrozenTrial], step: int) -> int:
+    def _final_step(self, study: Study, step: int) -> int:
         if self._max_step is not None:
             return max(self._max_step, step)
-        ends = [t.last_step for t in completed if t.last_step is not None]
+        with self._lock:
+            ends = [max(v) for v, _, done in self._finished.values() if done and v]
         if not ends:
             running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             ends = [t.last_step for t in running if t.last_step is not None]
