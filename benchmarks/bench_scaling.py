@@ -201,6 +201,26 @@ def bnsl_addition(n_boot: int) -> list[str]:
 # --------------------------------------------------------------------------- report
 
 
+NOTES = [
+    ("Data: `../shared/data/scaling` (each folder's README.txt gives source and licence). "
+    "Every fit is curvecast's default: Huber delta 1e-3 on log-loss, grid of starts then "
+    "L-BFGS-B, bootstrap over runs (seed 0); intervals are 90%. Relative error is "
+    "abs(pred - true) / true; coverage the fraction of true losses inside the predictive "
+    "interval. Tables are rewritten by the command above; the numbers below are from one run."),
+    "",
+    ("* Bar 2: 'up to a quarter of the largest' is N <= 2.96e8 (misfitting_200m: 25.02% of "
+    "the 1.18e9 of misfitting_1b), so the 3 largest sizes are held out "
+    "(`--holdout-top 3`); the 4-held-out row fits on N <= 1.77e8 (15%) as a harder check. "
+    "The bar is judged on every final checkpoint, every learning rate included; the "
+    "'best LR' rows keep the lowest loss per (N, D) (`--best`)."),
+    ("* Bar 3: the baseline is Chinchilla's plain sum of power laws in N and D, fitted to "
+    "the same runs with the same recipe, blind to repetition. Runs with "
+    "a loss of 0 (unfinished) are left out."),
+    ("* Bar 4: per (task, model) pair, the rows with Training = 1 are fitted and the "
+    "Training = 0 rows (always the largest data sizes) predicted. 'RMSE log-loss' is the "
+    "benchmark's own score."),
+]
+
 TITLES = {
     "chinchilla": "### Chinchilla: Epoch's refit (bar 1)",
     "misfitting": "### (Mis)fitting: extrapolation to larger models (bar 2)",
@@ -243,7 +263,8 @@ def main() -> None:
              "misfitting": lambda: misfitting(args.boot_backtests),
              "datablations": lambda: datablations(args.boot_backtests),
              "alabdulmohsin": lambda: alabdulmohsin(50)}
-    out = [SECTION, "", "```", ".venv/bin/python benchmarks/bench_scaling.py --write", "```", ""]
+    out = [SECTION, "", "```", ".venv/bin/python benchmarks/bench_scaling.py --write", "```", "",
+           *NOTES, ""]
     verdicts = {}
     for name in args.only.split(","):
         t = time.perf_counter()
