@@ -86,8 +86,10 @@ def _grid_scores(law: Law, starts: np.ndarray, X, logy, w, delta) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.inf)
 
 
-def _minimise(law: Law, starts: np.ndarray, X, logy, w, delta) -> tuple[np.ndarray, float]:
-    """Best L-BFGS-B optimum over the starts: each run loosely, the best polished."""
+def _minimise(law: Law, starts: np.ndarray, X, logy, w, delta,
+              polish: bool = True) -> tuple[np.ndarray, float]:
+    """Best L-BFGS-B optimum over the starts: each run loosely (only the basin matters),
+    then the best polished; one start alone is run tightly at once."""
     f = _objective(law, X, logy, w, delta)
     bounds = np.array(law.bounds)
 
@@ -96,7 +98,10 @@ def _minimise(law: Law, starts: np.ndarray, X, logy, w, delta) -> tuple[np.ndarr
                         bounds=law.bounds, options={"maxiter": maxiter, "ftol": ftol,
                                                     "gtol": 1e-10})
 
-    results = [run(x0, 1e-8, 300) for x0 in starts]
+    if len(starts) == 1:
+        best = run(starts[0], 1e-12, 500)
+        return np.asarray(best.x, float), float(best.fun)
+    results = [run(x0, 1e-6, 150) for x0 in starts]
     ok = [r for r in results if np.isfinite(r.fun)]
     if not ok:
         return np.asarray(starts[0], float), float("inf")
