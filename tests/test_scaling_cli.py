@@ -185,7 +185,9 @@ def test_too_few_points_exit_2(capsys, tmp_path):
     path = tmp_path / "few.csv"
     pd.DataFrame({"N": [1e8, 2e8], "D": [1e9, 2e9], "loss": [3.0, 2.8]}).to_csv(path)
     code, _, err = cli(capsys, "scaling", "fit", path)
-    assert code == 2 and "needs at least 6 points" in err
+    assert code == 2 and "few.csv: law 'chinchilla'" in err and "needs at least 6 points" in err
+    code, _, err = cli(capsys, "scaling", "fit", path, "--group", "N")
+    assert code == 2 and "group '100000000.0'" in err
 
 
 # --------------------------------------------------------------------------- reader

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from .api import method_names
 from .curve import GOALS
-from .errors import CurvecastError
+from .errors import CurvecastError, InputError
 from .io import FORMATS
 
 EXIT_PROBLEMS = 1
@@ -337,10 +337,13 @@ def _scaling_fits(file, o):
     law, groups = _scaling_points(file, o)
     fits = []
     for pts in groups:
+        where = "" if pts.group is None else f"group {pts.group!r}: "
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScalingWarning)
-            fit = fit_law(law, pts.X, pts.y, n_boot=o["boot"], seed=o["seed"])
-        where = "" if pts.group is None else f"group {pts.group!r}: "
+            try:
+                fit = fit_law(law, pts.X, pts.y, n_boot=o["boot"], seed=o["seed"])
+            except InputError as exc:  # say which file and group
+                raise InputError(f"{where}{exc.message}", file=str(file)) from None
         for w in fit.warnings_:
             click.echo(f"warning: {where}{law.name}: {w}", err=True)
         if pts.dropped:

@@ -31,7 +31,11 @@ from .table import Points
 
 @dataclass(frozen=True)
 class HeldOut:
-    """One held-out run: where it is, its true loss, the prediction and its interval."""
+    """One held-out run: where it is, its true loss, the prediction and its interval.
+
+    >>> HeldOut("web", 1e9, 2e10, 2.7, 2.65, 2.6, 2.8).to_dict()["pred"]
+    2.65
+    """
 
     group: str | None
     n: float | None
@@ -51,7 +55,13 @@ class HeldOut:
 
 @dataclass(frozen=True)
 class Backtest:
-    """Held-out points and their scores (see the module docstring)."""
+    """Held-out points and their scores (see the module docstring).
+
+    >>> bt = Backtest("chinchilla", 1, "n", 0.9, [HeldOut(None, 1e9, 2e10, 2.0, 2.1, 1.9,
+    ...               2.2)], [])
+    >>> round(bt.mean_rel_error, 3), bt.coverage
+    (0.05, 1.0)
+    """
 
     law: str
     holdout_top: int
@@ -116,8 +126,12 @@ def backtest(groups: list[Points], law: str, holdout_top: int, *, by: str | None
         test = key >= levels[-holdout_top]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ScalingWarning)
-            fit = fit_law(spec, pts.subset(~test).X, pts.y[~test], n_boot=n_boot, seed=seed,
-                          delta=DELTA if delta is None else delta)
+            try:
+                fit = fit_law(spec, pts.subset(~test).X, pts.y[~test], n_boot=n_boot,
+                              seed=seed, delta=DELTA if delta is None else delta)
+            except InputError as exc:
+                raise InputError(f"{where}{exc.message} (after holding out {holdout_top} "
+                                 f"values of {by})") from None
         notes += [f"{where}{w.message}" for w in caught if issubclass(w.category, ScalingWarning)]
         held = pts.subset(test)
         pr = fit.predict(held.X, level)

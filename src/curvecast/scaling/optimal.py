@@ -37,7 +37,8 @@ _CHINCHILLA_LIKE = ("chinchilla", "data_constrained")
 
 @dataclass(frozen=True)
 class Allocation:
-    """The compute-optimal split of one budget, each quantity with its interval."""
+    """The compute-optimal split of one budget, each quantity with its interval
+    (see ``compute_optimal`` and the module docstring for an example)."""
 
     compute: float
     k: float
