@@ -1,0 +1,256 @@
+"""``curvecast scaling``: fit a scaling law to a table of runs, predict, the optimal split.
+
+The command group is registered on the main ``curvecast`` group in ``cli.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .cli_output import cell, make_console
+from .errors import InputError
+
+
+def _scaling_options(f):
+    """Options every ``curvecast scaling`` command shares (applied bottom-up)."""
+    from .scaling import LAWS
+
+    opts = [
+        click.option("--law", type=click.Choice(list(LAWS)), default="chinchilla",
+                     show_default=True, help="chinchilla: E + A/N^alpha + B/D^beta; "
+                     "data_constrained: Muennighoff et al. with unique tokens U; power: "
+                     "E + A x^-alpha; plain_power: A x^-alpha; bnsl: broken power law."),
+        click.option("--n", "n_col", default="N", show_default=True,
+                     help="Column of parameters N."),
+        click.option("--d", "d_col", default=None,
+                     help="Column of training tokens D [default: D, or derived from --c]."),
+        click.option("--u", "u_col", default="U", show_default=True,
+                     help="Column of unique tokens (data_constrained)."),
+        click.option("--x", "x_col", default="x", show_default=True,
+                     help="Column of the one variable of power, plain_power and bnsl."),
+        click.option("--c", "c_col", default=None,
+                     help="Column of training compute C; D = C / (k N) when --d is not given."),
+        click.option("--loss", "loss_col", default="loss", show_default=True,
+                     help="Column of the final loss (nan: a diverged run, dropped)."),
+        click.option("--group", "group_col", default=None,
+                     help="Fit one law per value of this column."),
+        click.option("--best", is_flag=True,
+                     help="Of runs with the same inputs (a learning-rate sweep), keep the "
+                          "lowest loss."),
+        click.option("--k", type=click.FloatRange(min=0, min_open=True), default=6.0,
+                     show_default=True, help="FLOPs per parameter per token: C = k N D."),
+        click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     default=0.9, show_default=True, help="Probability of the intervals."),
+        click.option("--boot", type=click.IntRange(0), default=200, show_default=True,
+                     help="Bootstrap replicates over runs."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of the bootstrap."),
+        click.option("--format", "fmt", type=click.Choice(("csv", "jsonl", "parquet")),
+                     default=None, help="Input format [default: from the extension]."),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _scaling_points(file, o):
+    from .scaling import get_law, read_points
+
+    law = get_law(o["law"])
+    cols = {"n": o["n_col"], "d": o["d_col"] or "D", "u": o["u_col"], "x": o["x_col"]}
+    compute = None
+    if "d" in law.inputs and o["d_col"] is None and o["c_col"] is not None:
+        compute = o["c_col"]
+        del cols["d"]
+    columns = {k: v for k, v in cols.items() if k in law.inputs}
+    return law, read_points(file, columns, o["loss_col"], group=o["group_col"],
+                            compute=compute, k=o["k"], fmt=o["fmt"], best=o["best"])
+
+
+def _scaling_fits(file, o):
+    """(law, [(points, fit)]) for every group; warnings go to stderr, once each."""
+    import warnings
+
+    from .scaling import ScalingWarning, fit_law
+
+    law, groups = _scaling_points(file, o)
+    fits = []
+    for pts in groups:
+        where = "" if pts.group is None else f"group {pts.group!r}: "
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalingWarning)
+            try:
+                fit = fit_law(law, pts.X, pts.y, n_boot=o["boot"], seed=o["seed"])
+            except InputError as exc:  # say which file and group
+                raise InputError(f"{where}{exc.message}", file=str(file)) from None
+        for w in fit.warnings_:
+            click.echo(f"warning: {where}{law.name}: {w}", err=True)
+        if pts.dropped:
+            click.echo(f"note: {where}{pts.dropped} run(s) with a NaN or inf loss dropped "
+                       "(diverged)", err=True)
+        fits.append((pts, fit))
+    return law, fits
+
+
+def _est_cells(e) -> list[str]:
+    return [cell(e.estimate), cell(e.se), cell(e.lower), cell(e.upper)]
+
+
+@click.group()
+def scaling() -> None:
+    """Scaling laws: fit small runs, predict big ones, the compute-optimal split."""
+
+
+@scaling.command("fit")
+@click.argument("file", type=click.Path(path_type=Path))
+@_scaling_options
+def scaling_fit(file, **o) -> None:
+    """Fit a scaling law to the runs in FILE: parameters with bootstrap intervals."""
+    law, fits = _scaling_fits(file, o)
+    if o["as_json"]:
+        out = {"law": law.name, "formula": law.formula, "citation": law.citation,
+               "level": o["level"], "boot": o["boot"], "seed": o["seed"], "fits": [
+                   {"group": pts.group, "n_points": fit.n_points, "dropped": pts.dropped,
+                    "params": {k: e.to_dict() for k, e in fit.parameters(o["level"]).items()},
+                    "residual_scale": fit.residual_scale, "warnings": fit.warnings_}
+                   for pts, fit in fits]}
+        click.echo(json.dumps(out, indent=2))
+        return
+    console = make_console()
+    console.print(f"{law.formula}  ({law.citation})")
+    for pts, fit in fits:
+        title = (f"{'' if pts.group is None else f'group {pts.group}: '}{fit.n_points} runs, "
+                 f"{o['level']:.0%} bootstrap intervals ({o['boot']} replicates); "
+                 f"log-residual scale {fit.residual_scale:.3g}")
+        table = Table(title=title, show_edge=False, header_style="bold")
+        for c in ("parameter", "estimate", "se", "lower", "upper"):
+            table.add_column(c, justify="left" if c == "parameter" else "right")
+        for name, e in fit.parameters(o["level"]).items():
+            table.add_row(name, *_est_cells(e))
+        console.print(table)
+
+
+def _parse_at(text: str, law, o) -> dict[str, float]:
+    """'N=7e9,D=1.4e12' -> {'n': 7e9, 'd': 1.4e12}: keys are inputs or their columns."""
+    names = {i: i for i in law.inputs}
+    names.update({str(o[f"{i}_col"]).lower(): i for i in law.inputs if o.get(f"{i}_col")})
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        name = names.get(key.strip().lower())
+        if not sep or name is None:
+            raise click.BadParameter(f"{part!r}: write NAME=VALUE with NAME one of "
+                                     f"{', '.join(law.inputs)}", param_hint="--at")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a number", param_hint="--at") from None
+    missing = [i for i in law.inputs if i not in out]
+    if missing:
+        raise click.BadParameter(f"{text!r} lacks {', '.join(missing)}", param_hint="--at")
+    if any(not (v > 0 and math.isfinite(v)) for v in out.values()):
+        raise click.BadParameter(f"{text!r}: values must be positive", param_hint="--at")
+    return out
+
+
+@scaling.command("predict")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--at", "at", multiple=True, required=True,
+              help="A point to predict, e.g. N=7e9,D=1.4e12 (repeat for more).")
+@_scaling_options
+def scaling_predict(file, at, **o) -> None:
+    """Predict the loss at new points, with a predictive interval for one run there."""
+    from .scaling import get_law
+
+    law = get_law(o["law"])
+    points = [_parse_at(a, law, o) for a in at]  # before the slow fit
+    law, fits = _scaling_fits(file, o)
+    rows = []
+    for pts, fit in fits:
+        X = {i: [p[i] for p in points] for i in law.inputs}
+        pr = fit.predict(X, o["level"])
+        for j, p in enumerate(points):
+            rows.append({"group": pts.group, **p, "pred": float(pr.pred[j]),
+                         "lower": float(pr.lower[j]), "upper": float(pr.upper[j])})
+    if o["as_json"]:
+        click.echo(json.dumps({"law": law.name, "level": o["level"], "predictions": rows},
+                              indent=2))
+        return
+    table = Table(title=f"{law.name}: predicted loss, {o['level']:.0%} predictive interval",
+                  show_edge=False, header_style="bold")
+    cols = ["group", *law.inputs, "pred", "lower", "upper"]
+    for c in cols:
+        table.add_column(c, justify="left" if c == "group" else "right")
+    for r in rows:
+        table.add_row("-" if r["group"] is None else r["group"], *(cell(r[c]) for c in cols[1:]))
+    make_console().print(table)
+
+
+@scaling.command("optimal")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--compute", "budgets", multiple=True, required=True, type=float,
+              help="Training compute in FLOPs, e.g. 1e23 (repeat for more).")
+@_scaling_options
+def scaling_optimal(file, budgets, **o) -> None:
+    """The compute-optimal model size N*, tokens D* and tokens per parameter at a budget."""
+    from .scaling import compute_optimal
+
+    if any(not (b > 0 and math.isfinite(b)) for b in budgets):
+        raise click.BadParameter("budgets must be positive", param_hint="--compute")
+    law, fits = _scaling_fits(file, o)
+    results = [(pts, a) for pts, fit in fits
+               for a in compute_optimal(fit, budgets, k=o["k"], level=o["level"])]
+    if o["as_json"]:
+        click.echo(json.dumps({"law": law.name, "level": o["level"], "k": o["k"], "results": [
+            {"group": pts.group, **a.to_dict()} for pts, a in results]}, indent=2))
+        return
+    table = Table(title=f"compute-optimal split under C = {o['k']:g} N D, {o['level']:.0%} "
+                        "bootstrap intervals", show_edge=False, header_style="bold")
+    for c in ("group", "compute", "quantity", "estimate", "se", "lower", "upper"):
+        table.add_column(c, justify="left" if c in ("group", "quantity") else "right")
+    for pts, a in results:
+        for name, e in (("N*", a.n_opt), ("D*", a.d_opt), ("tokens/param", a.tokens_per_param),
+                        ("loss", a.loss), ("E", a.E)):
+            table.add_row("-" if pts.group is None else pts.group, f"{a.compute:.3g}", name,
+                          *_est_cells(e))
+    make_console().print(table)
+
+
+@scaling.command("backtest")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--holdout-top", type=click.IntRange(1), default=1, show_default=True,
+              help="Hold out the runs at this many largest distinct values of --by.")
+@click.option("--by", type=click.Choice(("n", "compute", "x")), default=None,
+              help="What 'largest' means [default: n; x for a one-variable law].")
+@_scaling_options
+def scaling_backtest(file, holdout_top, by, **o) -> None:
+    """Hold out the largest models, fit the rest, and score the predicted losses."""
+    from .scaling import backtest as run_backtest
+
+    law, groups = _scaling_points(file, o)
+    bt = run_backtest(groups, law.name, holdout_top, by=by, level=o["level"],
+                      n_boot=o["boot"], seed=o["seed"], k=o["k"])
+    for w in bt.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if o["as_json"]:
+        click.echo(json.dumps(bt.to_dict(), indent=2))
+        return
+    one = law.inputs == ("x",)
+    cols = ["group", *(["x"] if one else ["n", "d"]), "true", "pred", "lower", "upper",
+            "rel error"]
+    table = Table(title=f"{law.name}: {holdout_top} largest {bt.by} held out; mean relative "
+                        f"error {bt.mean_rel_error:.2%}, {bt.level:.0%} interval coverage "
+                        f"{bt.coverage:.0%}", show_edge=False, header_style="bold")
+    for c in cols:
+        table.add_column(c, justify="left" if c == "group" else "right")
+    for p, rel in zip(bt.points, bt.rel_errors, strict=True):
+        d = p.to_dict()
+        table.add_row("-" if p.group is None else p.group,
+                      *(cell(d[c]) for c in cols[1:-1]), f"{rel:.2%}")
+    make_console().print(table)
