@@ -11,7 +11,7 @@ import pytest
 
 from curvecast import Curve, forecast
 from curvecast.cli import main
-from curvecast.decisions import Decision, confirm, decide, dominated, precedented
+from curvecast.decisions import Decision, confirm, decide, dominated
 from curvecast.demo import sample_curves
 from curvecast.evaluate.replay import replay
 from curvecast.integrations.optuna import ATTR, ForecastPruner
@@ -205,24 +205,14 @@ def test_confirm_turns_a_first_doubt_into_a_warning():
     assert confirm(nan, warned=False, risk=0.05).stop  # divergence is never second-guessed
 
 
-def test_dominance_prunes_at_once_unless_a_like_trial_won():
-    # 12 finished trials: at the step, better ones all ended far from the best (1.0)
-    others = [(0.5 + 0.1 * i, 3.0 + 0.1 * i, True) for i in range(11)] + [(0.2, 1.0, True)]
+def test_a_doubt_that_dominance_confirms_is_firm():
+    # 12 finished trials: at the step, the better ones all ended far from the best (1.0)
+    others = [(0.5 + 0.1 * i, 3.0 + 0.1 * i) for i in range(11)] + [(0.2, 1.0)]
     d = dominated(1.7, others, incumbent=1.0)
     assert d.stop and d.reason == "dominated"
-    assert not precedented(1.7, others, incumbent=1.0)
+    assert confirm(d, warned=False, risk=0.05).reason == "warning"  # alone: a warning
     assert confirm(d, warned=False, risk=0.05, firm=True).stop
-    # the winner was no better than this trial at the step: a like trial won
-    won = [*others[:-1], (1.8, 1.0, True)]
-    assert precedented(1.7, won, incumbent=1.0)
-    assert not precedented(1.9, won, incumbent=1.0)
-    # a pruned trial's best case is no precedent: it never showed how it ended
-    assert not precedented(1.7, [*others[:-1], (1.8, 1.0, False)], incumbent=1.0)
-    assert confirm(d, warned=False, risk=0.05).reason == "warning"
-    # maximise: the same, mirrored
-    flipped = [(-v, -b, c) for v, b, c in won]
-    assert precedented(-1.7, flipped, incumbent=-1.0, goal="max")
-    assert dominated(-1.7, [(-v, -b, c) for v, b, c in others], -1.0, "max").stop
+    assert dominated(-1.7, [(-v, -b) for v, b in others], -1.0, "max").stop
     assert confirm(Decision(False, "continue"), warned=True, risk=0.05, firm=True).reason == (
         "continue")
 

@@ -4,16 +4,14 @@ A run is stopped when it has diverged, when the probability that its final value
 the incumbent (the best final so far) is below ``risk``, or, optionally, when the
 improvement its forecast still expects is below ``min_gain`` (it has converged).
 
-A run is also stopped when it is dominated: the runs closest to it that were at least
-as good at the same step all ended, or were forecast to end even in their best case,
-worse than the incumbent (see ``dominated``). Before a run has the points a forecast
-needs, this is the only judgement.
+Before a run has the points a forecast needs, it is stopped when it is dominated: the
+runs closest to it that were at least as good at the same step all ended, or were
+forecast to end even in their best case, worse than the incumbent (see ``dominated``).
 
 One judgement of hopelessness is a warning; the run is stopped when the next one agrees,
-or at once when the probability is below a quarter of ``risk``, or when it is dominated
-and no completed run that was no better at that step ended close to the incumbent (see
-``confirm`` and ``precedented``): a run is judged at many steps, and one overconfident
-forecast (of a run on a plateau that is about to drop) must not end it.
+or at once when the probability is below a quarter of ``risk`` or the run is dominated
+too (see ``confirm``): a run is judged at many steps, and one overconfident forecast (of
+a run on a plateau that is about to drop) must not end it.
 
 >>> from curvecast import forecast
 >>> f = forecast([1, 2, 3, 4, 5, 6], [1.0, 0.8, 0.7, 0.65, 0.62, 0.6], at=50)
@@ -96,7 +94,7 @@ FIRM = 0.25
 def confirm(decision: Decision, warned: bool, risk: float, firm: bool = False) -> Decision:
     """Turn a first judgement of hopelessness into a warning (see the module docstring);
     ``warned``: the run's previous judgement was one; ``firm``: this one needs no second
-    (a dominated run without precedent, or two judgements agreeing at one step)."""
+    (a forecast's doubt and dominance agreeing at one step)."""
     if not decision.stop or decision.reason in ("diverged", "converged") or warned or firm:
         return decision
     p = decision.prob_better
@@ -118,28 +116,15 @@ between the typical outcome and the incumbent was close, not hopeless (in the un
 normalised regret)."""
 
 
-def _close(outcomes: np.ndarray, incumbent: float) -> float:
-    """The worst outcome (lower is better) that still counts as close to the incumbent."""
-    typical = np.median(outcomes)
-    return incumbent + CLOSE * max(typical - incumbent, 0.0)
-
-
-def _rows(others, sign: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Values, outcomes (diverged: ranked worst) and completed flags, lower is better."""
-    a = np.array([(o[0], o[1], o[2] if len(o) > 2 else 0.0) for o in others], float)
-    a = a[np.isfinite(a[:, 0])]
-    return sign * a[:, 0], np.nan_to_num(sign * a[:, 1], posinf=1e300, neginf=-1e300), a[:, 2]
-
-
-def dominated(value: float, others: list[tuple], incumbent: float | None,
+def dominated(value: float, others: list[tuple[float, float]], incumbent: float | None,
               goal: str = "min", k: int = NEIGHBOURS) -> Decision:
     """Judge a run from its value at one step alone, by the runs seen at that step.
 
-    ``others``: (value at the same step, best case of the final[, completed]) of other
-    runs: a finished run's final, a stopped run's forecast best case (inf, or -inf for
-    'max', for a diverged one). The run is stopped when the k runs closest to it that
-    were at least as good at that step all end worse than the incumbent even in their
-    best case: learning curves of one study rarely cross that many better ones.
+    ``others``: (value at the same step, best case of the final) of other runs: a
+    finished run's final, a stopped run's forecast best case (inf, or -inf for 'max',
+    for a diverged one). The run is stopped when the k runs closest to it that were at
+    least as good at that step all end worse than the incumbent even in their best case:
+    learning curves of one study rarely cross that many better ones.
 
     >>> others = [(1.0, 3.0), (1.1, 3.2), (1.2, 2.9), (1.3, 3.1), (1.4, 3.3), (0.5, 1.0),
     ...           (0.6, 1.2), (0.7, 1.9), (2.0, 4.0), (2.2, 3.9)]
@@ -151,38 +136,18 @@ def dominated(value: float, others: list[tuple], incumbent: float | None,
     if incumbent is None or not np.isfinite(value) or len(others) < MIN_OTHERS:
         return Decision(False, "no_forecast")
     sign = 1.0 if goal == "min" else -1.0
-    v, b, _ = _rows(others, sign)
-    if stats.spearmanr(v, b)[0] < MIN_RANK_CORRELATION:
+    v, b = np.array(others, float).T
+    ok = np.isfinite(v)
+    v, b = sign * v[ok], sign * b[ok]
+    ranked = np.nan_to_num(b, posinf=1e300, neginf=-1e300)  # diverged: ranked worst
+    if stats.spearmanr(v, ranked)[0] < MIN_RANK_CORRELATION:
         return Decision(False, "no_forecast")
     at_least = v <= sign * value
     near = sorted(zip(v[at_least], b[at_least], strict=True))[::-1][:k]  # the closest
     if len(near) < k:
         return Decision(False, "no_forecast")
     best = min(bb for _, bb in near)
-    if best > _close(b, sign * incumbent):
+    typical = np.median(ranked)
+    if best > sign * incumbent + CLOSE * max(typical - sign * incumbent, 0.0):
         return Decision(True, "dominated", best_case=float(sign * best))
     return Decision(False, "continue")
-
-
-def precedented(value: float, others: list[tuple], incumbent: float | None,
-                goal: str = "min") -> bool:
-    """Whether a completed run that was no better than ``value`` at this step ended close
-    to the incumbent (as ``dominated`` measures it): the study has seen a run like this
-    one win, so that a judgement of dominance needs a second (see ``confirm``).
-    ``others``: (value at the step, final or best case, completed) of the finished runs.
-
-    On runs that sit at chance level before some of them drop, the winners look like
-    the losers early, and it is their precedent that keeps the next such run going.
-
-    >>> others = [(0.70, 0.55, True), (0.69, 0.69, False), (0.60, 0.72, True)]
-    >>> precedented(0.699, others, incumbent=0.55)  # the winner was no better at the step
-    True
-    >>> precedented(0.71, others, incumbent=0.55)
-    False
-    """
-    if incumbent is None or not others:
-        return False
-    sign = 1.0 if goal == "min" else -1.0
-    v, b, completed = _rows(others, sign)
-    won = (completed > 0) & (b <= _close(b, sign * incumbent))
-    return bool(np.any(won & (v >= sign * value)))

@@ -21,7 +21,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from ..curve import MIN_POINTS, Curve
-from ..decisions import Decision, confirm, decide, diverged, dominated, precedented
+from ..decisions import Decision, confirm, decide, diverged, dominated
 from ..forecasters import Forecaster, LearnedForecaster, StudyForecaster
 
 if TYPE_CHECKING:
@@ -44,19 +44,19 @@ class ForecastPruner(BasePruner):
     that the final step is known), the other running trials' forecasts stand in for it:
     a trial is hopeless when it will almost surely end worse than another would at the
     pessimistic end of its 80% interval, so pruning works from the start of a
-    distributed study. A trial is also hopeless when it is dominated: the five trials
-    closest to it that were at least as good at the same step all ended (or, pruned,
-    were forecast to end even in their best case) clearly worse than the best final, at
-    a step whose values rank the trials' outcomes (see
-    :func:`curvecast.decisions.dominated`). With too few points to forecast (its first
-    two reports), that is the only judgement.
+    distributed study. With too few points to forecast (its first two reports), a trial
+    is hopeless when it is dominated: the five trials closest to it that were at least
+    as good at the same step all ended (or, pruned, were forecast to end even in their
+    best case) clearly worse than the best final, at a step whose values rank the
+    trials' outcomes (see :func:`curvecast.decisions.dominated`).
 
-    A trial is pruned when two judgements in a row find it hopeless, or one with a
-    probability below ``risk / 4``: it is judged many times, and one overconfident
-    forecast (of a curve on a plateau just before it drops) must not end it. Dominance
-    alone prunes at once, unless a completed trial that was no better at that step
-    ended close to the best (see :func:`curvecast.decisions.precedented`): where the
-    winners looked like the losers early, it too waits for a second judgement. A trial
+    A trial is pruned when two judgements in a row find it hopeless, or one that is
+    firm: it is judged many times, and one overconfident forecast (of a curve on a
+    plateau just before it drops) must not end it. Firm are a forecast's probability
+    below ``risk / 4`` and a forecast's doubt that dominance at the same step confirms.
+    Between forecasts, a trial in doubt is pruned when it is dominated. Dominance alone
+    never overrides a forecast that gives the trial a chance: on runs that sit at chance
+    level before some of them drop, the winners look like the losers early. A trial
     that reports NaN or inf is pruned at once, as diverged.
 
     Every forecast is recorded in the trial's user attributes under ``"curvecast"``
@@ -66,8 +66,8 @@ class ForecastPruner(BasePruner):
 
     Forecasts are refreshed when a trial's reported points have grown by ``growth``
     (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...), and the study's finished
-    trials are read then; between refreshes a report costs checks for divergence and
-    dominance, on the finished trials read last. The forecaster learns from the
+    trials are read then; between refreshes a report costs a check for divergence and,
+    for a trial in doubt, for dominance, on the finished trials read last. The forecaster learns from the
     completed trials anew when their number has grown by ``context_growth``.
 
     Example:
@@ -185,7 +185,7 @@ class ForecastPruner(BasePruner):
         with self._lock:
             self._follow(study)
         if len(values) < MIN_POINTS:
-            return self._dominated(study, trial, step, last, fresh=True)
+            return self._early(study, trial, step, last)
         with self._lock:
             seen = self._judged.get(trial.number, 0)
             n = len(values)
@@ -193,7 +193,7 @@ class ForecastPruner(BasePruner):
             if due:
                 self._judged[trial.number] = n
         if not due:
-            return self._dominated(study, trial, step, last, fresh=False)
+            return self._confirmed(study, trial, step, last)
         curve = _curve(trial, self._goal)
         if curve.status != "ok":
             return self._record(study, trial, step, None, diverged())
@@ -204,43 +204,42 @@ class ForecastPruner(BasePruner):
             fc = forecaster.forecast([curve], [final])
         incumbent = self._incumbent(study, trial, final)
         decision = decide(fc, curve.values, incumbent, self._risk, self._min_gain)
-        decision, firm = ((decision, False) if decision.reason == "converged"
-                          else self._dominance(decision, step, last, incumbent))
+        firm = False
+        if decision.reason == "cannot_win":  # dominated as well: two judgements agree
+            dom = dominated(last, self._others(step), incumbent, self._goal)
+            firm = dom.stop
+            decision = replace(decision, reason="dominated") if firm else decision
         return self._record(study, trial, step, final, self._confirm(trial, decision, firm))
 
-    def _dominance(self, decision: Decision, step: int, value: float,
-                   incumbent: float | None) -> tuple[Decision, bool]:
-        """``decision``, or the trial found dominated at ``step`` (with the forecast's
-        numbers, if any), and whether that needs no second judgement: when no completed
-        trial like it won, or when the forecast judged it hopeless too."""
-        others = self._others(step)
-        dom = dominated(value, others, incumbent, self._goal)
-        if not dom.stop:
-            return decision, False
-        firm = decision.stop or not precedented(value, others, incumbent, self._goal)
-        numbers = {k: v for k, v in decision.to_dict().items() if k not in ("stop", "reason")}
-        return replace(dom, **numbers), firm
-
-    def _confirm(self, trial: FrozenTrial, decision: Decision, firm: bool) -> Decision:
+    def _confirm(self, trial: FrozenTrial, decision: Decision, firm: bool = False) -> Decision:
         with self._lock:
             out = confirm(decision, self._warned.get(trial.number, False), self._risk, firm)
             self._warned[trial.number] = out.reason == "warning"
         return out
 
-    def _dominated(self, study: Study, trial: FrozenTrial, step: int, value: float,
-                   fresh: bool) -> bool:
-        """Stop the trial if it is dominated at this step: before it has the points a
-        forecast needs (``fresh``: the finished trials are read anew), and between its
-        forecasts (on the finished trials read at the last one: a storage read at every
-        report would cost more than the rest). Not being dominated clears no warning."""
-        if fresh:
-            self._absorb(study.get_trials(deepcopy=False, states=_FINISHED))
-        decision, firm = self._dominance(Decision(False, "no_forecast"), step, value,
-                                         self._incumbent(study, trial))
+    def _early(self, study: Study, trial: FrozenTrial, step: int, value: float) -> bool:
+        """Too few points to forecast: stop the trial if it is dominated at this step."""
+        self._absorb(study.get_trials(deepcopy=False, states=_FINISHED))
+        decision = dominated(value, self._others(step), self._incumbent(study, trial),
+                             self._goal)
+        if decision.reason == "no_forecast":
+            return False
+        decision = self._confirm(trial, decision)
+        return self._record(study, trial, step, None, decision) if decision.stop else False
+
+    def _confirmed(self, study: Study, trial: FrozenTrial, step: int, value: float) -> bool:
+        """Between forecasts: a trial whose last forecast found it hopeless is stopped if
+        it is dominated now (on the finished trials read at that forecast: a storage read
+        at every report would cost more than the rest). Dominance alone never overrides
+        a forecast that gave the trial a chance."""
+        with self._lock:
+            warned = self._warned.get(trial.number, False)
+        if not warned:
+            return False
+        decision = dominated(value, self._others(step), self._best, self._goal)
         if not decision.stop:
             return False
-        decision = self._confirm(trial, decision, firm)
-        return self._record(study, trial, step, None, decision) if decision.stop else False
+        return self._record(study, trial, step, None, self._confirm(trial, decision))
 
     def _absorb(self, trials: list[FrozenTrial]) -> None:
         """Keep what the rules need of finished trials not seen before (they never change,
@@ -262,14 +261,13 @@ class ForecastPruner(BasePruner):
                         outcome < self._best if self._goal == "min" else outcome > self._best)
                     self._best = outcome if better else self._best
 
-    def _others(self, step: int) -> list[tuple[float, float, bool]]:
-        """(value at ``step``, final or best case, completed) of the finished trials read
-        so far."""
+    def _others(self, step: int) -> list[tuple[float, float]]:
+        """(value at ``step``, final or best case) of the finished trials read so far."""
         with self._lock:
             used, others = self._by_step.get(step, (0, []))
-            for values, outcome, done in islice(self._finished.values(), used, None):  # new
+            for values, outcome, _ in islice(self._finished.values(), used, None):  # new
                 if step in values:
-                    others.append((values[step], outcome, done))
+                    others.append((values[step], outcome))
             self._by_step[step] = (len(self._finished), others)
             return list(others)
 
