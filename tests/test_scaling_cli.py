@@ -10,23 +10,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_cli import cli
 
-from curvecast.cli import main
 from curvecast.errors import InputError
 from curvecast.scaling import read_points
 
 BOOT = "5"  # bootstrap replicates: enough to exercise the intervals, fast
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    else:
-        raise AssertionError("main returned instead of exiting")
-    out, err = capsys.readouterr()
-    return (0 if code is None else code), out, err
 
 
 @pytest.fixture(scope="module")

@@ -29,11 +29,12 @@ SETTINGS = settings(max_examples=8, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-def chinchilla_design(rng, noise):
-    """A sweep like a real study: 7 sizes x 5 tokens-per-parameter ratios."""
+def chinchilla_runs(rng, noise, E=1.8, A=400.0, B=2000.0, alpha=0.34, beta=0.37):
+    """A sweep like a real study, 7 sizes x 5 tokens-per-parameter ratios: N, D and losses
+    from a Chinchilla law with log-normal noise."""
     n = np.geomspace(1e7, 3e9, 7).repeat(5)
     d = n * np.tile([2.0, 6.0, 20.0, 60.0, 200.0], 7)
-    return n, d, np.exp(rng.normal(0, noise, n.size))
+    return n, d, (E + A * n**-alpha + B * d**-beta) * np.exp(rng.normal(0, noise, n.size))
 
 
 # --------------------------------------------------------------------------- formulas
@@ -92,8 +93,7 @@ def test_unknown_law_is_a_usage_error():
 @given(E=st.floats(1.5, 2.5), A=st.floats(200, 1000), B=st.floats(300, 3000),
        alpha=st.floats(0.25, 0.45), beta=st.floats(0.25, 0.45), seed=st.integers(0, 99))
 def test_chinchilla_fit_recovers_its_parameters(E, A, B, alpha, beta, seed):
-    n, d, noise = chinchilla_design(np.random.default_rng(seed), 0.002)
-    y = (E + A * n**-alpha + B * d**-beta) * noise
+    n, d, y = chinchilla_runs(np.random.default_rng(seed), 0.002, E, A, B, alpha, beta)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScalingWarning)
         fit = fit_law("chinchilla", {"n": n, "d": d}, y, n_boot=0)
@@ -154,10 +154,8 @@ def test_predictions_are_monotone_where_the_law_is(law_name, data):
 
 
 def test_fitted_predictions_are_monotone_and_intervals_bracket_them():
-    rng = np.random.default_rng(3)
-    n, d, noise = chinchilla_design(rng, 0.01)
-    fit = fit_law("chinchilla", {"n": n, "d": d}, (1.8 + 400 * n**-0.34 + 2000 * d**-0.37)
-                  * noise, n_boot=20)
+    n, d, y = chinchilla_runs(np.random.default_rng(3), 0.01)
+    fit = fit_law("chinchilla", {"n": n, "d": d}, y, n_boot=20)
     big = np.geomspace(1e9, 1e12, 10)
     p = fit.predict({"n": big, "d": 20 * big})
     assert np.all(np.diff(p.pred) < 0)
@@ -218,10 +216,8 @@ def test_compute_optimal_matches_the_closed_form():
 
 
 def test_compute_optimal_intervals_and_k():
-    rng = np.random.default_rng(0)
-    n, d, noise = chinchilla_design(rng, 0.005)
-    fit = fit_law("chinchilla", {"n": n, "d": d}, (1.8 + 400 * n**-0.34 + 2000 * d**-0.37)
-                  * noise, n_boot=20)
+    n, d, y = chinchilla_runs(np.random.default_rng(0), 0.005)
+    fit = fit_law("chinchilla", {"n": n, "d": d}, y, n_boot=20)
     a6, a8 = compute_optimal(fit, [1e22], k=6)[0], compute_optimal(fit, [1e22], k=8)[0]
     assert a6.n_opt.lower < a6.n_opt.estimate < a6.n_opt.upper
     assert a6.tokens_per_param.estimate == pytest.approx(a6.d_opt.estimate / a6.n_opt.estimate)
@@ -234,9 +230,7 @@ def test_compute_optimal_intervals_and_k():
 
 
 def test_backtest_holds_out_the_largest_models():
-    rng = np.random.default_rng(1)
-    n, d, noise = chinchilla_design(rng, 0.005)
-    y = (1.8 + 400 * n**-0.34 + 2000 * d**-0.37) * noise
+    n, d, y = chinchilla_runs(np.random.default_rng(1), 0.005)
     pts = Points("g", {"n": n, "d": d}, y, np.arange(1, n.size + 1))
     bt = backtest([pts], "chinchilla", holdout_top=2, n_boot=20)
     assert {p.n for p in bt.points} == set(np.unique(n)[-2:])

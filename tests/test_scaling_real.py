@@ -8,23 +8,17 @@ Chinchilla's, and Alabdulmohsin et al.'s benchmark against a plain power law.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from test_real_data import DATA as SHARED_DATA
+from test_real_data import need
 
 from curvecast.scaling import ScalingWarning, backtest, fit_law, read_points
 from curvecast.scaling.table import Points
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scaling"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"real data not found at {path} (the shared data folder ../shared/data "
-                    "is absent in this checkout)")  # fmt: skip
-    return path
+DATA = SHARED_DATA / "scaling"
 
 
 @pytest.fixture(autouse=True)

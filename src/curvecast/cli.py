@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .api import method_names
-from .cli_output import cell, make_console
+from .cli_output import cell, make_console, new_table
 from .cli_scaling import scaling
 from .curve import GOALS
 from .errors import CurvecastError
@@ -27,12 +27,10 @@ EXIT_BAD_INPUT = 2
 
 
 def _table(rows, target: float | None) -> Table:
-    table = Table(show_edge=False, header_style="bold")
     cols = ["run", "status", "points", "last", "at", "median", "lower", "upper"]
     if target is not None:
         cols.append("eta")
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("run", "status") else "right")
+    table = new_table(cols, left=("run", "status"))
     for r in rows:
         cells = [r.run, r.status, str(r.n_points), cell(r.last), cell(r.at),
                  cell(r.median), cell(r.lower), cell(r.upper)]
@@ -104,13 +102,12 @@ def _split(text: str, cast=str) -> list:
 
 
 def _backtest_table(bt) -> Table:
-    table = Table(show_edge=False, header_style="bold",
-                  title=f"{bt.n_runs} complete runs ({bt.excluded} excluded: diverged or too short)")
     with_k = any(r.context for r in bt.results)
-    cols = ["method"] + (["context"] if with_k else []) + ["cutoff", "mae", "nmae", "medae", "log score", "crps", "cov50", "cov80",
-            "cov90", "spearman", "curve nmae", "failures", "seconds"]
-    for c in cols:
-        table.add_column(c, justify="left" if c == "method" else "right")
+    cols = ["method", *(["context"] if with_k else []), "cutoff", "mae", "nmae", "medae",
+            "log score", "crps", "cov50", "cov80", "cov90", "spearman", "curve nmae", "failures",
+            "seconds"]
+    table = new_table(cols, left=("method",), title=f"{bt.n_runs} complete runs "
+                      f"({bt.excluded} excluded: diverged or too short)")
     for r in bt.results:
         cov = [f"{r.coverage.get(k, float('nan')):.2f}" for k in ("0.5", "0.8", "0.9")]
         k = [str(r.context)] if with_k else []
@@ -167,10 +164,8 @@ def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, se
 
 
 def _replay_table(results) -> Table:
-    table = Table(show_edge=False, header_style="bold")
-    for c in ("pruner", "compute mean", "compute worst", "regret mean", "regret worst",
-              "latency ms", "p90 ms", "seconds"):
-        table.add_column(c, justify="left" if c == "pruner" else "right")
+    table = new_table(("pruner", "compute mean", "compute worst", "regret mean", "regret worst",
+                       "latency ms", "p90 ms", "seconds"), left=("pruner",))
     for r in results:
         d = r.to_dict()
         table.add_row(r.pruner, f"{d['compute_fraction']['mean']:.3f}",
@@ -226,10 +221,8 @@ def demo(out: Path, cutoff: float) -> None:
 
     console = make_console()
     result = run_demo(out, cutoff=cutoff)
-    table = Table(title=result.title, show_edge=False, header_style="bold")
-    for c in ("run", "status", "seen", "last seen", "median", "lower 80%", "upper 80%",
-              "true final", "inside"):
-        table.add_column(c, justify="left" if c in ("run", "status") else "right")
+    table = new_table(("run", "status", "seen", "last seen", "median", "lower 80%", "upper 80%",
+                       "true final", "inside"), left=("run", "status"), title=result.title)
     for r in result.rows:
         inside = "-" if r.lower is None or r.truth is None else (
             "yes" if r.lower <= r.truth <= r.upper else "no")
@@ -247,11 +240,9 @@ def _sweep_demo(console: Console, out: Path) -> None:
     from .demo import run_sweep
 
     rows, best, db = run_sweep(out)
-    table = Table(title="The same runs as an Optuna sweep (SQLite), one trial per run",
-                  show_edge=False, header_style="bold")
-    for c in ("pruner", "trials", "completed", "pruned", "epochs trained", "compute",
-              "best value found"):
-        table.add_column(c, justify="left" if c == "pruner" else "right")
+    table = new_table(("pruner", "trials", "completed", "pruned", "epochs trained", "compute",
+                       "best value found"), left=("pruner",),
+                      title="The same runs as an Optuna sweep (SQLite), one trial per run")
     for r in rows:
         table.add_row(r.pruner, str(r.trials), str(r.completed), str(r.pruned), str(r.steps),
                       f"{r.compute:.0%}", cell(r.best))

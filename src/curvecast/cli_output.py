@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.table import Table
 
 
 def make_console() -> Console:
@@ -14,3 +15,12 @@ def make_console() -> Console:
 def cell(v: float | None) -> str:
     """A number in a table cell: five significant digits, '-' for none."""
     return "-" if v is None else f"{v:.5g}"
+
+
+def new_table(columns, left=(), title: str | None = None) -> Table:
+    """A table without outer border, headers in bold; the ``left`` columns (names, labels)
+    flush left, the others (numbers) right."""
+    table = Table(title=title, show_edge=False, header_style="bold")
+    for c in columns:
+        table.add_column(c, justify="left" if c in left else "right")
+    return table

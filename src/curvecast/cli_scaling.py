@@ -10,9 +10,8 @@ import math
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from .cli_output import cell, make_console
+from .cli_output import cell, make_console, new_table
 from .errors import InputError
 
 
@@ -82,7 +81,7 @@ def _scaling_fits(file, o):
     law, groups = _scaling_points(file, o)
     fits = []
     for pts in groups:
-        where = "" if pts.group is None else f"group {pts.group!r}: "
+        where = pts.where
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScalingWarning)
             try:
@@ -128,9 +127,8 @@ def scaling_fit(file, **o) -> None:
         title = (f"{'' if pts.group is None else f'group {pts.group}: '}{fit.n_points} runs, "
                  f"{o['level']:.0%} bootstrap intervals ({o['boot']} replicates); "
                  f"log-residual scale {fit.residual_scale:.3g}")
-        table = Table(title=title, show_edge=False, header_style="bold")
-        for c in ("parameter", "estimate", "se", "lower", "upper"):
-            table.add_column(c, justify="left" if c == "parameter" else "right")
+        table = new_table(("parameter", "estimate", "se", "lower", "upper"), left=("parameter",),
+                          title=title)
         for name, e in fit.parameters(o["level"]).items():
             table.add_row(name, *_est_cells(e))
         console.print(table)
@@ -182,11 +180,9 @@ def scaling_predict(file, at, **o) -> None:
         click.echo(json.dumps({"law": law.name, "level": o["level"], "predictions": rows},
                               indent=2))
         return
-    table = Table(title=f"{law.name}: predicted loss, {o['level']:.0%} predictive interval",
-                  show_edge=False, header_style="bold")
     cols = ["group", *law.inputs, "pred", "lower", "upper"]
-    for c in cols:
-        table.add_column(c, justify="left" if c == "group" else "right")
+    table = new_table(cols, left=("group",),
+                      title=f"{law.name}: predicted loss, {o['level']:.0%} predictive interval")
     for r in rows:
         table.add_row("-" if r["group"] is None else r["group"], *(cell(r[c]) for c in cols[1:]))
     make_console().print(table)
@@ -210,10 +206,9 @@ def scaling_optimal(file, budgets, **o) -> None:
         click.echo(json.dumps({"law": law.name, "level": o["level"], "k": o["k"], "results": [
             {"group": pts.group, **a.to_dict()} for pts, a in results]}, indent=2))
         return
-    table = Table(title=f"compute-optimal split under C = {o['k']:g} N D, {o['level']:.0%} "
-                        "bootstrap intervals", show_edge=False, header_style="bold")
-    for c in ("group", "compute", "quantity", "estimate", "se", "lower", "upper"):
-        table.add_column(c, justify="left" if c in ("group", "quantity") else "right")
+    table = new_table(("group", "compute", "quantity", "estimate", "se", "lower", "upper"),
+                      left=("group", "quantity"), title=f"compute-optimal split under "
+                      f"C = {o['k']:g} N D, {o['level']:.0%} bootstrap intervals")
     for pts, a in results:
         for name, e in (("N*", a.n_opt), ("D*", a.d_opt), ("tokens/param", a.tokens_per_param),
                         ("loss", a.loss), ("E", a.E)):
@@ -244,11 +239,9 @@ def scaling_backtest(file, holdout_top, by, **o) -> None:
     one = law.inputs == ("x",)
     cols = ["group", *(["x"] if one else ["n", "d"]), "true", "pred", "lower", "upper",
             "rel error"]
-    table = Table(title=f"{law.name}: {holdout_top} largest {bt.by} held out; mean relative "
-                        f"error {bt.mean_rel_error:.2%}, {bt.level:.0%} interval coverage "
-                        f"{bt.coverage:.0%}", show_edge=False, header_style="bold")
-    for c in cols:
-        table.add_column(c, justify="left" if c == "group" else "right")
+    table = new_table(cols, left=("group",), title=f"{law.name}: {holdout_top} largest {bt.by} "
+                      f"held out; mean relative error {bt.mean_rel_error:.2%}, {bt.level:.0%} "
+                      f"interval coverage {bt.coverage:.0%}")
     for p, rel in zip(bt.points, bt.rel_errors, strict=True):
         d = p.to_dict()
         table.add_row("-" if p.group is None else p.group,

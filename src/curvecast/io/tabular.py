@@ -40,7 +40,7 @@ from ..errors import InputError, UsageError
 REQUIRED = ("run", "step", "value")
 HP_PREFIX = "hp."
 # Text that means "not a finite number" rather than "not a number at all".
-_NONFINITE_WORDS = frozenset(
+NONFINITE_WORDS = frozenset(
     s + w for s in ("", "+", "-") for w in ("nan", "inf", "infinity")
 )
 
@@ -65,7 +65,7 @@ def _is_nonfinite_word(raw: Any) -> bool:
     """True for cells that rightly become NaN/inf: a float NaN, or 'nan'/'inf' text."""
     if isinstance(raw, (float, np.floating)):
         return True
-    return isinstance(raw, str) and raw.strip().lower() in _NONFINITE_WORDS
+    return isinstance(raw, str) and raw.strip().lower() in NONFINITE_WORDS
 
 
 def _to_float(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -297,16 +297,15 @@ def _empty(file: str) -> InputError:
 # --------------------------------------------------------------------------- readers
 
 
-def read_csv(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
-    """Read a long-format CSV (optionally .csv.gz) with columns run, step, value.
+def read_csv_text(path: str | os.PathLike, *, empty: str) -> pd.DataFrame:
+    """A CSV file (optionally .csv.gz) with every cell as text, header names stripped of
+    spaces and a byte-order mark; ``empty`` is the message for a file without a header.
 
-    >>> read_csv("runs.csv", goal="max")  # doctest: +SKIP
-    CurveSet(12 runs, source='runs.csv')
+    Text lets a reader tell an empty cell from 'nan' and quote a bad cell as written.
+    Every failure is an InputError naming the file.
     """
     file = str(path)
-    goal = check_goal(goal)
     try:
-        # all text: lets us tell an empty cell from 'nan' and quote bad cells
         df = pd.read_csv(
             path,
             dtype=str,
@@ -315,10 +314,7 @@ def read_csv(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
             compression="infer",
         )
     except pd.errors.EmptyDataError:
-        raise InputError(
-            "the file is empty; it needs a header run,step,value and one row per point",
-            file=file,
-        ) from None
+        raise InputError(empty, file=file) from None
     except pd.errors.ParserError as exc:
         m = re.search(r"line (\d+), saw (\d+)", str(exc))
         if m:  # pandas counts file lines (header = 1); blank lines may shift rows
@@ -336,6 +332,20 @@ def read_csv(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
     except (OSError, EOFError, ValueError) as exc:  # bad gzip, unreadable file
         raise InputError(f"could not read the file ({exc})", file=file) from None
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    return df
+
+
+def read_csv(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
+    """Read a long-format CSV (optionally .csv.gz) with columns run, step, value.
+
+    >>> read_csv("runs.csv", goal="max")  # doctest: +SKIP
+    CurveSet(12 runs, source='runs.csv')
+    """
+    file = str(path)
+    goal = check_goal(goal)
+    df = read_csv_text(
+        path, empty="the file is empty; it needs a header run,step,value and one row per point"
+    )
     _check_columns(file, df.columns)
     if len(df) == 0:
         raise _empty(file)

@@ -119,7 +119,7 @@ def backtest(groups: list[Points], law: str, holdout_top: int, *, by: str | None
     for pts in groups:
         key = _key(pts, by, k)
         levels = np.unique(key)
-        where = f"group {pts.group!r}: " if pts.group is not None else ""
+        where = pts.where
         if len(levels) <= holdout_top:
             raise InputError(f"{where}only {len(levels)} distinct values of {by}; holding out "
                              f"{holdout_top} leaves nothing to fit")

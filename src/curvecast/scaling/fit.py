@@ -61,18 +61,23 @@ def _huber(r: np.ndarray, delta: float) -> np.ndarray:
     return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
 
 
+def _log_loss_jac(law: Law, theta: np.ndarray, X) -> tuple[np.ndarray, np.ndarray]:
+    """log L at ``theta`` (n,) and its central-difference Jacobian (p, n), in one batched
+    call of the law."""
+    p = law.n_params
+    h = 1e-6 * np.maximum(1.0, np.abs(theta))
+    g = law.log_loss(np.vstack([theta, theta + np.diag(h), theta - np.diag(h)]), X)
+    return g[0], (g[1:p + 1] - g[p + 1:]) / (2 * h[:, None])
+
+
 def _objective(law: Law, X, logy, w, delta):
     """f(theta) and its gradient, scaled by 1 / (delta * sum w): residuals beyond delta
     count as their absolute size, so tolerances mean the same for any delta."""
     scale = 1.0 / (delta * w.sum())
-    p = law.n_params
 
     def f(theta):
-        h = 1e-6 * np.maximum(1.0, np.abs(theta))
-        batch = np.vstack([theta, theta + np.diag(h), theta - np.diag(h)])
-        g = law.log_loss(batch, X)  # (2p + 1, n): the value and central differences
-        r = logy - g[0]
-        jac = (g[1:p + 1] - g[p + 1:]) / (2 * h[:, None])  # (p, n)
+        g, jac = _log_loss_jac(law, theta, X)
+        r = logy - g
         psi = np.clip(r, -delta, delta) * w
         return float(scale * (w * _huber(r, delta)).sum()), -scale * (jac @ psi)
 
@@ -280,11 +285,7 @@ def _diagnose(law: Law, theta, X, y, boot) -> list[str]:
             value = law.natural(theta)[j]
             out.append(f"{name} = {value:.4g} sits on its {side} bound: the points do not "
                        f"pin it down (too narrow a range, or a law that does not fit)")
-    h = 1e-6 * np.maximum(1.0, np.abs(theta))
-    batch = np.vstack([theta + np.diag(h), theta - np.diag(h)])
-    g = law.log_loss(batch, X)
-    p = law.n_params
-    jac = ((g[:p] - g[p:]) / (2 * h[:, None])).T  # (n, p)
+    jac = _log_loss_jac(law, theta, X)[1].T  # (n, p)
     norms = np.linalg.norm(jac, axis=0)
     if np.any(norms == 0) or not np.isfinite(jac).all():
         idle = [n for n, v in zip(law.params, norms, strict=True) if not v > 0]

@@ -22,9 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, UsageError
-
-_NONFINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity",
-              "-infinity"}  # fmt: skip
+from ..io import detect_format
+from ..io.tabular import NONFINITE_WORDS, read_csv_text
 
 
 @dataclass(frozen=True)
@@ -37,34 +36,33 @@ class Points:
     rows: np.ndarray
     dropped: int = 0
 
+    @property
+    def where(self) -> str:
+        """The start of a message about these runs: "group 'web': ", or '' ungrouped."""
+        return "" if self.group is None else f"group {self.group!r}: "
+
     def subset(self, mask: np.ndarray) -> Points:
         return Points(self.group, {k: v[mask] for k, v in self.X.items()}, self.y[mask],
                       self.rows[mask], self.dropped)
 
 
 def _read_frame(path: str | os.PathLike, fmt: str | None) -> pd.DataFrame:
-    from ..io import detect_format
-
     file = str(path)
+    if not os.path.exists(path):
+        raise InputError("no such file", file=file)
     fmt = fmt or detect_format(path)
-    try:
-        if fmt == "csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-        elif fmt == "parquet":
-            df = pd.read_parquet(path)
-        elif fmt == "jsonl":
-            df = pd.read_json(path, lines=True, dtype=False)
-        else:
-            raise InputError(f"a scaling table must be CSV, Parquet or JSON Lines, not {fmt}",
-                             file=file)
-    except FileNotFoundError:
-        raise InputError("no such file", file=file) from None
-    except pd.errors.EmptyDataError:
-        raise InputError("the file is empty; it needs a header and one row per run",
-                         file=file) from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"could not read the file ({exc})", file=file) from None
-    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    if fmt == "csv":
+        df = read_csv_text(path, empty="the file is empty; it needs a header and one row per run")
+    elif fmt in ("parquet", "jsonl"):
+        try:
+            df = (pd.read_parquet(path) if fmt == "parquet"
+                  else pd.read_json(path, lines=True, dtype=False))
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"could not read the file ({exc})", file=file) from None
+        df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    else:
+        raise InputError(f"a scaling table must be CSV, Parquet or JSON Lines, not {fmt}",
+                         file=file)
     if len(df) == 0:
         raise InputError("the file has no data rows; it needs one row per run", file=file)
     return df
@@ -78,7 +76,7 @@ def _numbers(df: pd.DataFrame, column: str, file: str) -> np.ndarray:
     text = raw.astype(str).str.strip()
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     blank = raw.isna().to_numpy() | (text == "").to_numpy()
-    bad = np.isnan(values) & ~blank & ~text.str.lower().isin(_NONFINITE).to_numpy()
+    bad = np.isnan(values) & ~blank & ~text.str.lower().isin(NONFINITE_WORDS).to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError(f"{text.iloc[i]!r} is not a number", file=file, row=i + 1,
