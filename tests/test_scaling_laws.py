@@ -189,6 +189,10 @@ def test_too_few_points_and_bad_values_are_input_errors():
         fit_law("power", {"x": np.arange(1, 8)}, [3, 2, 1, 0, 1, 2, 3])
     with pytest.raises(UsageError, match="needs inputs n, d; missing d"):
         fit_law("chinchilla", {"n": [1e8]}, [3.0])
+    x = np.geomspace(10, 1e4, 12)
+    fit = fit_law("power", {"x": x}, 0.5 + 3 * x**-0.4, n_boot=0)
+    with pytest.raises(UsageError, match="input x must be positive and finite, got -1 at index 1"):
+        fit.predict({"x": [1e5, -1.0, 1e6]})
 
 
 def test_non_finite_losses_are_dropped_not_fatal():

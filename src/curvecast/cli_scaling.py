@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from .cli_output import cell, make_console, new_table
 from .errors import InputError
+from .scaling import LAWS, ScalingWarning, check_law, compute_optimal, fit_law, get_law, read_points
+from .scaling import backtest as run_backtest
 
 
 def _scaling_options(f):
     """Options every ``curvecast scaling`` command shares (applied bottom-up)."""
-    from .scaling import LAWS
-
     opts = [
         click.option("--law", type=click.Choice(list(LAWS)), default="chinchilla",
                      show_default=True, help="chinchilla: E + A/N^alpha + B/D^beta; "
@@ -59,8 +61,8 @@ def _scaling_options(f):
 
 
 def _scaling_points(file, o):
-    from .scaling import get_law, read_points
-
+    """(law, [points of each group]) as the options say; with --c and no --d, D is
+    derived from compute."""
     law = get_law(o["law"])
     cols = {"n": o["n_col"], "d": o["d_col"] or "D", "u": o["u_col"], "x": o["x_col"]}
     compute = None
@@ -74,27 +76,35 @@ def _scaling_points(file, o):
 
 def _scaling_fits(file, o):
     """(law, [(points, fit)]) for every group; warnings go to stderr, once each."""
-    import warnings
-
-    from .scaling import ScalingWarning, fit_law
-
     law, groups = _scaling_points(file, o)
     fits = []
     for pts in groups:
-        where = pts.where
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _naming(file, pts.where):
             warnings.simplefilter("ignore", ScalingWarning)
-            try:
-                fit = fit_law(law, pts.X, pts.y, n_boot=o["boot"], seed=o["seed"])
-            except InputError as exc:  # say which file and group
-                raise InputError(f"{where}{exc.message}", file=str(file)) from None
+            fit = fit_law(law, pts.X, pts.y, n_boot=o["boot"], seed=o["seed"])
         for w in fit.warnings_:
-            click.echo(f"warning: {where}{law.name}: {w}", err=True)
-        if pts.dropped:
-            click.echo(f"note: {where}{pts.dropped} run(s) with a NaN or inf loss dropped "
-                       "(diverged)", err=True)
+            click.echo(f"warning: {pts.where}{law.name}: {w}", err=True)
+        _note_dropped(pts)
         fits.append((pts, fit))
     return law, fits
+
+
+@contextmanager
+def _naming(file, where: str = ""):
+    """Re-raise an InputError from fitting (which knows no file) naming the file and the
+    group ``where``."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.file is not None:
+            raise
+        raise InputError(f"{where}{exc.message}", file=str(file)) from None
+
+
+def _note_dropped(pts) -> None:
+    if pts.dropped:
+        click.echo(f"note: {pts.where}{pts.dropped} run(s) with a NaN or inf loss dropped "
+                   "(diverged)", err=True)
 
 
 def _est_cells(e) -> list[str]:
@@ -164,14 +174,12 @@ def _parse_at(text: str, law, o) -> dict[str, float]:
 @_scaling_options
 def scaling_predict(file, at, **o) -> None:
     """Predict the loss at new points, with a predictive interval for one run there."""
-    from .scaling import get_law
-
     law = get_law(o["law"])
     points = [_parse_at(a, law, o) for a in at]  # before the slow fit
+    X = {i: [p[i] for p in points] for i in law.inputs}
     law, fits = _scaling_fits(file, o)
     rows = []
     for pts, fit in fits:
-        X = {i: [p[i] for p in points] for i in law.inputs}
         pr = fit.predict(X, o["level"])
         for j, p in enumerate(points):
             rows.append({"group": pts.group, **p, "pred": float(pr.pred[j]),
@@ -195,8 +203,7 @@ def scaling_predict(file, at, **o) -> None:
 @_scaling_options
 def scaling_optimal(file, budgets, **o) -> None:
     """The compute-optimal model size N*, tokens D* and tokens per parameter at a budget."""
-    from .scaling import compute_optimal
-
+    check_law(get_law(o["law"]))  # before the slow fit, as the budgets
     if any(not (b > 0 and math.isfinite(b)) for b in budgets):
         raise click.BadParameter("budgets must be positive", param_hint="--compute")
     law, fits = _scaling_fits(file, o)
@@ -226,11 +233,12 @@ def scaling_optimal(file, budgets, **o) -> None:
 @_scaling_options
 def scaling_backtest(file, holdout_top, by, **o) -> None:
     """Hold out the largest models, fit the rest, and score the predicted losses."""
-    from .scaling import backtest as run_backtest
-
     law, groups = _scaling_points(file, o)
-    bt = run_backtest(groups, law.name, holdout_top, by=by, level=o["level"],
-                      n_boot=o["boot"], seed=o["seed"], k=o["k"])
+    for pts in groups:
+        _note_dropped(pts)
+    with _naming(file):
+        bt = run_backtest(groups, law.name, holdout_top, by=by, level=o["level"],
+                          n_boot=o["boot"], seed=o["seed"], k=o["k"])
     for w in bt.warnings:
         click.echo(f"warning: {w}", err=True)
     if o["as_json"]:

@@ -13,7 +13,7 @@ True
 from .backtest import Backtest, HeldOut, backtest
 from .fit import Estimate, Prediction, ScalingFit, ScalingWarning, fit_law
 from .laws import LAWS, Law, get_law, optimal_n_for_tokens
-from .optimal import Allocation, compute_optimal, optimal_split
+from .optimal import Allocation, check_law, compute_optimal, optimal_split
 from .table import Points, read_points
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "ScalingFit",
     "ScalingWarning",
     "backtest",
+    "check_law",
     "compute_optimal",
     "fit_law",
     "get_law",

@@ -18,12 +18,13 @@ of held-out losses inside their interval.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..errors import InputError, UsageError
-from .fit import LEVEL, N_BOOT, fit_law
+from .fit import DELTA, LEVEL, N_BOOT, ScalingWarning, fit_law
 from .laws import get_law
 from .optimal import K
 from .table import Points
@@ -103,14 +104,10 @@ def _key(pts: Points, by: str, k: float) -> np.ndarray:
 
 def backtest(groups: list[Points], law: str, holdout_top: int, *, by: str | None = None,
              level: float = LEVEL, n_boot: int = N_BOOT, seed: int = 0, k: float = K,
-             delta: float | None = None) -> Backtest:
+             delta: float = DELTA) -> Backtest:
     """Hold out each group's ``holdout_top`` largest distinct values of ``by`` ('n',
     'compute', or 'x'; default 'n', or 'x' for a one-variable law), fit ``law`` to the
     rest and predict the held-out runs."""
-    import warnings
-
-    from .fit import DELTA, ScalingWarning
-
     spec = get_law(law)
     by = by or ("x" if spec.inputs == ("x",) else "n")
     if holdout_top < 1:
@@ -128,7 +125,7 @@ def backtest(groups: list[Points], law: str, holdout_top: int, *, by: str | None
             warnings.simplefilter("always", ScalingWarning)
             try:
                 fit = fit_law(spec, pts.subset(~test).X, pts.y[~test], n_boot=n_boot,
-                              seed=seed, delta=DELTA if delta is None else delta)
+                              seed=seed, delta=delta)
             except InputError as exc:
                 raise InputError(f"{where}{exc.message} (after holding out {holdout_top} "
                                  f"values of {by})") from None

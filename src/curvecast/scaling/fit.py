@@ -93,8 +93,7 @@ def _grid_scores(law: Law, starts: np.ndarray, X, logy, w, delta) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.inf)
 
 
-def _minimise(law: Law, starts: np.ndarray, X, logy, w, delta,
-              polish: bool = True) -> tuple[np.ndarray, float]:
+def _minimise(law: Law, starts: np.ndarray, X, logy, w, delta) -> tuple[np.ndarray, float]:
     """Best L-BFGS-B optimum over the starts: each run with a moderate tolerance, then
     the best few polished; one start alone (a bootstrap replicate) is run once. (At ftol
     1e-6 the data-constrained law settled in a worse basin on Muennighoff's runs.)"""
@@ -255,8 +254,11 @@ def _check_inputs(law: Law, X: Mapping[str, object]) -> dict[str, np.ndarray]:
     arrays = np.broadcast_arrays(*(np.atleast_1d(np.asarray(X[k], float)) for k in law.inputs))
     out = dict(zip(law.inputs, arrays, strict=True))
     for k, v in out.items():
-        if not (np.isfinite(v).all() and (v > 0).all()):
-            raise UsageError(f"input {k} must be positive and finite, got {v.tolist()}")
+        bad = ~(np.isfinite(v) & (v > 0))
+        if bad.any():  # the first one: an array of thousands would bury the message
+            i = int(np.argmax(bad))
+            raise UsageError(f"input {k} must be positive and finite, got {v[i]:g} at "
+                             f"index {i}")
     return out
 
 

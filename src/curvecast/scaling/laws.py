@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import UsageError
+
 Inputs = Mapping[str, np.ndarray]
 
 EXPONENT = (0.0, 3.0)
@@ -287,8 +289,6 @@ LAWS: dict[str, Law] = {
 
 def get_law(name: str) -> Law:
     """The law called ``name`` (see ``LAWS``); a UsageError lists the names otherwise."""
-    from ..errors import UsageError
-
     if name not in LAWS:
         raise UsageError(f"unknown law {name!r}; use one of {', '.join(LAWS)}")
     return LAWS[name]

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import UsageError
 from .fit import LEVEL, Estimate, ScalingFit, estimate
+from .laws import Law
 
 K = 6.0
 """FLOPs per parameter per token of training (forward and backward; Kaplan et al. 2020)."""
@@ -72,6 +73,22 @@ def optimal_split(params: np.ndarray, compute, k: float = K) -> tuple[np.ndarray
     return n, d, E + A * n**-alpha + B * d**-beta
 
 
+def check_law(law: Law) -> None:
+    """Raise a UsageError unless ``law`` has the Chinchilla terms the split needs (callers
+    ask before a slow fit).
+
+    >>> from curvecast.scaling import LAWS
+    >>> check_law(LAWS["chinchilla"])
+    >>> check_law(LAWS["power"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    curvecast.errors.UsageError: the compute-optimal split needs a law of N and D (...
+    """
+    if law.name not in _CHINCHILLA_LIKE:
+        raise UsageError(f"the compute-optimal split needs a law of N and D "
+                         f"({', '.join(_CHINCHILLA_LIKE)}), not {law.name!r}")
+
+
 def compute_optimal(fit: ScalingFit, compute, k: float = K,
                     level: float = LEVEL) -> list[Allocation]:
     """The compute-optimal N*, D*, tokens per parameter and loss at each budget in
@@ -80,9 +97,7 @@ def compute_optimal(fit: ScalingFit, compute, k: float = K,
     For 'data_constrained' this uses the law's Chinchilla terms (E, A, B, alpha, beta):
     the split when every token is fresh and no parameter is in excess.
     """
-    if fit.law.name not in _CHINCHILLA_LIKE:
-        raise UsageError(f"the compute-optimal split needs a law of N and D "
-                         f"({', '.join(_CHINCHILLA_LIKE)}), not {fit.law.name!r}")
+    check_law(fit.law)
     if not k > 0:
         raise UsageError(f"k (FLOPs per parameter per token) must be positive, got {k}")
     budgets = np.atleast_1d(np.asarray(compute, float))
