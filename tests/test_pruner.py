@@ -11,7 +11,7 @@ import pytest
 
 from curvecast import Curve, forecast
 from curvecast.cli import main
-from curvecast.decisions import Decision, confirm, decide, dominated
+from curvecast.decisions import confirm, decide
 from curvecast.demo import sample_curves
 from curvecast.evaluate.replay import replay
 from curvecast.integrations.optuna import ATTR, ForecastPruner
@@ -203,18 +203,6 @@ def test_confirm_turns_a_first_doubt_into_a_warning():
     assert confirm(firm, warned=False, risk=0.05).stop
     nan = decide(f, [*vals[:-1], math.nan], None)
     assert confirm(nan, warned=False, risk=0.05).stop  # divergence is never second-guessed
-
-
-def test_a_doubt_that_dominance_confirms_is_firm():
-    # 12 finished trials: at the step, the better ones all ended far from the best (1.0)
-    others = [(0.5 + 0.1 * i, 3.0 + 0.1 * i) for i in range(11)] + [(0.2, 1.0)]
-    d = dominated(1.7, others, incumbent=1.0)
-    assert d.stop and d.reason == "dominated"
-    assert confirm(d, warned=False, risk=0.05).reason == "warning"  # alone: a warning
-    assert confirm(d, warned=False, risk=0.05, firm=True).stop
-    assert dominated(-1.7, [(-v, -b) for v, b in others], -1.0, "max").stop
-    assert confirm(Decision(False, "continue"), warned=True, risk=0.05, firm=True).reason == (
-        "continue")
 
 
 def test_replay_accounts_compute_and_regret():

@@ -9,9 +9,9 @@ runs closest to it that were at least as good at the same step all ended, or wer
 forecast to end even in their best case, worse than the incumbent (see ``dominated``).
 
 One judgement of hopelessness is a warning; the run is stopped when the next one agrees,
-or at once when the probability is below a quarter of ``risk`` or the run is dominated
-too (see ``confirm``): a run is judged at many steps, and one overconfident forecast (of
-a run on a plateau that is about to drop) must not end it.
+or at once when the probability is below a quarter of ``risk`` (see ``confirm``): a run
+is judged at many steps, and one overconfident forecast (of a run on a plateau that is
+about to drop) must not end it.
 
 >>> from curvecast import forecast
 >>> f = forecast([1, 2, 3, 4, 5, 6], [1.0, 0.8, 0.7, 0.65, 0.62, 0.6], at=50)
@@ -91,11 +91,10 @@ FIRM = 0.25
 """A probability of beating the incumbent below FIRM * risk stops a run at once."""
 
 
-def confirm(decision: Decision, warned: bool, risk: float, firm: bool = False) -> Decision:
+def confirm(decision: Decision, warned: bool, risk: float) -> Decision:
     """Turn a first judgement of hopelessness into a warning (see the module docstring);
-    ``warned``: the run's previous judgement was one; ``firm``: this one needs no second
-    (a forecast's doubt and dominance agreeing at one step)."""
-    if not decision.stop or decision.reason in ("diverged", "converged") or warned or firm:
+    ``warned``: the run's previous judgement was one."""
+    if not decision.stop or decision.reason in ("diverged", "converged") or warned:
         return decision
     p = decision.prob_better
     if decision.reason == "cannot_win" and p is not None and p < FIRM * risk:

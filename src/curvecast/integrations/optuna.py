@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import replace
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -27,8 +26,6 @@ from ..forecasters import Forecaster, LearnedForecaster, StudyForecaster
 if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial
-
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 ATTR = "curvecast"
 """User attribute under which each forecast and decision is recorded on the trial."""
@@ -50,13 +47,9 @@ class ForecastPruner(BasePruner):
     best case) clearly worse than the best final, at a step whose values rank the
     trials' outcomes (see :func:`curvecast.decisions.dominated`).
 
-    A trial is pruned when two judgements in a row find it hopeless, or one that is
-    firm: it is judged many times, and one overconfident forecast (of a curve on a
-    plateau just before it drops) must not end it. Firm are a forecast's probability
-    below ``risk / 4`` and a forecast's doubt that dominance at the same step confirms.
-    Between forecasts, a trial in doubt is pruned when it is dominated. Dominance alone
-    never overrides a forecast that gives the trial a chance: on runs that sit at chance
-    level before some of them drop, the winners look like the losers early. A trial
+    A trial is pruned when two judgements in a row find it hopeless, or one with a
+    probability below ``risk / 4``: it is judged many times, and one overconfident
+    forecast (of a curve on a plateau just before it drops) must not end it. A trial
     that reports NaN or inf is pruned at once, as diverged.
 
     Every forecast is recorded in the trial's user attributes under ``"curvecast"``
@@ -65,10 +58,9 @@ class ForecastPruner(BasePruner):
     samplers, users and the dashboard.
 
     Forecasts are refreshed when a trial's reported points have grown by ``growth``
-    (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...), and the study's finished
-    trials are read then; between refreshes a report costs a check for divergence and,
-    for a trial in doubt, for dominance, on the finished trials read last. The forecaster learns from the
-    completed trials anew when their number has grown by ``context_growth``.
+    (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...); between refreshes a report
+    only costs a check for divergence. The study's completed trials are re-read when
+    their number has grown by ``context_growth``.
 
     Example:
 
@@ -158,7 +150,7 @@ class ForecastPruner(BasePruner):
         self._warned: dict[int, bool] = {}  # trial number -> its last judgement warned
         self._curves: dict[int, Curve | None] = {}  # completed trials (None: unusable)
         # finished trials, read once: number -> (values by step, final or best case)
-        self._finished: dict[int, tuple[dict, float, bool]] = {}  # ..., completed
+        self._finished: dict[int, tuple[dict, float]] = {}
         self._best: float | None = None  # the best completed value
         self._by_step: dict[int, tuple[int, list]] = {}  # step -> (trials used, others)
         self._n_read = 0  # completed trials when the context was last renewed
@@ -189,57 +181,38 @@ class ForecastPruner(BasePruner):
         with self._lock:
             seen = self._judged.get(trial.number, 0)
             n = len(values)
-            due = not seen or n >= max(seen + 1, seen * self._growth)
-            if due:
-                self._judged[trial.number] = n
-        if not due:
-            return self._confirmed(study, trial, step, last)
+            if seen and n < max(seen + 1, seen * self._growth):
+                return False
+            self._judged[trial.number] = n
         curve = _curve(trial, self._goal)
         if curve.status != "ok":
             return self._record(study, trial, step, None, diverged())
-        self._absorb(study.get_trials(deepcopy=False, states=_FINISHED))
-        final = self._final_step(study, step)
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        self._absorb(completed)
+        final = self._final_step(study, completed, step)
         forecaster = self._forecaster()
         with self._fit_lock:  # threads of one process (n_jobs > 1) share the fit caches
             fc = forecaster.forecast([curve], [final])
-        incumbent = self._incumbent(study, trial, final)
-        decision = decide(fc, curve.values, incumbent, self._risk, self._min_gain)
-        firm = False
-        if decision.reason == "cannot_win":  # dominated as well: two judgements agree
-            dom = dominated(last, self._others(step), incumbent, self._goal)
-            firm = dom.stop
-            decision = replace(decision, reason="dominated") if firm else decision
-        return self._record(study, trial, step, final, self._confirm(trial, decision, firm))
+        decision = decide(fc, curve.values, self._incumbent(study, trial, final),
+                          self._risk, self._min_gain)
+        return self._record(study, trial, step, final, self._confirm(trial, decision))
 
-    def _confirm(self, trial: FrozenTrial, decision: Decision, firm: bool = False) -> Decision:
+    def _confirm(self, trial: FrozenTrial, decision: Decision) -> Decision:
         with self._lock:
-            out = confirm(decision, self._warned.get(trial.number, False), self._risk, firm)
+            out = confirm(decision, self._warned.get(trial.number, False), self._risk)
             self._warned[trial.number] = out.reason == "warning"
         return out
 
     def _early(self, study: Study, trial: FrozenTrial, step: int, value: float) -> bool:
         """Too few points to forecast: stop the trial if it is dominated at this step."""
-        self._absorb(study.get_trials(deepcopy=False, states=_FINISHED))
+        self._absorb(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
+                                                               TrialState.PRUNED)))
         decision = dominated(value, self._others(step), self._incumbent(study, trial),
                              self._goal)
         if decision.reason == "no_forecast":
             return False
         decision = self._confirm(trial, decision)
         return self._record(study, trial, step, None, decision) if decision.stop else False
-
-    def _confirmed(self, study: Study, trial: FrozenTrial, step: int, value: float) -> bool:
-        """Between forecasts: a trial whose last forecast found it hopeless is stopped if
-        it is dominated now (on the finished trials read at that forecast: a storage read
-        at every report would cost more than the rest). Dominance alone never overrides
-        a forecast that gave the trial a chance."""
-        with self._lock:
-            warned = self._warned.get(trial.number, False)
-        if not warned:
-            return False
-        decision = dominated(value, self._others(step), self._best, self._goal)
-        if not decision.stop:
-            return False
-        return self._record(study, trial, step, None, self._confirm(trial, decision))
 
     def _absorb(self, trials: list[FrozenTrial]) -> None:
         """Keep what the rules need of finished trials not seen before (they never change,
@@ -249,9 +222,8 @@ class ForecastPruner(BasePruner):
                 if t.number in self._finished:
                     continue
                 outcome = _best_case(t, self._goal)
-                done = t.state == TrialState.COMPLETE
-                self._finished[t.number] = (t.intermediate_values, outcome, done)
-                if not done:
+                self._finished[t.number] = (t.intermediate_values, outcome)
+                if t.state != TrialState.COMPLETE:
                     continue
                 ok = len(t.intermediate_values) >= MIN_POINTS
                 c = _curve(t, self._goal) if ok else None
@@ -265,17 +237,16 @@ class ForecastPruner(BasePruner):
         """(value at ``step``, final or best case) of the finished trials read so far."""
         with self._lock:
             used, others = self._by_step.get(step, (0, []))
-            for values, outcome, _ in islice(self._finished.values(), used, None):  # new
+            for values, outcome in islice(self._finished.values(), used, None):  # new ones
                 if step in values:
                     others.append((values[step], outcome))
             self._by_step[step] = (len(self._finished), others)
             return list(others)
 
-    def _final_step(self, study: Study, step: int) -> int:
+    def _final_step(self, study: Study, completed: list[FrozenTrial], step: int) -> int:
         if self._max_step is not None:
             return max(self._max_step, step)
-        with self._lock:
-            ends = [max(v) for v, _, done in self._finished.values() if done and v]
+        ends = [t.last_step for t in completed if t.last_step is not None]
         if not ends:
             running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             ends = [t.last_step for t in running if t.last_step is not None]
