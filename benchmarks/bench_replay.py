@@ -113,7 +113,8 @@ def main() -> None:
         print(table(out))
         return
     models = None if args.models == "shipped" else args.models
-    out = json.loads(Path(args.update).read_text()) if args.update else {}
+    kept = Path(args.update) if args.update else None
+    out = json.loads(kept.read_text()) if kept and kept.exists() else {}
     for name, (load, bound) in datasets(set(args.only.split(",")), 0).items():
         t0 = time.time()
         runs = list(load())
