@@ -196,8 +196,14 @@ def optimal_n_for_tokens(d, params: Mapping[str, float] = _CHINCHILLA_PUBLISHED)
     17.3
     """
     A, B, alpha, beta = (params[k] for k in ("A", "B", "alpha", "beta"))
-    G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+    G = split_constant(A, B, alpha, beta)
     return G * (G * np.asarray(d, float)) ** (beta / alpha)
+
+
+def split_constant(A, B, alpha, beta):
+    """G = (alpha A / (beta B))^(1 / (alpha + beta)) of Hoffmann et al.'s eq. 4, which
+    sets the compute-optimal N* = G (C / k)^(beta / (alpha + beta)); arrays broadcast."""
+    return (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
 
 
 def _effective(unique, total, log_rstar):

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import UsageError
 from .fit import LEVEL, Estimate, ScalingFit, estimate
-from .laws import Law
+from .laws import Law, split_constant
 
 K = 6.0
 """FLOPs per parameter per token of training (forward and backward; Kaplan et al. 2020)."""
@@ -67,8 +67,7 @@ def optimal_split(params: np.ndarray, compute, k: float = K) -> tuple[np.ndarray
     p = np.atleast_2d(np.asarray(params, float))
     E, A, B, alpha, beta = (p[:, j, None] for j in range(5))
     c = np.atleast_1d(np.asarray(compute, float))[None, :] / k
-    G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
-    n = G * c ** (beta / (alpha + beta))
+    n = split_constant(A, B, alpha, beta) * c ** (beta / (alpha + beta))
     d = c / n
     return n, d, E + A * n**-alpha + B * d**-beta
 
