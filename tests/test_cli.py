@@ -577,7 +577,7 @@ def test_demo_writes_plot_and_json(capsys, tmp_path):
     assert code == 0, err
     assert "Traceback" not in err
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "forecasts.json", "forecasts.png", "sweep.db"]
+        "forecasts.json", "forecasts.png", "report.html", "sweep.db"]
     png = (out_dir / "forecasts.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     data = strict_json((out_dir / "forecasts.json").read_text())
@@ -588,6 +588,7 @@ def test_demo_writes_plot_and_json(capsys, tmp_path):
     assert any(r["final_status"] == "diverged" for r in rows)
     flat = " ".join(out.split())  # rich wraps long lines
     assert f"plot: {out_dir / 'forecasts.png'}" in flat and "inside the 80% interval" in flat
+    assert flat.endswith(f"report (open it in a browser): {out_dir / 'report.html'}")
     # the sweep: both pruners on SQLite, each trial recorded there
     assert "ForecastPruner" in flat and "MedianPruner" in flat
     import optuna

@@ -211,6 +211,42 @@ def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, progress, as_js
 
 
 @cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("report.html"), show_default=True, help="The HTML file to write.")
+@click.option("--at", type=click.FloatRange(min=0), default=None,
+              help="Step to forecast at [default: the largest step in FILE].")
+@click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8,
+              show_default=True, help="Probability of the interval in the ranking.")
+@click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True,
+              help="min for loss or error, max for accuracy.")
+@click.option("--method", type=click.Choice(method_names()), default="ensemble", show_default=True,
+              help="Forecaster, as for 'curvecast forecast'.")
+@click.option("--bound", type=float, default=None,
+              help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
+@click.option("--top", type=click.IntRange(0), default=20, show_default=True,
+              help="Draw forecast fans of this many best-ranked runs.")
+@click.option("--runs", "run_names", multiple=True,
+              help="Also draw the fans of these runs (comma-separated; repeatable).")
+@click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
+def report(file, out, at, level, goal, method, bound, top, run_names, tag, fmt) -> None:
+    """Write one self-contained HTML report (opens offline) of FILE.
+
+    FILE is a curve file (as for 'curvecast forecast': every run ranked by its forecast,
+    fans of the best), or the JSON that 'curvecast replay --json' (compute used against
+    regret) or 'curvecast backtest --json' (calibration) printed; told apart by content.
+    """
+    from .report import build_report, write_report
+
+    names = [n for value in run_names for n in _split(value)]
+    kind, page = build_report(file, goal=goal, tag=tag, fmt=fmt, at=at, level=level,
+                              method=method, bound=bound, top=top, runs=names)
+    path = write_report(page, out)
+    click.echo(f"{kind} report: {path.resolve()}")
+
+
+@cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("curvecast-demo"),
               show_default=True, help="Directory for the plot and the forecasts.")
 @click.option("--cutoff", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.3,
@@ -234,6 +270,7 @@ def demo(out: Path, cutoff: float) -> None:
     console.print(f"plot: {result.plot.resolve()}")
     console.print(f"forecasts: {result.json.resolve()}")
     _sweep_demo(console, out)
+    console.print(f"report (open it in a browser): {result.report.resolve()}")
 
 
 def _sweep_demo(console: Console, out: Path) -> None:

@@ -6,7 +6,7 @@ default has seen these very runs, and its errors on them would flatter it.
 
 >>> import tempfile
 >>> r = run_demo(tempfile.mkdtemp(), cutoff=0.3)
->>> len(r.rows) > 10 and r.plot.exists()
+>>> len(r.rows) > 10 and r.plot.exists() and r.report.exists()
 True
 
 Then the same runs are replayed as a hyperparameter sweep, an Optuna study on SQLite,
@@ -50,6 +50,7 @@ class DemoResult:
     summary: str
     plot: Path
     json: Path
+    report: Path
 
 
 def sample_curves() -> CurveSet:
@@ -63,6 +64,7 @@ def sample_curves() -> CurveSet:
 def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
     """Show the ensemble the first ``cutoff`` of each bundled run; forecast the final value."""
     from .plot import plot_fans
+    from .report import curve_report, write_report
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +73,8 @@ def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
     final = full.max_step
     grid = np.unique(np.concatenate([c.steps for c in full]))
     with resources.as_file(resources.files("curvecast") / "models" / HELD_OUT_MODEL) as model:
-        fc = LearnedForecaster(model=model).forecast(seen, grid)
+        forecaster = LearnedForecaster(model=model)
+        fc = forecaster.forecast(seen, grid)
     j = int(np.searchsorted(fc.x, final))
     med, (lo, hi) = fc.median[:, j], fc.interval(0.8)[:, :, j]
     rows = []
@@ -97,7 +100,11 @@ def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
     path = out / "forecasts.json"
     path.write_text(json.dumps({"runs": [asdict(r) for r in rows]}, indent=2))
     title = f"Final validation log-perplexity (epoch {final:g}) of NAS-Bench-NLP runs on WikiText-2"
-    return DemoResult(title, rows, summary, plot, path)
+    report = write_report(curve_report(
+        CurveSet(seen, source=SAMPLE), at=final, method=forecaster, truth=full,
+        title=f"curvecast demo: {title}, forecast from {cutoff:.0%} of each run (grey: how "
+              "each run really went)"), out / "report.html")
+    return DemoResult(title, rows, summary, plot, path, report)
 
 
 @dataclass(frozen=True)

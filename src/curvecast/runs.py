@@ -64,6 +64,16 @@ def _observed_eta(steps, values, target: float, goal: str) -> float | None:
     return float(steps[hit[0]]) if hit.size else None
 
 
+def run_forecaster(curves: CurveSet, at: float, method: str | Forecaster = "ensemble",
+                   bound: float | None = None) -> Forecaster:
+    """The forecaster ``method`` for the runs of ``curves`` forecast at step ``at``: 'study'
+    learns from the runs that got to ``at`` (they have finished)."""
+    forecaster = make_forecaster(method, bound)
+    if hasattr(forecaster, "with_context"):
+        forecaster = forecaster.with_context([c for c in curves if c.last_step >= at])
+    return forecaster
+
+
 def forecast_runs(
     curves: CurveSet,
     at: float | None = None,
@@ -86,10 +96,7 @@ def forecast_runs(
     if not 0 < level < 1:
         raise UsageError(f"--level must lie strictly between 0 and 1, got {level}")
     x = _eta_grid(curves, at) if target is not None else np.array([at])
-    forecaster = make_forecaster(method, bound)
-    if hasattr(forecaster, "with_context"):  # 'study': the runs that got to `at` have finished
-        forecaster = forecaster.with_context([c for c in curves if c.last_step >= at])
-    fc = forecaster.forecast(list(curves), x)
+    fc = run_forecaster(curves, at, method, bound).forecast(list(curves), x)
     j = int(np.searchsorted(fc.x, at))
     med, lo, hi = np.moveaxis(fc.quantiles([0.5, (1 - level) / 2, (1 + level) / 2])[:, j], -1, 0)
     last_steps = [c.last_step for c in curves]

@@ -1,0 +1,168 @@
+"""The report of a curve file: what ``curvecast forecast FILE`` computes, drawn.
+
+Every run is forecast at one step (:func:`curvecast.runs.forecast_runs`, the rows of
+``curvecast forecast``). The page shows all of them at once in one summary plot and a
+searchable ranked table, and draws forecast fans (50/80/95% bands and the median beyond
+the last observed point) only for a bounded number: the ``top`` best forecasts and the
+runs asked for by name, so a file of thousands of runs gives a page that still opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..curve import Curve, CurveSet
+from ..errors import UsageError
+from ..forecasters import Forecaster
+from ..runs import RunForecast, forecast_runs, run_forecaster
+from .page import Markup, Page, esc, num
+
+FAN_LEVELS = (0.95, 0.8, 0.5)
+FAN_POINTS = 60
+"""Forecast steps per fan, evenly spaced from the earliest last step to the horizon."""
+TOP = 20
+BAND_ALPHA = {0.95: 0.15, 0.8: 0.25, 0.5: 0.4}
+
+
+def ranked(rows: Sequence[RunForecast], goal: str) -> list[RunForecast]:
+    """Runs with a forecast best first (by median, in the goal's direction), then the rest
+    in file order.
+
+    >>> r = lambda n, m: RunForecast(n, "ok" if m else "diverged", 5, 1.0, 9, m, m, m)
+    >>> [x.run for x in ranked([r("a", 2.0), r("b", None), r("c", 1.0)], "min")]
+    ['c', 'a', 'b']
+    """
+    sign = 1.0 if goal == "min" else -1.0
+    ok = sorted((r for r in rows if r.median is not None), key=lambda r: sign * r.median)
+    return ok + [r for r in rows if r.median is None]
+
+
+def _fan_names(order: Sequence[RunForecast], curves: CurveSet, top: int,
+               asked: Sequence[str]) -> list[str]:
+    missing = [n for n in asked if n not in set(curves.runs)]
+    if missing:
+        raise UsageError(f"--runs names {len(missing)} run(s) not in the file, e.g. "
+                         f"{missing[0]!r}; the file has {len(curves)} runs")
+    best = [r.run for r in order if r.median is not None][:top]
+    return list(dict.fromkeys([*best, *asked]))
+
+
+def _line(steps, values, name: str, mode: str = "lines", **style) -> go.Scatter:
+    return go.Scatter(x=[float(s) for s in steps], mode=mode, name=name,
+                      y=[float(v) if np.isfinite(v) else None for v in values], **style)
+
+
+def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
+               truth: Curve | None = None) -> go.Figure:
+    """One run's fan: one filled trace per band (widest first), the median and the
+    observed curve; with ``truth``, the whole run first (grey). Bands are drawn from the
+    run's last observed step on; a run with no forecast (NaN) has empty bands."""
+    ahead = (x >= c.last_step) & np.isfinite(median)
+    xs = list(x[ahead])
+    traces = []
+    if truth is not None:
+        traces.append(_line(truth.steps, truth.values, "whole run", line={"color": "#aaa"}))
+    for lv in FAN_LEVELS:
+        lo, hi = bands[lv][0][ahead], bands[lv][1][ahead]
+        traces.append(go.Scatter(
+            x=xs + xs[::-1], y=[*hi, *lo[::-1]], fill="toself", mode="lines",
+            line={"width": 0}, fillcolor=f"rgba(31,119,180,{BAND_ALPHA[lv]})",
+            name=f"{lv:.0%} interval", hoverinfo="skip"))
+    traces.append(_line(xs, median[ahead], "forecast median", line={"color": "#1f77b4"}))
+    traces.append(_line(c.steps, c.values, "observed", line={"color": "black"},
+                        mode="lines+markers", marker={"size": 3}))
+    fig = go.Figure(traces)
+    fig.update_layout(title={"text": esc(c.run), "font": {"size": 13}}, xaxis_title="step",
+                      margin={"l": 50, "r": 10, "t": 40, "b": 40}, showlegend=False,
+                      hovermode="x")
+    return fig
+
+
+def summary_figure(order: Sequence[RunForecast], at: float, level: float) -> go.Figure:
+    """Every run with a forecast, best first: the median at ``at`` with its central interval
+    (error bars), and the last observed value."""
+    ok = [r for r in order if r.median is not None]
+    rank = list(range(1, len(ok) + 1))
+    names = [esc(r.run) for r in ok]
+    med = [r.median for r in ok]
+    fig = go.Figure([
+        go.Scatter(x=rank, y=med, mode="markers", name=f"forecast median, {level:.0%} interval",
+                   marker={"size": 5, "color": "#1f77b4"}, hovertext=names,
+                   error_y={"type": "data", "symmetric": False, "thickness": 1, "width": 0,
+                            "array": [r.upper - r.median for r in ok],
+                            "arrayminus": [r.median - r.lower for r in ok]}),
+        go.Scatter(x=rank, y=[r.last for r in ok], mode="markers", name="last observed",
+                   marker={"size": 4, "color": "black", "symbol": "x"}, hovertext=names),
+    ])
+    fig.update_layout(title=f"Forecast at step {at:g} of every run, best first",
+                      xaxis_title="rank", yaxis_title="value", hovermode="closest",
+                      margin={"t": 50})
+    return fig
+
+
+def curve_report(
+    curves: CurveSet,
+    *,
+    at: float | None = None,
+    level: float = 0.8,
+    method: str | Forecaster = "ensemble",
+    bound: float | None = None,
+    top: int = TOP,
+    runs: Sequence[str] = (),
+    truth: CurveSet | None = None,
+    title: str | None = None,
+) -> Page:
+    """The page of a curve file: summary plot, ranked searchable table, fans for the
+    ``top`` best forecasts and the ``runs`` named. ``truth``: the whole runs, where
+    ``curves`` are their beginnings (the demo), drawn in grey in the fans.
+
+    >>> from curvecast.demo import sample_curves
+    >>> page = curve_report(sample_curves()[:6], method="last", top=2)
+    >>> page.render().count('class="figure"')
+    3
+    """
+    rows = forecast_runs(curves, at, level=level, method=method, bound=bound)
+    at = rows[0].at
+    order = ranked(rows, curves.goal)
+    fans = _fan_names(order, curves, top, runs)
+    n_ok = sum(r.median is not None for r in rows)
+
+    page = Page(title or f"curvecast report: {curves.source or 'curves'}")
+    page.note(f"{len(curves)} runs, goal {curves.goal}; forecast at step {at:g} by "
+              f"{method if isinstance(method, str) else type(method).__name__}; "
+              f"{n_ok} runs forecast, {len(rows) - n_ok} not (see status).")
+    page.heading("All runs: forecast final, best first")
+    page.figure(summary_figure(order, at, level))
+
+    page.heading(f"Runs ranked by forecast at step {at:g}")
+    fan_ids = {name: f"fan-{k}" for k, name in enumerate(fans)}
+    table = []
+    for k, r in enumerate(order, 1):
+        name = esc(r.run)
+        link = Markup(f'<a href="#{fan_ids[r.run]}">{name}</a>' if r.run in fan_ids else name)
+        table.append([str(k) if r.median is not None else "-", link, r.status, r.n_points,
+                      num(r.last), num(r.median), num(r.lower), num(r.upper)])
+    page.table(["rank", "run", "status", "points", "last", "median",
+                f"lower {level:.0%}", f"upper {level:.0%}"], table, text_cols=3,
+               searchable=True)
+
+    page.heading(f"Forecast fans (50/80/95%) of {len(fans)} runs: the {top} best and any "
+                 "asked for with --runs")
+    if fans:
+        sel = [curves[n] for n in fans]
+        starts = [c.last_step for c in sel if c.last_step < at]
+        x = np.unique(np.concatenate([np.linspace(min(starts, default=at), at, FAN_POINTS),
+                                      starts, [at]]))
+        fc = run_forecaster(curves, at, method, bound).forecast(sel, x)
+        bands = {lv: fc.interval(lv) for lv in FAN_LEVELS}
+        med = fc.median
+        page.html('<div class="fans">')
+        for i, c in enumerate(sel):
+            band = {lv: (b[0, i], b[1, i]) for lv, b in bands.items()}
+            real = truth[c.run] if truth is not None and c.run in set(truth.runs) else None
+            page.figure(fan_figure(c, x, band, med[i], real), wrap=fan_ids[c.run])
+        page.html("</div>")
+    return page

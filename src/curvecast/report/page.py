@@ -1,0 +1,182 @@
+"""One self-contained HTML page: plotly.js inline, figures as inert JSON, names escaped.
+
+Every text that came from the data (run names, methods, pruners, file names) goes
+through :func:`esc` before it reaches the page or a figure: plotly draws its titles,
+legends and hover text from a subset of HTML, and shows escaped entities as plain text,
+so ``<script>`` in a run name is displayed, never parsed. Figures are embedded as
+``<script type="application/json">`` blocks written by :func:`script_json`, in which no
+``<``, ``>`` or ``&`` survives, so no string inside can close the block.
+
+>>> page = Page("demo")
+>>> page.figure({"data": [{"type": "scatter", "x": [1], "y": [2]}], "layout": {}})
+'plot-0'
+>>> "Plotly.newPlot" in page.render()
+True
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; }
+.plot { width: 100%; height: 460px; }
+.fans { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 8px; }
+.fans .plot { height: 340px; }
+table { border-collapse: collapse; font-size: 0.85em; }
+th, td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: right; }
+th.text, td.text { text-align: left; }
+.scroll { max-height: 600px; overflow-y: auto; display: inline-block; }
+input.filter { margin: 0.5em 0; padding: 3px; width: 24em; }
+.note { color: #555; font-size: 0.9em; }
+"""
+
+# Draws every embedded figure, then wires each search box to its table (matching any
+# cell's text, case-insensitively). Data reach the page only as JSON, never as code.
+SCRIPT = """
+document.querySelectorAll('script.figure').forEach(function (s) {
+  var fig = JSON.parse(s.textContent);
+  Plotly.newPlot(s.dataset.target, fig.data, fig.layout,
+                 {responsive: true, displaylogo: false});
+});
+document.querySelectorAll('input.filter').forEach(function (box) {
+  var table = document.getElementById(box.dataset.table);
+  var count = document.getElementById(box.dataset.count);
+  box.addEventListener('input', function () {
+    var q = box.value.toLowerCase(), shown = 0;
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
+      var hit = tr.textContent.toLowerCase().indexOf(q) >= 0;
+      tr.style.display = hit ? '' : 'none';
+      shown += hit ? 1 : 0;
+    });
+    count.textContent = shown;
+  });
+});
+"""
+
+
+def esc(text) -> str:
+    """HTML-escaped text, quotes included (safe in element text and attribute values).
+
+    >>> esc("<script>alert(1)</script>")
+    '&lt;script&gt;alert(1)&lt;/script&gt;'
+    """
+    return html.escape(str(text), quote=True)
+
+
+def _plain(obj):
+    """Plain JSON values: numpy arrays and scalars to Python, NaN and inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def script_json(obj) -> str:
+    """Strict JSON that is inert inside a ``<script>`` block: ``<``, ``>`` and ``&`` are
+    written as ``\\u003c``, ``\\u003e``, ``\\u0026`` (the same string to a JSON parser).
+
+    >>> script_json({"run": "</script>", "v": float("nan")})
+    '{"run":"\\\\u003c/script\\\\u003e","v":null}'
+    """
+    text = json.dumps(_plain(obj), allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def num(v, digits: int = 5) -> str:
+    """A number for a table cell: ``digits`` significant digits, '-' for none.
+
+    >>> num(0.123456), num(None), num(float("nan"))
+    ('0.12346', '-', '-')
+    """
+    if v is None or not math.isfinite(float(v)):
+        return "-"
+    return f"{float(v):.{digits}g}"
+
+
+class Page:
+    """An HTML page built section by section; :meth:`render` gives the whole file.
+
+    Callers pass escaped text (:func:`esc`) to :meth:`html`; :meth:`table` escapes its
+    cells itself unless they are marked as ready HTML with :class:`Markup`.
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.parts: list[str] = [f"<h1>{esc(title)}</h1>"]
+        self._plots = 0
+        self._tables = 0
+
+    def html(self, text: str) -> None:
+        """Append ready HTML (everything from the data in it already escaped)."""
+        self.parts.append(text)
+
+    def heading(self, text: str) -> None:
+        self.parts.append(f"<h2>{esc(text)}</h2>")
+
+    def note(self, text: str) -> None:
+        self.parts.append(f'<p class="note">{esc(text)}</p>')
+
+    def figure(self, fig, div_id: str | None = None, wrap: str | None = None) -> str:
+        """Embed a plotly figure (a ``go.Figure`` or its dict); returns its div's id.
+        ``wrap``: the id of a container div around it (a link target)."""
+        if hasattr(fig, "to_plotly_json"):
+            fig = fig.to_plotly_json()
+        div_id = div_id or f"plot-{self._plots}"
+        self._plots += 1
+        block = (f'<div class="plot" id="{esc(div_id)}"></div>'
+                 f'<script type="application/json" class="figure" data-target="{esc(div_id)}">'
+                 f"{script_json({'data': fig.get('data', []), 'layout': fig.get('layout', {})})}"
+                 "</script>")
+        if wrap is not None:
+            block = f'<div id="{esc(wrap)}">{block}</div>'
+        self.parts.append(block)
+        return div_id
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence], *, text_cols: int = 1,
+              searchable: bool = False) -> None:
+        """A table; the first ``text_cols`` columns flush left, numbers right. With
+        ``searchable``, a box above it hides the rows that do not contain its text."""
+        tid = f"table-{self._tables}"
+        self._tables += 1
+
+        def cls(j: int) -> str:
+            return ' class="text"' if j < text_cols else ""
+
+        head = "".join(f"<th{cls(j)}>{esc(h)}</th>" for j, h in enumerate(header))
+        body = "\n".join(
+            "<tr>" + "".join(f"<td{cls(j)}>{c if isinstance(c, Markup) else esc(c)}</td>"
+                             for j, c in enumerate(r)) + "</tr>" for r in rows)
+        if searchable:
+            self.parts.append(
+                f'<div><input class="filter" type="search" placeholder="search runs" '
+                f'data-table="{tid}" data-count="{tid}-count"> '
+                f'<span class="note"><span id="{tid}-count">{len(rows)}</span> of {len(rows)} '
+                "shown</span></div>")
+        self.parts.append(f'<div class="scroll"><table id="{tid}"><thead><tr>{head}</tr></thead>'
+                          f"<tbody>\n{body}\n</tbody></table></div>")
+
+    def render(self) -> str:
+        """The whole page, plotly.js inline once (no network needed to view it)."""
+        from plotly.offline import get_plotlyjs
+
+        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                f"<title>{esc(self.title)}</title><style>{CSS}</style>"
+                f"<script>{get_plotlyjs()}</script></head>\n<body>\n"
+                + "\n".join(self.parts)
+                + f"\n<script>{SCRIPT}</script>\n</body></html>\n")
+
+
+class Markup(str):
+    """A table cell that is already HTML (its data escaped by whoever built it)."""
