@@ -227,9 +227,12 @@ CAVEATS = [
     ("* (Mis)fitting, every LR: the largest model alone is missed by 2.73% on average; one "
     "of its 5 runs used peak LR 0.004 and ended 10% above the best LR's loss, which no law "
     "of N and D predicts. With the best LR per (N, D) it is 0.98%."),
-    ("* Intervals of one-variable laws extrapolated in data size (bar 4) cover 57-59% at "
-    "90%: the bootstrap and the residuals measure noise and parameter spread, not a curve "
-    "that bends away from the law beyond the data."),
+    ("* Intervals widen with distance beyond the data at the rate the fit's own rolling "
+    "origins show (refits without the 1-3 largest sizes, predicting them; `drift_` in "
+    "curvecast.scaling.fit). Before that, bootstrap and residuals alone, the intervals of "
+    "bar 4 covered 59% (E + A x^-alpha), 57% (BNSL) and 38% (plain) at 90%; the errors "
+    "are the same. BB and LM still cover 63-73% with E + A x^-alpha: with 10 and 5 "
+    "pairs, few points each, the rolling origins see little drift."),
     ("* Data-constrained, 8.67e9 held out: most of the 7.9% comes from runs of 30 and 120 "
     "epochs whose loss rose (4.5, 7.4) as they overfit; Muennighoff et al.'s law only "
     "discounts repeated data and cannot rise."),

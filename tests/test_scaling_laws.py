@@ -243,3 +243,25 @@ def test_backtest_holds_out_the_largest_models():
     assert set(bt.to_dict()) >= {"points", "mean_rel_error", "coverage"}
     with pytest.raises(InputError, match="only 7 distinct values of n"):
         backtest([pts], "chinchilla", holdout_top=7, n_boot=0)
+
+
+def test_intervals_widen_beyond_the_data_as_far_as_the_law_drifts():
+    x = np.geomspace(1e3, 1e6, 24)
+    noise = np.exp(np.random.default_rng(0).normal(0, 0.002, x.size))
+    clean = (0.5 + 30 * x**-0.3) * noise
+    bent = 0.5 + 30 * x**-0.3 + 0.3 * np.exp(-x / 2e5)  # a bend the power law misses
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingWarning)
+        fits = {k: fit_law("power", {"x": x}, y, n_boot=20) for k, y in
+                (("clean", clean), ("bent", bent))}
+        plain = fit_law("power", {"x": x}, bent, n_boot=20, drift=False)
+    assert fits["bent"].drift_ > 2 * fits["clean"].drift_ > 0
+    assert plain.drift_ == 0.0
+
+    def widths(fit):
+        p = fit.predict({"x": [1e6, 1e8]})
+        return np.log(p.upper / p.lower)
+
+    edge, far = widths(fits["bent"])
+    assert edge == pytest.approx(widths(plain)[0])  # no wider at the data's edge
+    assert far > 2 * widths(plain)[1]
