@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import curvecast
@@ -127,6 +127,9 @@ def test_pdf_integrates_to_one():
 @given(curves())
 def test_min_max_goals_mirror(xy):
     x, y = xy
+    # a 'max' score within [0, 1] is read as a rate bounded by 1, which its mirror (a
+    # 'min' score within [-1, 0]) is not: there the two goals differ by design
+    assume(not ((y <= 0).all() and (y >= -1).all()))
     at = [x[-1] * 2, x[-1] * 5]
     fmin = curvecast.forecast(x, y, at=at, goal="min")
     fmax = curvecast.forecast(x, -y, at=at, goal="max")
