@@ -255,3 +255,23 @@ def scaling_backtest(file, holdout_top, by, **o) -> None:
         table.add_row("-" if p.group is None else p.group,
                       *(cell(d[c]) for c in cols[1:-1]), f"{rel:.2%}")
     make_console().print(table)
+
+
+@scaling.command("report")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("scaling.html"), show_default=True, help="The HTML file to write.")
+@_scaling_options
+def scaling_report(file, out, **o) -> None:
+    """Write one self-contained HTML report (opens offline) of the fits to FILE: per
+    group the runs, the fitted law with its interval beyond the data, the compute-optimal
+    frontier (a law of N and D) and the parameters."""
+    from .report.build import write_report
+    from .report.scaling import scaling_report as build
+
+    law, fits = _scaling_fits(file, o)
+    path = write_report(build(law, fits, str(file), k=o["k"], level=o["level"]), out)
+    if o["as_json"]:
+        click.echo(json.dumps({"report": str(path.resolve())}))
+    else:
+        click.echo(f"scaling report: {path.resolve()}")

@@ -1,0 +1,171 @@
+"""Report of scaling-law fits (``curvecast scaling report``): points, law, band, frontier.
+
+An adapter only: fits, predictions and allocations come from :mod:`curvecast.scaling`
+(``fit_law``, ``ScalingFit.predict``, ``compute_optimal``); this module picks where to
+draw them and draws them. Per group, for a law of N and D (chinchilla,
+data_constrained): loss against N on log axes, the runs coloured by D, and the law's
+predicted loss with its interval along the compute-optimal frontier, from the smallest
+compute seen to 10x the largest; then N* and D* against compute with their intervals,
+from the smallest compute seen to 100x the largest. For a one-variable law: loss against
+x, the runs, and the fitted law with its interval out to 10x the largest x. Each group
+also gets its parameter table and the fit's warnings.
+
+>>> import numpy as np
+>>> from curvecast.scaling import fit_law, read_points
+>>> from curvecast.scaling.table import Points
+>>> x = np.geomspace(10, 1e4, 12)
+>>> pts = Points(None, {"x": x}, 0.5 + 3 * x**-0.4, np.arange(12))
+>>> fit = fit_law("power", pts.X, pts.y, n_boot=5)
+>>> scaling_report(fit.law, [(pts, fit)], "runs.csv").render().count('class="figure"')
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..scaling import Law, Points, ScalingFit, compute_optimal
+from .page import Page, esc, num
+
+EXTEND_CURVE = 10.0  # the fitted curve goes to this many times the largest compute (or x) seen
+EXTEND_FRONTIER = 100.0  # the frontier plot goes to this many times the largest compute seen
+GRID = 60  # points along each drawn curve
+BAND = "rgba(31, 119, 180, 0.2)"
+BAND_D = "rgba(255, 127, 14, 0.2)"
+
+
+def _list(a) -> list[float]:
+    """Plain floats: plotly would write numpy arrays as base64 binary blobs."""
+    return np.asarray(a, float).tolist()
+
+
+def _band(x, lower, upper, name: str, color: str) -> go.Scatter:
+    """The interval as one closed, filled polygon (out along the upper edge, back along
+    the lower)."""
+    x = np.asarray(x, float)
+    return go.Scatter(x=_list(np.concatenate([x, x[::-1]])),
+                      y=_list(np.concatenate([np.asarray(upper, float),
+                                              np.asarray(lower, float)[::-1]])),
+                      fill="toself", fillcolor=color, line={"width": 0}, mode="lines",
+                      name=name, hoverinfo="skip")
+
+
+def _seen_line(x: float, text: str) -> dict:
+    """A dotted vertical line (a layout shape, not a trace) at the edge of the data."""
+    return {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+            "line": {"color": "#999", "dash": "dot", "width": 1}, "name": text}
+
+
+def _inputs(law: Law, n, d) -> dict[str, np.ndarray]:
+    """The law's inputs at (N, D); every token fresh (U = D) for a law that reads U, as
+    on the compute-optimal frontier."""
+    X = {"n": n, "d": d}
+    if "u" in law.inputs:
+        X["u"] = d
+    return X
+
+
+def _two_variable(page: Page, law: Law, pts: Points, fit: ScalingFit, *, k: float,
+                  level: float, label: str) -> None:
+    n, d = pts.X["n"], pts.X["d"]
+    seen = k * n * d
+    lo, hi = float(seen.min()), float(seen.max())
+
+    # loss against N: the runs by D, the law along the frontier to 10x the compute seen
+    grid = np.geomspace(lo, hi * EXTEND_CURVE, GRID)
+    alloc = compute_optimal(fit, grid, k=k, level=level)
+    n_opt = np.array([a.n_opt.estimate for a in alloc])
+    d_opt = np.array([a.d_opt.estimate for a in alloc])
+    pr = fit.predict(_inputs(law, n_opt, d_opt), level)
+    hover = [f"N {a:.3g}, D {b:.3g}, loss {c:.4g}" for a, b, c in zip(n, d, pts.y, strict=True)]
+    fig = go.Figure([
+        go.Scatter(x=_list(n), y=_list(pts.y), mode="markers", name="runs (colour: log10 D)",
+                   hovertext=hover, hoverinfo="text",
+                   marker={"color": _list(np.log10(d)), "colorscale": "Viridis", "size": 7,
+                           "showscale": True, "colorbar": {"title": {"text": "log10 D"}}}),
+        _band(n_opt, pr.lower, pr.upper, f"{level:.0%} interval", BAND),
+        go.Scatter(x=_list(n_opt), y=_list(pr.pred), mode="lines", name="law at the compute-optimal N*, D*",
+                   line={"color": "#1f77b4"},
+                   hovertext=[f"C {c:.3g}: N* {a:.3g}, D* {b:.3g}, loss {p:.4g}"
+                              for c, a, b, p in zip(grid, n_opt, d_opt, pr.pred, strict=True)],
+                   hoverinfo="text"),
+    ])
+    fig.update_layout(title={"text": f"{label}loss against N"},
+                      xaxis={"type": "log", "title": "parameters N"},
+                      yaxis={"type": "log", "title": "loss"}, hovermode="closest",
+                      legend={"x": 0, "y": 0, "yanchor": "bottom"},
+                      shapes=[_seen_line(float(n.max()), "largest N seen")])
+    page.figure(fig)
+
+    # the frontier: N* and D* against compute, to 100x the compute seen
+    grid = np.geomspace(lo, hi * EXTEND_FRONTIER, GRID)
+    alloc = compute_optimal(fit, grid, k=k, level=level)
+    traces = []
+    for what, color, band in (("n_opt", "#1f77b4", BAND), ("d_opt", "#ff7f0e", BAND_D)):
+        est = [getattr(a, what) for a in alloc]
+        name = "N*" if what == "n_opt" else "D*"
+        traces += [_band(grid, [e.lower for e in est], [e.upper for e in est],
+                         f"{name} {level:.0%} interval", band),
+                   go.Scatter(x=_list(grid), y=[e.estimate for e in est], mode="lines", name=name,
+                              line={"color": color})]
+    fig = go.Figure(traces)
+    fig.update_layout(title={"text": f"{label}compute-optimal N* and D* (C = {k:g} N D)"},
+                      xaxis={"type": "log", "title": "training compute C (FLOPs)"},
+                      yaxis={"type": "log", "title": "parameters N*, tokens D*"},
+                      hovermode="x unified", shapes=[_seen_line(hi, "largest compute seen")])
+    page.figure(fig)
+
+
+def _one_variable(page: Page, pts: Points, fit: ScalingFit, *, level: float,
+                  label: str) -> None:
+    x = pts.X["x"]
+    grid = np.geomspace(float(x.min()), float(x.max()) * EXTEND_CURVE, GRID)
+    pr = fit.predict({"x": grid}, level)
+    fig = go.Figure([
+        go.Scatter(x=_list(x), y=_list(pts.y), mode="markers", name="runs", marker={"color": "#222"}),
+        _band(grid, pr.lower, pr.upper, f"{level:.0%} interval", BAND),
+        go.Scatter(x=_list(grid), y=_list(pr.pred), mode="lines", name=f"{fit.law.name} fit",
+                   line={"color": "#1f77b4"}),
+    ])
+    fig.update_layout(title={"text": f"{label}loss against x"},
+                      xaxis={"type": "log", "title": "x"}, yaxis={"type": "log", "title": "loss"},
+                      hovermode="closest", shapes=[_seen_line(float(x.max()), "largest x seen")])
+    page.figure(fig)
+
+
+def scaling_report(law: Law, fits: Sequence[tuple[Points, ScalingFit]], file: str, *,
+                   k: float = 6.0, level: float = 0.9) -> Page:
+    """The page for ``fits`` (one ``(points, fit)`` per group, as ``curvecast scaling``
+    reads and fits them) of ``law`` to the runs in ``file``."""
+    page = Page(f"curvecast scaling report: {law.name} on {file}")
+    one = "d" not in law.inputs
+    page.note(f"{law.formula} ({law.citation}). Intervals: {level:.0%} predictive intervals "
+              "for one new run (bootstrap over runs, widened beyond the data at the rate the "
+              "fit's own refits without the largest runs show); parameter intervals are "
+              "bootstrap percentiles. Dotted lines mark the edge of the data. "
+              + ("The curve runs to 10x the largest x seen."
+                 if one else
+                 f"The law's curve follows the compute-optimal split under C = {k:g} N D (every "
+                 "token fresh) from the smallest compute seen to 10x the largest; the frontier "
+                 "runs to 100x the largest."))
+    for pts, fit in fits:
+        label = "" if pts.group is None else f"{esc(pts.group)}: "
+        page.heading(f"group {pts.group}" if pts.group is not None else law.name)
+        page.note(f"{fit.n_points} runs"
+                  + (f", {pts.dropped} with a NaN or inf loss dropped (diverged)"
+                     if pts.dropped else "")
+                  + f"; {len(fit.boot_)} bootstrap replicates; log-residual scale "
+                    f"{fit.residual_scale:.3g}.")
+        for w in fit.warnings_:
+            page.note(f"warning: {w}")
+        if one:
+            _one_variable(page, pts, fit, level=level, label=label)
+        else:
+            _two_variable(page, law, pts, fit, k=k, level=level, label=label)
+        page.table(["parameter", "estimate", "se", f"lower ({level:.0%})", "upper"],
+                   [[name, num(e.estimate), num(e.se, 3), num(e.lower), num(e.upper)]
+                    for name, e in fit.parameters(level).items()])
+    return page
