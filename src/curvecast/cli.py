@@ -211,9 +211,14 @@ def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, progress, as_js
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False),
               default=Path("report.html"), show_default=True, help="The HTML file to write.")
+@click.option("--storage", default=None,
+              help="Optuna storage URL (e.g. sqlite:///study.db) to report a study from, "
+                   "instead of FILE; read only.")
+@click.option("--study", "study_name", default=None,
+              help="Name of the study in --storage.")
 @click.option("--at", type=click.FloatRange(min=0), default=None,
               help="Step to forecast at [default: the largest step in FILE].")
 @click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8,
@@ -230,18 +235,34 @@ def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, progress, as_js
               help="Also draw the fans of these runs (comma-separated; repeatable).")
 @click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
-def report(file, out, at, level, goal, method, bound, top, run_names, tag, fmt) -> None:
-    """Write one self-contained HTML report (opens offline) of FILE.
+def report(file, out, storage, study_name, at, level, goal, method, bound, top, run_names, tag,
+           fmt) -> None:
+    """Write one self-contained HTML report (opens offline) of FILE or of an Optuna study.
 
     FILE is a curve file (as for 'curvecast forecast': every run ranked by its forecast,
     fans of the best), or the JSON that 'curvecast replay --json' (compute used against
     regret) or 'curvecast backtest --json' (calibration) printed; told apart by content.
+    With --storage URL --study NAME instead of FILE: the study's trials as curves
+    ('trial N', goal from the study's direction), each pruned trial's stop and the
+    compute pruning saved.
     """
     from .report import build_report, write_report
 
+    if storage is None and study_name is not None:
+        raise click.UsageError("--study needs --storage URL, the Optuna storage it is in")
+    if (file is None) == (storage is None):
+        raise click.UsageError("give exactly one of FILE or --storage URL (with --study NAME)")
+    if storage is not None and study_name is None:
+        raise click.UsageError("--storage needs --study NAME, the study to report")
     names = [n for value in run_names for n in _split(value)]
-    kind, page = build_report(file, goal=goal, tag=tag, fmt=fmt, at=at, level=level,
-                              method=method, bound=bound, top=top, runs=names)
+    options = {"at": at, "level": level, "method": method, "bound": bound, "top": top,
+               "runs": names}
+    if storage is not None:
+        from .report.study import study_report
+
+        kind, page = "study", study_report(storage, study_name, **options)
+    else:
+        kind, page = build_report(file, goal=goal, tag=tag, fmt=fmt, **options)
     path = write_report(page, out)
     click.echo(f"{kind} report: {path.resolve()}")
 

@@ -9,7 +9,8 @@ runs asked for by name, so a file of thousands of runs gives a page that still o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -25,6 +26,15 @@ FAN_POINTS = 60
 """Forecast steps per fan, evenly spaced from the earliest last step to the horizon."""
 TOP = 20
 BAND_ALPHA = {0.95: 0.15, 0.8: 0.25, 0.5: 0.4}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Where a run was stopped early (a pruned Optuna trial) and the words that say why,
+    drawn on its fan and written in the ranked table."""
+
+    step: float
+    text: str
 
 
 def ranked(rows: Sequence[RunForecast], goal: str) -> list[RunForecast]:
@@ -56,10 +66,11 @@ def _line(steps, values, name: str, mode: str = "lines", **style) -> go.Scatter:
 
 
 def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
-               truth: Curve | None = None) -> go.Figure:
+               truth: Curve | None = None, stop: Stop | None = None) -> go.Figure:
     """One run's fan: one filled trace per band (widest first), the median and the
     observed curve; with ``truth``, the whole run first (grey). Bands are drawn from the
-    run's last observed step on; a run with no forecast (NaN) has empty bands."""
+    run's last observed step on; a run with no forecast (NaN) has empty bands. With
+    ``stop``, a dashed red line at its step and its text (layout, not traces)."""
     ahead = (x >= c.last_step) & np.isfinite(median)
     xs = list(x[ahead])
     traces = []
@@ -78,6 +89,11 @@ def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
     fig.update_layout(title={"text": esc(c.run), "font": {"size": 13}}, xaxis_title="step",
                       margin={"l": 50, "r": 10, "t": 40, "b": 40}, showlegend=False,
                       hovermode="x")
+    if stop is not None:
+        fig.add_vline(x=float(stop.step), line={"color": "#d62728", "dash": "dash", "width": 1})
+        fig.add_annotation(x=float(stop.step), y=1, yref="paper", yanchor="bottom",
+                           xanchor="left", showarrow=False, text=esc(stop.text),
+                           font={"size": 10, "color": "#d62728"})
     return fig
 
 
@@ -114,10 +130,14 @@ def curve_report(
     runs: Sequence[str] = (),
     truth: CurveSet | None = None,
     title: str | None = None,
+    stops: Mapping[str, Stop] | None = None,
+    notes: Sequence[str] = (),
 ) -> Page:
     """The page of a curve file: summary plot, ranked searchable table, fans for the
     ``top`` best forecasts and the ``runs`` named. ``truth``: the whole runs, where
-    ``curves`` are their beginnings (the demo), drawn in grey in the fans.
+    ``curves`` are their beginnings (the demo), drawn in grey in the fans. ``stops``:
+    the runs stopped early (pruned trials), by name, shown in a "decision" column and on
+    their fans; ``notes``: lines written under the first one.
 
     >>> from curvecast.demo import sample_curves
     >>> page = curve_report(sample_curves()[:6], method="last", top=2)
@@ -134,6 +154,8 @@ def curve_report(
     page.note(f"{len(curves)} runs, goal {curves.goal}; forecast at step {at:g} by "
               f"{method if isinstance(method, str) else type(method).__name__}; "
               f"{n_ok} runs forecast, {len(rows) - n_ok} not (see status).")
+    for line in notes:
+        page.note(line)
     page.heading("All runs: forecast final, best first")
     page.figure(summary_figure(order, at, level))
 
@@ -143,11 +165,13 @@ def curve_report(
     for k, r in enumerate(order, 1):
         name = esc(r.run)
         link = Markup(f'<a href="#{fan_ids[r.run]}">{name}</a>' if r.run in fan_ids else name)
-        table.append([str(k) if r.median is not None else "-", link, r.status, r.n_points,
-                      num(r.last), num(r.median), num(r.lower), num(r.upper)])
-    page.table(["rank", "run", "status", "points", "last", "median",
-                f"lower {level:.0%}", f"upper {level:.0%}"], table, text_cols=3,
-               searchable=True)
+        decision = ([stops[r.run].text if r.run in stops else "-"] if stops is not None
+                    else [])
+        table.append([str(k) if r.median is not None else "-", link, r.status, *decision,
+                      r.n_points, num(r.last), num(r.median), num(r.lower), num(r.upper)])
+    page.table(["rank", "run", "status", *(["decision"] if stops is not None else []),
+                "points", "last", "median", f"lower {level:.0%}", f"upper {level:.0%}"],
+               table, text_cols=3 + (stops is not None), searchable=True)
 
     page.heading(f"Forecast fans (50/80/95%) of {len(fans)} runs: the {top} best and any "
                  "asked for with --runs")
@@ -163,6 +187,7 @@ def curve_report(
         for i, c in enumerate(sel):
             band = {lv: (b[0, i], b[1, i]) for lv, b in bands.items()}
             real = truth[c.run] if truth is not None and c.run in set(truth.runs) else None
-            page.figure(fan_figure(c, x, band, med[i], real), wrap=fan_ids[c.run])
+            stop = stops.get(c.run) if stops is not None else None
+            page.figure(fan_figure(c, x, band, med[i], real, stop), wrap=fan_ids[c.run])
         page.html("</div>")
     return page
