@@ -3,7 +3,7 @@
 Run as a script, one process per "machine"::
 
     python tests/distributed_worker.py STORAGE STUDY N_TRIALS LOG [--heartbeat 1 --grace 2]
-        [--hang-at STEP --marker PATH]
+        [--hang-at STEP --marker PATH] [--delay SECONDS] [--hostile]
 
 STORAGE is a database URL (RDBStorage) or ``journal:PATH`` (JournalStorage on a file).
 The worker joins study STUDY (``load_if_exists=True``) with ForecastPruner and runs
@@ -13,6 +13,9 @@ point. Every report and outcome is appended to LOG as one JSON line (flushed at 
 the test can compare what was reported with what the storage holds. With ``--hang-at``,
 the worker's first trial reports up to STEP without asking ``should_prune`` (so it cannot
 be pruned first), writes its number to MARKER and sleeps there, waiting to be killed.
+``--delay`` sleeps after each report (a study that runs while a dashboard watches);
+``--hostile`` gives trial 0 a run name and every trial a parameter value that are HTML
+(``HOSTILE_RUN``, ``HOSTILE_PARAM``), to check that pages show them as text.
 """
 
 from __future__ import annotations
@@ -52,15 +55,23 @@ def _write(log, record: dict) -> None:
     log.flush()
 
 
-def objective_for(log, hang_at: int | None = None, marker: str | None = None):
+HOSTILE_RUN = "<script>alert(1)</script>"
+HOSTILE_PARAM = "<img src=x onerror=alert(2)>"
+
+
+def objective_for(log, hang_at: int | None = None, marker: str | None = None,
+                  delay: float = 0.0, hostile: bool = False):
     curves = list(sample_curves())
 
     def objective(trial: optuna.Trial) -> float:
         curve = curves[trial.number % len(curves)]
-        trial.set_user_attr("run", curve.run)
+        trial.set_user_attr("run", HOSTILE_RUN if hostile and trial.number == 0 else curve.run)
+        if hostile:
+            trial.suggest_categorical("cell", [HOSTILE_PARAM, "lstm"])
         for step, value in zip(curve.steps.tolist(), curve.values.tolist(), strict=True):
             trial.report(value, int(step))
             _write(log, {"trial": trial.number, "step": int(step), "value": value})
+            time.sleep(delay)
             if hang_at is not None:  # the trial to be killed: never pruned before it hangs
                 if int(step) < hang_at:
                     continue
@@ -86,13 +97,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--grace", type=int)
     p.add_argument("--hang-at", type=int)
     p.add_argument("--marker")
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--hostile", action="store_true")
     a = p.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with open(a.log, "a") as log:
         study = optuna.create_study(
             storage=storage(a.storage, a.heartbeat, a.grace, log), study_name=a.study,
             pruner=ForecastPruner(), load_if_exists=True)
-        study.optimize(objective_for(log, a.hang_at, a.marker), n_trials=a.n_trials)
+        study.optimize(objective_for(log, a.hang_at, a.marker, a.delay, a.hostile),
+                       n_trials=a.n_trials)
         _write(log, {"done": a.n_trials})
 
 

@@ -34,23 +34,12 @@ TIMEOUT = 120  # seconds for any worker; each test takes 10-30 s on 2 cores
 HEARTBEAT, GRACE = 1, 2
 
 
-def _pg_url() -> str:
-    url = os.environ.get("CURVECAST_PG_URL")
-    if not url:
-        msg = ("CURVECAST_PG_URL is not set: these tests need a PostgreSQL database, e.g. "
-               "postgresql+psycopg2://user@/db?host=/socket/dir (.ci/run starts one)")
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return url
-
-
 @pytest.fixture(params=["postgresql", "journal"])
 def backend(request, tmp_path) -> str:
     """A storage spec for distributed_worker.py: a database URL or journal:PATH."""
     if request.param == "journal":
         return f"journal:{tmp_path / 'journal.log'}"
-    url = _pg_url()
+    url = request.getfixturevalue("pg_url")
     optuna.storages.RDBStorage(url)  # create the schema once, before workers race to
     return url
 

@@ -268,6 +268,67 @@ def report(file, out, storage, study_name, at, level, goal, method, bound, top, 
 
 
 @cli.command()
+@click.option("--storage", required=True,
+              help="Optuna storage URL of the study (e.g. sqlite:///study.db); read only.")
+@click.option("--study", "study_name", required=True, help="Name of the study in --storage.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on; 0.0.0.0 serves every interface (anyone who can "
+                   "reach this machine can then read the study).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
+              help="Port to serve on; 0 picks a free one.")
+@click.option("--refresh", type=click.FloatRange(min=0.2), default=2.0, show_default=True,
+              help="Seconds between reads of the study (the page polls as often).")
+@click.option("--target", type=float, default=None,
+              help="Show each trial's ETA: the first step at which it reaches this value.")
+@click.option("--prob", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True, help="Probability the ETA asks for.")
+@click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8,
+              show_default=True, help="Probability of the forecast final's interval.")
+@click.option("--max-step", type=click.IntRange(min=1), default=None,
+              help="The trials' final step [default: the longest completed trial's].")
+@click.option("--method", type=click.Choice(method_names()), default="ensemble", show_default=True,
+              help="Forecaster, as for 'curvecast forecast'.")
+@click.option("--bound", type=float, default=None,
+              help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
+@click.option("--fans", type=click.IntRange(0), default=12, show_default=True,
+              help="Draw the forecast fans of at most this many running trials.")
+def dashboard(storage, study_name, host, port, refresh, target, prob, level, max_step, method,
+              bound, fans) -> None:
+    """Serve a live page of an Optuna study while it runs: every trial's curve, forecast
+    fans of the running ones, the pruner's decisions, ETAs and the compute saved.
+
+    Read only; the page updates itself every --refresh seconds. Stop with Ctrl-C.
+    """
+    import signal
+
+    from .report.live import LiveStudy
+    from .report.server import DashboardServer
+
+    live = LiveStudy(storage, study_name, target=target, prob=prob, level=level,
+                     max_step=max_step, method=method, bound=bound, fans=fans)
+    try:
+        server = DashboardServer(live, host, port, refresh)
+    except OSError as exc:
+        raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}; "
+                               "pick another with --port (0 picks a free one)") from None
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: a clean exit
+    click.echo(f"curvecast dashboard of study {study_name!r}: {server.url} "
+               "(read only; Ctrl-C to stop)")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("dashboard stopped")
+    finally:
+        server.poller.stop.set()
+        server.server_close()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("curvecast-demo"),
               show_default=True, help="Directory for the plot and the forecasts.")
 @click.option("--cutoff", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.3,

@@ -27,6 +27,7 @@ from .curves import Stop, curve_report
 from .page import Page
 
 ATTR = "curvecast"  # the user attribute ForecastPruner records its decisions in
+PG_DRIVERS = ("postgresql", "postgresql+psycopg2", "postgresql+psycopg")
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def _storage_name(url: str) -> str:
 
 def _read_only(storage: str, shown: str):
     """A SQLite file's storage opened read-only (Optuna would otherwise add its tables to
-    any SQLite file, and SQLite create a missing one); other URLs as given."""
+    any SQLite file, and SQLite create a missing one), a PostgreSQL one in read-only
+    transactions; other URLs as given."""
     import sqlite3
 
     import optuna
@@ -80,6 +82,10 @@ def _read_only(storage: str, shown: str):
         url = make_url(storage)
     except ArgumentError:
         return storage  # Optuna says what is wrong with it
+    if url.drivername in PG_DRIVERS and "options" not in url.query:
+        # Every transaction read-only, enforced by the server.
+        return optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {
+            "options": "-c default_transaction_read_only=on"}})
     path = url.database
     if (not url.drivername.startswith("sqlite") or not path or path == ":memory:"
             or url.query or path.startswith("file:")):
@@ -124,16 +130,28 @@ def study_curves(study) -> tuple[CurveSet, dict[str, TrialStop], dict]:
 
     Totals: ``final_step`` (None without a completed trial), ``trials`` (completed and
     pruned), ``used`` and ``full`` (steps; ``full`` None without a final step)."""
-    from optuna.trial import TrialState
-
-    if len(study.directions) > 1:
-        raise InputError(f"study {study.study_name!r} has {len(study.directions)} objectives; "
-                         "a report needs a single-objective study")
-    goal = "max" if study.direction.name == "MAXIMIZE" else "min"
+    goal = study_goal(study)
     trials = [t for t in study.get_trials(deepcopy=False) if t.intermediate_values]
     if not trials:
         raise InputError(f"study {study.study_name!r} has no trial with reported "
                          "intermediate values (trial.report) to draw")
+    curves, stops, totals = trial_curves(trials, goal)
+    return CurveSet(curves, source=f"study {study.study_name}"), stops, totals
+
+
+def study_goal(study) -> str:
+    """'min' or 'max', the study's direction; InputError for a multi-objective study."""
+    if len(study.directions) > 1:
+        raise InputError(f"study {study.study_name!r} has {len(study.directions)} objectives; "
+                         "a report needs a single-objective study")
+    return "max" if study.direction.name == "MAXIMIZE" else "min"
+
+
+def trial_curves(trials, goal: str) -> tuple[list[Curve], dict[str, TrialStop], dict]:
+    """The curves, stops and totals of :func:`study_curves` for ``trials`` (each with at
+    least one intermediate value), running ones included as curves but not in totals."""
+    from optuna.trial import TrialState
+
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     final = max((t.last_step for t in done), default=None)
     curves, stops = [], {}
@@ -143,21 +161,26 @@ def study_curves(study) -> tuple[CurveSet, dict[str, TrialStop], dict]:
         curves.append(Curve(run, steps, [t.intermediate_values[s] for s in steps], goal=goal,
                             hp=dict(t.params), meta={"state": t.state.name}))
         if t.state == TrialState.PRUNED:
-            rec = t.user_attrs.get(ATTR)
-            stopped = isinstance(rec, dict) and rec.get("stop") and "step" in rec
-            step = int(rec["step"]) if stopped else int(t.last_step)
-            prob = rec.get("prob_better") if stopped else None
-            stops[run] = TrialStop(
-                run, step, str(rec.get("reason")) if stopped else None,
-                float(prob) if isinstance(prob, int | float) else None,
-                max(final - step, 0) if final is not None else None)
+            stops[run] = _trial_stop(run, t, final)
     counted = done + [t for t in trials if t.state == TrialState.PRUNED]
     used = sum(stops[f"trial {t.number}"].step if t.state == TrialState.PRUNED
                else int(t.last_step) for t in counted)
     totals = {"final_step": final, "trials": len(counted), "used": used,
               "full": final * len(counted) if final is not None else None,
               "pruned": len(stops), "by_forecast": sum(s.reason is not None for s in stops.values())}
-    return CurveSet(curves, source=f"study {study.study_name}"), stops, totals
+    return curves, stops, totals
+
+
+def _trial_stop(run: str, t, final: int | None) -> TrialStop:
+    """Where a pruned trial stopped: ForecastPruner's record if it left one, else its
+    last reported step."""
+    rec = t.user_attrs.get(ATTR)
+    stopped = isinstance(rec, dict) and rec.get("stop") and "step" in rec
+    step = int(rec["step"]) if stopped else int(t.last_step)
+    prob = rec.get("prob_better") if stopped else None
+    return TrialStop(run, step, str(rec.get("reason")) if stopped else None,
+                     float(prob) if isinstance(prob, int | float) else None,
+                     max(final - step, 0) if final is not None else None)
 
 
 def study_line(study_name: str, totals: dict) -> str:

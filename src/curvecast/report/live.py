@@ -1,0 +1,261 @@
+"""The live state of an Optuna study, as the dashboard shows it: one JSON-ready dict.
+
+:class:`LiveStudy` reads a study without writing to it (:func:`~.study.load_study`) and
+builds a snapshot: a row per trial (state, points, last value, forecast final with its
+interval, ETA to a target, the pruner's latest decision), fans (observed curve, 50/80/95%
+bands, median) for the running trials, the latest pruned and the best completed, every
+trial's observed curve, and the compute pruning saved. Forecasts are cached per trial
+and number of points, so a poll refits only the trials that reported since the last.
+
+>>> from curvecast.report.live import view_range
+>>> view_range([[9.0, 1.0, 0.9, 0.8]])  # the untrained first point is left out
+[0.785, 1.015]
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..curve import Curve, CurveSet
+from ..errors import CurvecastError
+from ..runs import finite_or_none, run_forecaster
+from .curves import FAN_LEVELS
+from .study import ATTR, TrialStop, _storage_name, load_study, study_goal, study_line, trial_curves
+
+logger = logging.getLogger(__name__)
+
+FANS = 12
+"""Fans of running trials drawn at most (the newest first)."""
+PRUNED_FANS = 4
+BEST_FANS = 2
+GRID = 100
+"""Forecast steps per trial, from its last step to the final step (fans and ETA)."""
+
+
+def view_range(series, bands=(), pad: float = 0.05) -> list[float] | None:
+    """A y range that shows the curves' course, not their outliers: the 0.5-99.5%
+    quantiles of the finite values, each curve's first point left out where it has three
+    or more (often the untrained loss), widened to hold ``bands`` and padded by ``pad``.
+    None when there is nothing finite to show (the plot then scales itself)."""
+    vals = [np.asarray(s, float)[1 if len(s) >= 3 else 0:] for s in series]
+    vals += [np.asarray(b, float) for b in bands]
+    v = np.concatenate(vals) if vals else np.array([])
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    lo, hi = np.quantile(v, [0.005, 0.995])
+    if bands:
+        b = np.concatenate([np.asarray(x, float) for x in bands])
+        b = b[np.isfinite(b)]
+        if b.size:
+            lo, hi = min(lo, b.min()), max(hi, b.max())
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    return [round(float(lo - pad * span), 12), round(float(hi + pad * span), 12)]
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """One trial's forecast from the points it had: the fan and the final's summary."""
+
+    x: list
+    median: list
+    bands: dict
+    final: tuple  # (median, lower, upper) at the final step
+    eta: float | None
+
+
+def _decision_text(t, stop: TrialStop | None) -> str:
+    """What was decided about a trial: its stop, or the pruner's latest judgement."""
+    if stop is not None:
+        return stop.text()
+    state = t.state.name
+    rec = t.user_attrs.get(ATTR)
+    if state == "RUNNING" and isinstance(rec, dict) and "reason" in rec:
+        p = rec.get("prob_better")
+        prob = f", P(better) {p:.3g}" if isinstance(p, int | float) else ""
+        return f"{rec['reason']} at step {rec.get('step', '?')}{prob}"
+    return {"COMPLETE": "completed", "RUNNING": "running"}.get(state, state.lower())
+
+
+def _curves_by_state(curves, trials) -> dict:
+    """Every trial's observed curve, one polyline per state (None between trials)."""
+    out: dict[str, dict] = {}
+    for c, t in zip(curves, trials, strict=True):
+        line = out.setdefault(t.state.name, {"x": [], "y": [], "trial": []})
+        line["x"] += [*map(float, c.steps), None]
+        line["y"] += [*map(finite_or_none, c.values), None]
+        line["trial"] += [t.number] * len(c) + [None]
+    return out
+
+
+class LiveStudy:
+    """A study's dashboard state, rebuilt by :meth:`snapshot` when the study changes.
+
+    ``target``/``prob``: the ETA is the first step at which a trial's value is at least as
+    good as ``target`` with probability ``prob``. ``max_step``: the final step (default:
+    the longest completed trial's last step; without either, nothing is forecast).
+    ``method``/``bound``: the forecaster, as for ``curvecast forecast``.
+    """
+
+    def __init__(self, storage: str, study_name: str, *, target: float | None = None,
+                 prob: float = 0.5, level: float = 0.8, max_step: int | None = None,
+                 method: str = "ensemble", bound: float | None = None, fans: int = FANS):
+        self.study = load_study(storage, study_name)
+        self.goal = study_goal(self.study)
+        self.storage_name = _storage_name(storage)
+        self.target, self.prob, self.level = target, prob, level
+        self.max_step, self.method, self.bound, self.fans = max_step, method, bound, fans
+        self.version = 0
+        self._signature = None
+        self._state: dict | None = None
+        self._fits: dict[int, tuple[tuple, _Fit | None]] = {}
+
+    def snapshot(self) -> dict:
+        """The current state; the same object (and version) while nothing changed."""
+        trials = self.study.get_trials(deepcopy=False)
+        signature = tuple((t.number, t.state.name, len(t.intermediate_values),
+                           str(t.user_attrs.get(ATTR, {}).get("step"))) for t in trials)
+        if self._state is None or signature != self._signature:
+            self.version += 1
+            self._state = self._build(trials)
+            self._signature = signature
+        self._state["checked"] = time.time()
+        return self._state
+
+    def _build(self, trials) -> dict:
+        drawn = [t for t in trials if t.intermediate_values]
+        curves, stops, totals = trial_curves(drawn, self.goal)
+        final = self.max_step or totals["final_step"]
+        notes = [study_line(self.study.study_name, totals)] if drawn else []
+        try:
+            fits = self._forecasts(curves, drawn, final)
+        except CurvecastError as exc:  # shown on the page; the dashboard keeps serving
+            logger.warning("forecast failed: %s", exc)
+            fits, notes = {}, [*notes, f"forecasts failed: {exc}"]
+        if final is None:
+            notes.append("No trial has completed yet and no --max-step was given, so the "
+                         "final step is unknown and nothing is forecast.")
+        rows = {t.number: self._row(t, None, None, None) for t in trials}
+        for c, t in zip(curves, drawn, strict=True):
+            rows[t.number] = self._row(t, c, stops.get(c.run), fits.get(t.number))
+        done = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+        best = (min if self.goal == "min" else max)(done, key=lambda t: t.value, default=None)
+        return {
+            "version": self.version, "study": self.study.study_name,
+            "storage": self.storage_name, "goal": self.goal, "updated": time.time(),
+            "final_step": final, "target": self.target, "prob": self.prob,
+            "level": self.level, "method": self.method,
+            "counts": dict(Counter(t.state.name for t in trials)),
+            "best": None if best is None else {"trial": best.number, "value": best.value},
+            "compute": self._compute(drawn, stops, totals),
+            "trials": [rows[t.number] for t in trials],
+            "curves": _curves_by_state(curves, drawn),
+            "yrange": view_range([c.values for c in curves]),
+            "fans": self._fans(curves, drawn, stops, fits),
+            "notes": notes,
+        }
+
+    def _compute(self, drawn, stops: dict[str, TrialStop], totals: dict) -> dict:
+        running = sum(int(t.last_step) for t in drawn if t.state.name == "RUNNING")
+        saved = sum(s.saved or 0 for s in stops.values())
+        full = totals["full"]
+        return {"used": totals["used"] + running, "running": running, "saved": saved,
+                "fraction_saved": 1 - totals["used"] / full if full else None}
+
+    def _forecasts(self, curves: list[Curve], trials, final) -> dict[int, _Fit | None]:
+        """Forecasts of the running and pruned trials short of the final step, cached
+        per (points, final step, completed trials)."""
+        if final is None:
+            return {}
+        context = sum(t.state.name == "COMPLETE" for t in trials)
+        need, out = [], {}
+        for c, t in zip(curves, trials, strict=True):
+            if t.state.name not in ("RUNNING", "PRUNED") or c.status != "ok" \
+                    or c.last_step >= final:
+                continue
+            key = (len(c), final, context)
+            cached = self._fits.get(t.number)
+            if cached is not None and cached[0] == key:
+                out[t.number] = cached[1]
+            else:
+                need.append((t.number, key, c))
+        if need:
+            fresh = self._forecast([c for _, _, c in need], curves, final)
+            for (number, key, _), fit in zip(need, fresh, strict=True):
+                self._fits[number] = (key, fit)
+                out[number] = fit
+        return out
+
+    def _forecast(self, todo: list[Curve], curves: list[Curve], final: float) -> list:
+        lasts = np.array([c.last_step for c in todo])
+        x = np.unique(np.concatenate([np.linspace(lasts.min(), final, GRID), lasts, [final]]))
+        fc = run_forecaster(CurveSet(curves), final, self.method, self.bound).forecast(todo, x)
+        bands = {lv: fc.interval(lv) for lv in FAN_LEVELS}
+        q = fc.quantiles([0.5, (1 - self.level) / 2, (1 + self.level) / 2])[:, -1]
+        etas = (fc.eta(self.target, self.prob, after=lasts) if self.target is not None
+                else np.full(len(todo), np.nan))
+        fits = []
+        for i, c in enumerate(todo):
+            if not fc.valid[i]:
+                fits.append(None)
+                continue
+            ahead = x >= c.last_step
+            fits.append(_Fit(
+                x=x[ahead].tolist(), median=fc.median[i, ahead].tolist(),
+                bands={f"{lv:g}": [b[0][i, ahead].tolist(), b[1][i, ahead].tolist()]
+                       for lv, b in bands.items()},
+                final=tuple(finite_or_none(v) for v in q[i]),
+                eta=finite_or_none(etas[i])))
+        return fits
+
+    def _row(self, t, c: Curve | None, stop: TrialStop | None, fit: _Fit | None) -> dict:
+        run = t.user_attrs.get("run")
+        row = {"number": t.number, "name": f"trial {t.number}",
+               "run": run if isinstance(run, str) else None, "state": t.state.name,
+               "params": {k: str(v) for k, v in t.params.items()},
+               "points": 0 if c is None else len(c),
+               "last_step": None if c is None else float(c.last_step),
+               "last": None if c is None else finite_or_none(c.last),
+               "value": (finite_or_none(t.value) if t.state.name == "COMPLETE"
+                         and t.value is not None else None),
+               "forecast": None, "eta": None, "decision": _decision_text(t, stop)}
+        if fit is not None:
+            row["forecast"] = dict(zip(("median", "lower", "upper"), fit.final, strict=True))
+            row["eta"] = fit.eta
+        if c is not None and self.target is not None and row["eta"] is None:
+            reached = c.values <= self.target if self.goal == "min" else c.values >= self.target
+            hit = np.flatnonzero(reached & np.isfinite(c.values))
+            row["eta"] = float(c.steps[hit[0]]) if hit.size else None
+        return row
+
+    def _fans(self, curves, trials, stops, fits) -> list[dict]:
+        """Panels: running trials (newest first), the latest pruned, the best completed."""
+        by_state: dict[str, list] = {}
+        for c, t in zip(curves, trials, strict=True):
+            by_state.setdefault(t.state.name, []).append((t, c))
+        sign = 1.0 if self.goal == "min" else -1.0
+        done = sorted((p for p in by_state.get("COMPLETE", []) if p[0].value is not None),
+                      key=lambda p: sign * p[0].value)
+        newest = sorted(by_state.get("RUNNING", []), key=lambda p: -p[0].number)
+        pruned = sorted(by_state.get("PRUNED", []), key=lambda p: -p[0].number)
+        chosen = newest[:self.fans] + pruned[:PRUNED_FANS] + done[:BEST_FANS]
+        return [self._panel(t, c, stops.get(c.run), fits.get(t.number)) for t, c in chosen]
+
+    def _panel(self, t, c: Curve, stop: TrialStop | None, fit: _Fit | None) -> dict:
+        run = t.user_attrs.get("run")
+        title = f"trial {t.number}" + (f" ({run})" if isinstance(run, str) else "")
+        inner = fit.bands[f"{0.8:g}"] if fit is not None else []
+        return {
+            "number": t.number, "title": title, "state": t.state.name,
+            "steps": [float(s) for s in c.steps], "values": [finite_or_none(v) for v in c.values],
+            "fan": None if fit is None else {"x": fit.x, "median": fit.median,
+                                             "bands": fit.bands},
+            "stop": None if stop is None else {"step": stop.step, "text": stop.text()},
+            "decision": _decision_text(t, stop),
+            "yrange": view_range([c.values], inner),
+        }
