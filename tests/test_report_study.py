@@ -44,14 +44,19 @@ def test_study_report(tmp_path, capsys, storage):
     first = pruned[0]
     before = digest(db)
     code, err, out = written(tmp_path, capsys, "--storage", url, "--study", "sweep",
-                             "--method", "last", "--top", "2", "--runs", f"trial {first.number}")
+                             "--method", "last", "--top", "2", "--runs", f"trial {first.number}",
+                             "--pruned", "2")
     assert code == 0, err
     assert digest(db) == before  # read only
     html = out.read_text()
     assert_self_contained(html)
-    # the same curve report: summary, then fans of the 2 best and the pruned one asked for
+    # the same curve report: summary, then fans of the 2 best, the pruned one asked for and
+    # the 2 pruned with the highest probability of beating the best when stopped
     figs = figures(html)
-    assert len(figs) == 1 + 3
+    closest = sorted(pruned, key=lambda t: -t.user_attrs[ATTR]["prob_better"])[:2]
+    titles = [f["layout"]["title"]["text"] for f in figs[1:]]
+    assert {f"trial {t.number}" for t in closest} | {f"trial {first.number}"} <= set(titles)
+    assert len(figs) == 1 + len(set(titles)) and 3 <= len(titles) <= 5
     assert len(figs[0]["data"]) == 2 and all(len(f["data"]) == 5 for f in figs[1:])
     assert html.count("<tr>") == len(trials) + 1 and "<th>decision</th>" not in html
     assert '<th class="text">decision</th>' in html

@@ -233,10 +233,13 @@ def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, progress, as_js
               help="Draw forecast fans of this many best-ranked runs.")
 @click.option("--runs", "run_names", multiple=True,
               help="Also draw the fans of these runs (comma-separated; repeatable).")
+@click.option("--pruned", type=click.IntRange(0), default=8, show_default=True,
+              help="With --storage: also draw the fans of this many pruned trials, those "
+                   "most likely to have won (highest P(better) when stopped), then the latest.")
 @click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
-def report(file, out, storage, study_name, at, level, goal, method, bound, top, run_names, tag,
-           fmt) -> None:
+def report(file, out, storage, study_name, at, level, goal, method, bound, top, run_names,
+           pruned, tag, fmt) -> None:
     """Write one self-contained HTML report (opens offline) of FILE or of an Optuna study.
 
     FILE is a curve file (as for 'curvecast forecast': every run ranked by its forecast,
@@ -260,7 +263,7 @@ def report(file, out, storage, study_name, at, level, goal, method, bound, top, 
     if storage is not None:
         from .report.study import study_report
 
-        kind, page = "study", study_report(storage, study_name, **options)
+        kind, page = "study", study_report(storage, study_name, pruned=pruned, **options)
     else:
         kind, page = build_report(file, goal=goal, tag=tag, fmt=fmt, **options)
     path = write_report(page, out)

@@ -19,7 +19,7 @@ from ..curve import Curve, CurveSet
 from ..errors import UsageError
 from ..forecasters import Forecaster
 from ..runs import RunForecast, forecast_runs, run_forecaster
-from .page import Markup, Page, esc, num
+from .page import Markup, Page, esc, num, view_range
 
 FAN_LEVELS = (0.95, 0.8, 0.5)
 FAN_POINTS = 60
@@ -70,7 +70,9 @@ def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
     """One run's fan: one filled trace per band (widest first), the median and the
     observed curve; with ``truth``, the whole run first (grey). Bands are drawn from the
     run's last observed step on; a run with no forecast (NaN) has empty bands. With
-    ``stop``, a dashed red line at its step and its text (layout, not traces)."""
+    ``stop``, a dashed red line at its step and its text (layout, not traces). The y axis
+    shows :func:`~.page.view_range` of the curves and the 80% band (zoom out for the
+    rest)."""
     ahead = (x >= c.last_step) & np.isfinite(median)
     xs = list(x[ahead])
     traces = []
@@ -89,6 +91,11 @@ def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
     fig.update_layout(title={"text": esc(c.run), "font": {"size": 13}}, xaxis_title="step",
                       margin={"l": 50, "r": 10, "t": 40, "b": 40}, showlegend=False,
                       hovermode="x")
+    # The course of the run and its 80% band, not an untrained first point or a spike.
+    seen = [c.values] + ([truth.values] if truth is not None else [])
+    yrange = view_range(seen, [bands[0.8][0][ahead], bands[0.8][1][ahead]])
+    if yrange is not None:
+        fig.update_yaxes(range=yrange)
     if stop is not None:
         fig.add_vline(x=float(stop.step), line={"color": "#d62728", "dash": "dash", "width": 1})
         fig.add_annotation(x=float(stop.step), y=1, yref="paper", yanchor="bottom",
@@ -99,7 +106,8 @@ def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
 
 def summary_figure(order: Sequence[RunForecast], at: float, level: float) -> go.Figure:
     """Every run with a forecast, best first: the median at ``at`` with its central interval
-    (error bars), and the last observed value."""
+    (error bars), and the last observed value; the y axis spans the medians and last
+    values (:func:`~.page.view_range`)."""
     ok = [r for r in order if r.median is not None]
     rank = list(range(1, len(ok) + 1))
     names = [esc(r.run) for r in ok]
@@ -116,6 +124,11 @@ def summary_figure(order: Sequence[RunForecast], at: float, level: float) -> go.
     fig.update_layout(title=f"Forecast at step {at:g} of every run, best first",
                       xaxis_title="rank", yaxis_title="value", hovermode="closest",
                       margin={"t": 50})
+    # The medians and last values; an interval wider than them runs off the plot.
+    yrange = view_range([med, [np.nan if r.last is None else r.last for r in ok]],
+                        skip_first=False)
+    if yrange is not None:
+        fig.update_yaxes(range=yrange)
     return fig
 
 
@@ -132,12 +145,14 @@ def curve_report(
     title: str | None = None,
     stops: Mapping[str, Stop] | None = None,
     notes: Sequence[str] = (),
+    extra: tuple[str, Sequence[str]] = ("", ()),
 ) -> Page:
     """The page of a curve file: summary plot, ranked searchable table, fans for the
     ``top`` best forecasts and the ``runs`` named. ``truth``: the whole runs, where
     ``curves`` are their beginnings (the demo), drawn in grey in the fans. ``stops``:
     the runs stopped early (pruned trials), by name, shown in a "decision" column and on
-    their fans; ``notes``: lines written under the first one.
+    their fans; ``notes``: lines written under the first one; ``extra``: (words, names),
+    more runs to draw fans of and the words that say which.
 
     >>> from curvecast.demo import sample_curves
     >>> page = curve_report(sample_curves()[:6], method="last", top=2)
@@ -147,7 +162,7 @@ def curve_report(
     rows = forecast_runs(curves, at, level=level, method=method, bound=bound)
     at = rows[0].at
     order = ranked(rows, curves.goal)
-    fans = _fan_names(order, curves, top, runs)
+    fans = _fan_names(order, curves, top, [*runs, *extra[1]])
     n_ok = sum(r.median is not None for r in rows)
 
     page = Page(title or f"curvecast report: {curves.source or 'curves'}")
@@ -173,8 +188,8 @@ def curve_report(
                 "points", "last", "median", f"lower {level:.0%}", f"upper {level:.0%}"],
                table, text_cols=3 + (stops is not None), searchable=True)
 
-    page.heading(f"Forecast fans (50/80/95%) of {len(fans)} runs: the {top} best and any "
-                 "asked for with --runs")
+    page.heading(f"Forecast fans (50/80/95%) of {len(fans)} runs: the {top} best"
+                 + (f", {extra[0]}" if extra[1] else "") + " and any asked for with --runs")
     if fans:
         sel = [curves[n] for n in fans]
         starts = [c.last_step for c in sel if c.last_step < at]

@@ -6,10 +6,6 @@ interval, ETA to a target, the pruner's latest decision), fans (observed curve, 
 bands, median) for the running trials, the latest pruned and the best completed, every
 trial's observed curve, and the compute pruning saved. Forecasts are cached per trial
 and number of points, so a poll refits only the trials that reported since the last.
-
->>> from curvecast.report.live import view_range
->>> view_range([[9.0, 1.0, 0.9, 0.8]])  # the untrained first point is left out
-[0.785, 1.015]
 """
 
 from __future__ import annotations
@@ -25,6 +21,7 @@ from ..curve import Curve, CurveSet
 from ..errors import CurvecastError
 from ..runs import finite_or_none, run_forecaster
 from .curves import FAN_LEVELS
+from .page import view_range
 from .study import ATTR, TrialStop, _storage_name, load_study, study_goal, study_line, trial_curves
 
 logger = logging.getLogger(__name__)
@@ -35,27 +32,6 @@ PRUNED_FANS = 4
 BEST_FANS = 2
 GRID = 100
 """Forecast steps per trial, from its last step to the final step (fans and ETA)."""
-
-
-def view_range(series, bands=(), pad: float = 0.05) -> list[float] | None:
-    """A y range that shows the curves' course, not their outliers: the 0.5-99.5%
-    quantiles of the finite values, each curve's first point left out where it has three
-    or more (often the untrained loss), widened to hold ``bands`` and padded by ``pad``.
-    None when there is nothing finite to show (the plot then scales itself)."""
-    vals = [np.asarray(s, float)[1 if len(s) >= 3 else 0:] for s in series]
-    vals += [np.asarray(b, float) for b in bands]
-    v = np.concatenate(vals) if vals else np.array([])
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return None
-    lo, hi = np.quantile(v, [0.005, 0.995])
-    if bands:
-        b = np.concatenate([np.asarray(x, float) for x in bands])
-        b = b[np.isfinite(b)]
-        if b.size:
-            lo, hi = min(lo, b.min()), max(hi, b.max())
-    span = hi - lo if hi > lo else max(abs(hi), 1.0)
-    return [round(float(lo - pad * span), 12), round(float(hi + pad * span), 12)]
 
 
 @dataclass(frozen=True)

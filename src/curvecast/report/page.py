@@ -105,6 +105,33 @@ def num(v, digits: int = 5) -> str:
     return f"{float(v):.{digits}g}"
 
 
+def view_range(series, bands=(), pad: float = 0.05, skip_first: bool = True
+               ) -> list[float] | None:
+    """A y range that shows the curves' course, not their outliers: the 0.5-99.5%
+    quantiles of the finite values, each curve's first point left out where it has three
+    or more (often the untrained loss; kept with ``skip_first=False``), widened to hold
+    ``bands`` and padded by ``pad``.
+    None when there is nothing finite to show (the plot then scales itself).
+
+    >>> view_range([[9.0, 1.0, 0.9, 0.8]])  # the untrained first point is left out
+    [0.7911, 1.0089]
+    """
+    vals = [np.asarray(s, float)[1 if skip_first and len(s) >= 3 else 0:] for s in series]
+    vals += [np.asarray(b, float) for b in bands]
+    v = np.concatenate(vals) if vals else np.array([])
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    lo, hi = np.quantile(v, [0.005, 0.995])
+    if bands:
+        b = np.concatenate([np.asarray(x, float) for x in bands])
+        b = b[np.isfinite(b)]
+        if b.size:
+            lo, hi = min(lo, b.min()), max(hi, b.max())
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    return [round(float(lo - pad * span), 12), round(float(hi + pad * span), 12)]
+
+
 class Page:
     """An HTML page built section by section; :meth:`render` gives the whole file.
 

@@ -27,6 +27,7 @@ from .curves import Stop, curve_report
 from .page import Page
 
 ATTR = "curvecast"  # the user attribute ForecastPruner records its decisions in
+PRUNED = 8  # fans of pruned trials in a study's report, the closest calls
 PG_DRIVERS = ("postgresql", "postgresql+psycopg2", "postgresql+psycopg")
 
 
@@ -202,12 +203,32 @@ def study_line(study_name: str, totals: dict) -> str:
                    f"{saved:.0%} saved.")
 
 
-def study_report(storage: str | os.PathLike, study_name: str, **options) -> Page:
+def study_report(storage: str | os.PathLike, study_name: str, pruned: int = PRUNED,
+                 **options) -> Page:
     """The curve report of the study's trials, with the pruned trials' stops and the
-    compute saved; ``options`` go to :func:`curve_report`."""
+    compute saved, and fans of the ``pruned`` trials :func:`closest_calls` picks;
+    ``options`` go to :func:`curve_report`."""
     study = load_study(str(storage), study_name)
     curves, stops, totals = study_curves(study)
     page_stops = {run: Stop(s.step, s.text()) for run, s in stops.items()}
+    close = closest_calls(stops, pruned)
     return curve_report(curves, stops=page_stops, notes=[study_line(study_name, totals)],
                         title=f"curvecast report: study {study_name} "
-                              f"({_storage_name(str(storage))})", **options)
+                              f"({_storage_name(str(storage))})",
+                        extra=(f"the {len(close)} pruned closest to winning", close), **options)
+
+
+def closest_calls(stops: dict[str, TrialStop], k: int) -> list[str]:
+    """The ``k`` pruned trials most likely to have been stopped wrongly: the highest
+    probability of beating the best when ForecastPruner stopped them, then (other
+    pruners record none) the latest stopped.
+
+    >>> closest_calls({"trial 1": TrialStop("trial 1", 5, "cannot_win", 0.01),
+    ...                "trial 2": TrialStop("trial 2", 3),
+    ...                "trial 3": TrialStop("trial 3", 4, "cannot_win", 0.04)}, 2)
+    ['trial 3', 'trial 1']
+    """
+    def key(s: TrialStop):
+        return (s.prob_better is None, -(s.prob_better or 0.0), -int(s.run.split()[-1]))
+
+    return [s.run for s in sorted(stops.values(), key=key)[:k]]
