@@ -105,16 +105,23 @@ def num(v, digits: int = 5) -> str:
     return f"{float(v):.{digits}g}"
 
 
+FENCE = 4.0
+"""Interquartile ranges beyond the quartiles that :func:`view_range` still shows."""
+
+
 def view_range(series, bands=(), pad: float = 0.05, skip_first: bool = True
                ) -> list[float] | None:
     """A y range that shows the curves' course, not their outliers: the 0.5-99.5%
-    quantiles of the finite values, each curve's first point left out where it has three
-    or more (often the untrained loss; kept with ``skip_first=False``), widened to hold
-    ``bands`` and padded by ``pad``.
+    quantiles of the finite values of ``series`` and ``bands`` (forecast bands, each an
+    array), within FENCE interquartile ranges of the quartiles (so a few runs that explode
+    to 1e9 do not flatten the rest), each series' first point left out where it has three
+    or more (often the untrained loss; kept with ``skip_first=False``), padded by ``pad``.
     None when there is nothing finite to show (the plot then scales itself).
 
     >>> view_range([[9.0, 1.0, 0.9, 0.8]])  # the untrained first point is left out
     [0.7911, 1.0089]
+    >>> view_range([[1.0, 1.5, 1.2, 1.1, 3e9]], skip_first=False)  # an explosion: off the plot
+    [0.8971, 3.2049]
     """
     vals = [np.asarray(s, float)[1 if skip_first and len(s) >= 3 else 0:] for s in series]
     vals += [np.asarray(b, float) for b in bands]
@@ -122,12 +129,9 @@ def view_range(series, bands=(), pad: float = 0.05, skip_first: bool = True
     v = v[np.isfinite(v)]
     if v.size == 0:
         return None
-    lo, hi = np.quantile(v, [0.005, 0.995])
-    if bands:
-        b = np.concatenate([np.asarray(x, float) for x in bands])
-        b = b[np.isfinite(b)]
-        if b.size:
-            lo, hi = min(lo, b.min()), max(hi, b.max())
+    low, q1, q3, high = np.quantile(v, [0.005, 0.25, 0.75, 0.995])
+    iqr = q3 - q1
+    lo, hi = max(low, q1 - FENCE * iqr), min(high, q3 + FENCE * iqr)
     span = hi - lo if hi > lo else max(abs(hi), 1.0)
     return [round(float(lo - pad * span), 12), round(float(hi + pad * span), 12)]
 
