@@ -24,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from distributed_worker import HOSTILE_PARAM, HOSTILE_RUN  # tests/ is on sys.path
 
 from curvecast.demo import sample_curves
-
-from distributed_worker import HOSTILE_PARAM, HOSTILE_RUN  # tests/ is on sys.path
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 ARTIFACTS = Path(os.environ.get("CURVECAST_ARTIFACTS",
