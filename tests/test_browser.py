@@ -98,6 +98,11 @@ def _trace_counts(browser) -> dict:
         "function (d) { out[d.id || d.parentNode.id] = d.data.length; }); return out;")
 
 
+# Points drawn in the overview plot: every reported value of every trial.
+POINTS = ("return document.getElementById('all-trials').data.reduce(function (n, t) {"
+          " return n + t.y.filter(function (y) { return y !== null; }).length; }, 0)")
+
+
 def _run(args, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **kw)
@@ -131,12 +136,12 @@ def test_dashboard_live_in_chromium(browser, storage, tmp_path, request):
         with urllib.request.urlopen(url + "api/state", timeout=10) as r:
             state = json.loads(r.read())
         browser.execute_script("window.sameDocument = true;")
-        version = browser.execute_script("return window.curvecast.version")
+        points = browser.execute_script(POINTS)
 
-        # A report the worker makes shows up without a reload.
-        _wait(browser, f"return window.curvecast.version > {version} && "
+        # Reports the worker makes show up, drawn in the same document (no reload).
+        _wait(browser, f"return ({POINTS.removeprefix('return ')}) > {points} && "
                        "document.getElementById('fans').querySelector('.js-plotly-plot')",
-              "a new report drawn in place")
+              "new reports drawn in place")
         assert browser.execute_script("return window.sameDocument === true")
         _wait(browser, "return Array.from(document.querySelectorAll('#trials tbody tr'))"
                        ".some(function (tr) { return /running/.test(tr.textContent); })",

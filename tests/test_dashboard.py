@@ -152,6 +152,12 @@ def test_server_serves_page_scripts_and_state(server):
     state = json.loads(body)
     assert state["study"] == "s" and len(state["trials"]) == N_TRIALS
     assert b"<script>" not in body  # JSON written inert (\u003c)
+    # A page that has this version gets a short answer, not the whole state again.
+    status, _, short = _get(server.url + f"api/state?since={state['version']}")
+    assert json.loads(short) == {"version": state["version"], "checked": json.loads(short)[
+        "checked"], "error": None, "unchanged": True} and len(short) < 200
+    whole = json.loads(_get(server.url + "api/state?since=0")[2])
+    assert whole.pop("checked") >= state.pop("checked") and whole == state
 
 
 def test_server_is_read_only_and_local(server):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..api import make_forecaster
 from ..curve import Curve, CurveSet
 from ..errors import CurvecastError
 from ..runs import finite_or_none, run_forecaster
@@ -90,6 +91,7 @@ class LiveStudy:
         self._signature = None
         self._state: dict | None = None
         self._fits: dict[int, tuple[tuple, _Fit | None]] = {}
+        self._learns_from_study = hasattr(make_forecaster(method, bound), "with_context")
 
     def snapshot(self) -> dict:
         """The current state; the same object (and version) while nothing changed."""
@@ -108,8 +110,9 @@ class LiveStudy:
         curves, stops, totals = trial_curves(drawn, self.goal)
         final = self.max_step or totals["final_step"]
         notes = [study_line(self.study.study_name, totals)] if drawn else []
+        panels = self._panels(curves, drawn)
         try:
-            fits = self._forecasts(curves, drawn, final)
+            fits = self._forecasts(curves, drawn, final, {t.number for t, _ in panels})
         except CurvecastError as exc:  # shown on the page; the dashboard keeps serving
             logger.warning("forecast failed: %s", exc)
             fits, notes = {}, [*notes, f"forecasts failed: {exc}"]
@@ -132,7 +135,8 @@ class LiveStudy:
             "trials": [rows[t.number] for t in trials],
             "curves": _curves_by_state(curves, drawn),
             "yrange": view_range([c.values for c in curves]),
-            "fans": self._fans(curves, drawn, stops, fits),
+            "fans": [self._panel(t, c, stops.get(c.run), fits.get(t.number))
+                     for t, c in panels],
             "notes": notes,
         }
 
@@ -143,49 +147,66 @@ class LiveStudy:
         return {"used": totals["used"] + running, "running": running, "saved": saved,
                 "fraction_saved": 1 - totals["used"] / full if full else None}
 
-    def _forecasts(self, curves: list[Curve], trials, final) -> dict[int, _Fit | None]:
-        """Forecasts of the running and pruned trials short of the final step, cached
-        per (points, final step, completed trials)."""
+    def _forecasts(self, curves: list[Curve], trials, final, drawn: set[int]
+                   ) -> dict[int, _Fit | None]:
+        """Forecasts of the running and pruned trials short of the final step: along the
+        way to it for the running ones and those ``drawn`` as fans, at the final step
+        only for the rest. Cached per trial, refit when its points, the final step or
+        (for a forecaster that learns from them) the completed trials change."""
         if final is None:
             return {}
-        context = sum(t.state.name == "COMPLETE" for t in trials)
-        need, out = [], {}
+        context = (sum(t.state.name == "COMPLETE" for t in trials)
+                   if self._learns_from_study else 0)
+        need: dict[bool, list] = {True: [], False: []}
+        out = {}
         for c, t in zip(curves, trials, strict=True):
             if t.state.name not in ("RUNNING", "PRUNED") or c.status != "ok" \
                     or c.last_step >= final:
                 continue
-            key = (len(c), final, context)
+            way = t.state.name == "RUNNING" or t.number in drawn
+            key = (len(c), final, context, way)
             cached = self._fits.get(t.number)
             if cached is not None and cached[0] == key:
                 out[t.number] = cached[1]
             else:
-                need.append((t.number, key, c))
-        if need:
-            fresh = self._forecast([c for _, _, c in need], curves, final)
-            for (number, key, _), fit in zip(need, fresh, strict=True):
+                need[way].append((t.number, key, c))
+        for way, todo in need.items():
+            if not todo:
+                continue
+            fresh = self._forecast([c for _, _, c in todo], curves, final, way)
+            for (number, key, _), fit in zip(todo, fresh, strict=True):
                 self._fits[number] = (key, fit)
                 out[number] = fit
         return out
 
-    def _forecast(self, todo: list[Curve], curves: list[Curve], final: float) -> list:
+    def _forecast(self, todo: list[Curve], curves: list[Curve], final: float,
+                  way: bool) -> list:
         lasts = np.array([c.last_step for c in todo])
-        x = np.unique(np.concatenate([np.linspace(lasts.min(), final, GRID), lasts, [final]]))
+        x = (np.unique(np.append(np.linspace(lasts.min(), final, GRID), final)) if way
+             else np.array([float(final)]))
         fc = run_forecaster(CurveSet(curves), final, self.method, self.bound).forecast(todo, x)
-        bands = {lv: fc.interval(lv) for lv in FAN_LEVELS}
-        q = fc.quantiles([0.5, (1 - self.level) / 2, (1 + self.level) / 2])[:, -1]
-        etas = (fc.eta(self.target, self.prob, after=lasts) if self.target is not None
+        # Every quantile in one solve (each call solves the whole batch): the median, the
+        # fans' bands, then the final's interval.
+        probs = [0.5, *[p for lv in FAN_LEVELS for p in ((1 - lv) / 2, (1 + lv) / 2)],
+                 (1 - self.level) / 2, (1 + self.level) / 2]
+        q = fc.quantiles(probs)
+        etas = (fc.eta(self.target, self.prob, after=lasts) if way and self.target is not None
                 else np.full(len(todo), np.nan))
         fits = []
         for i, c in enumerate(todo):
             if not fc.valid[i]:
                 fits.append(None)
                 continue
-            ahead = x >= c.last_step
+            ahead = x > c.last_step
+            qi = q[i, ahead]
+            # The fan starts at the last observed point, so it joins the curve.
+            start = [float(c.last_step)], [float(c.values[-1])]
             fits.append(_Fit(
-                x=x[ahead].tolist(), median=fc.median[i, ahead].tolist(),
-                bands={f"{lv:g}": [b[0][i, ahead].tolist(), b[1][i, ahead].tolist()]
-                       for lv, b in bands.items()},
-                final=tuple(finite_or_none(v) for v in q[i]),
+                x=start[0] + x[ahead].tolist(), median=start[1] + qi[:, 0].tolist(),
+                bands={f"{lv:g}": [start[1] + qi[:, 1 + 2 * k].tolist(),
+                                   start[1] + qi[:, 2 + 2 * k].tolist()]
+                       for k, lv in enumerate(FAN_LEVELS)},
+                final=tuple(finite_or_none(v) for v in q[i, -1, [0, -2, -1]]),
                 eta=finite_or_none(etas[i])))
         return fits
 
@@ -209,8 +230,9 @@ class LiveStudy:
             row["eta"] = float(c.steps[hit[0]]) if hit.size else None
         return row
 
-    def _fans(self, curves, trials, stops, fits) -> list[dict]:
-        """Panels: running trials (newest first), the latest pruned, the best completed."""
+    def _panels(self, curves, trials) -> list[tuple]:
+        """(trial, curve) of the fans: running trials (newest first), the latest pruned,
+        the best completed."""
         by_state: dict[str, list] = {}
         for c, t in zip(curves, trials, strict=True):
             by_state.setdefault(t.state.name, []).append((t, c))
@@ -219,8 +241,7 @@ class LiveStudy:
                       key=lambda p: sign * p[0].value)
         newest = sorted(by_state.get("RUNNING", []), key=lambda p: -p[0].number)
         pruned = sorted(by_state.get("PRUNED", []), key=lambda p: -p[0].number)
-        chosen = newest[:self.fans] + pruned[:PRUNED_FANS] + done[:BEST_FANS]
-        return [self._panel(t, c, stops.get(c.run), fits.get(t.number)) for t, c in chosen]
+        return newest[:self.fans] + pruned[:PRUNED_FANS] + done[:BEST_FANS]
 
     def _panel(self, t, c: Curve, stop: TrialStop | None, fit: _Fit | None) -> dict:
         run = t.user_attrs.get("run")

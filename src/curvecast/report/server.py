@@ -17,7 +17,7 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .page import script_json
 
@@ -40,17 +40,27 @@ class _Poller(threading.Thread):
         super().__init__(name="curvecast-dashboard-poll", daemon=True)
         self.live, self.refresh = live, refresh
         self.stop = threading.Event()
-        self.body = script_json(live.snapshot()).encode()
+        self._publish(live.snapshot())
+
+    def _publish(self, state: dict) -> None:
+        """The whole state, and the short answer for a page that has this version."""
+        short = {k: state.get(k) for k in ("version", "checked", "error")}
+        self.current = (state["version"], script_json(state).encode(),
+                        script_json({**short, "unchanged": True}).encode())
+
+    def body(self, since: str | None) -> bytes:
+        version, whole, short = self.current
+        return short if since == str(version) else whole
 
     def run(self) -> None:
         while not self.stop.wait(self.refresh):
             try:
-                self.body = script_json(self.live.snapshot()).encode()
+                self._publish(self.live.snapshot())
             except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the page
                 logger.warning("cannot read the study: %s", exc)
                 state = dict(self.live._state or {})
                 state["error"] = f"cannot read the study: {type(exc).__name__}: {exc}"[:300]
-                self.body = script_json(state).encode()
+                self._publish(state)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -67,14 +77,15 @@ class _Handler(BaseHTTPRequestHandler):
         host = urlsplit(f"//{self.headers.get('Host', '')}").hostname or ""
         if host not in self.server.hosts:
             return self._send(HTTPStatus.FORBIDDEN, b"unknown Host", "text/plain", body)
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
         routes = self.server.routes
-        if path not in routes and path != "/api/state":
+        if url.path not in routes and url.path != "/api/state":
             return self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain", body)
-        if path == "/api/state":
-            return self._send(HTTPStatus.OK, self.server.poller.body, "application/json", body,
-                              cache="no-store")
-        content, kind = routes[path]
+        if url.path == "/api/state":  # ?since=VERSION: the page has it; a short answer
+            since = parse_qs(url.query).get("since", [None])[0]
+            return self._send(HTTPStatus.OK, self.server.poller.body(since), "application/json",
+                              body, cache="no-store")
+        content, kind = routes[url.path]
         self._send(HTTPStatus.OK, content, kind, body, cache="no-cache")
 
     def _send(self, status, content: bytes, kind: str, body: bool, cache: str = "no-store"):

@@ -11,7 +11,7 @@
   var CONFIG = {responsive: true, displaylogo: false, displayModeBar: 'hover'};
   var COLUMNS = ['trial', 'run', 'state', 'decision', 'points', 'last step', 'last',
                  'final value', 'forecast median', 'lower', 'upper', 'ETA', 'params'];
-  var version = null;
+  var version = null, last = null;
   window.curvecast = {renders: 0, version: null};  // read by the browser tests
 
   function esc(s) {
@@ -210,13 +210,21 @@
   }
 
   function poll() {
-    fetch('/api/state', {cache: 'no-store'}).then(function (r) {
+    var url = '/api/state' + (version === null ? '' : '?since=' + version);
+    fetch(url, {cache: 'no-store'}).then(function (r) {
       if (!r.ok) throw new Error('HTTP ' + r.status);
       return r.json();
     }).then(function (s) {
       try {
-        if (s.version !== version) { render(s); version = s.version; }
-        setStatus(s);
+        if (s.unchanged) {  // the page has this version: only the clock and errors
+          last.checked = s.checked;
+          last.error = s.error;
+        } else if (s.version !== version) {
+          render(s);
+          version = s.version;
+          last = s;
+        }
+        setStatus(last);
       } catch (e) {  // a bug of ours: on the console and the page, and polling goes on
         console.error(e);
         document.getElementById('error').textContent = 'cannot draw the state: ' + e.message;
