@@ -23,7 +23,7 @@ from ..errors import CurvecastError
 from ..runs import finite_or_none, run_forecaster
 from .curves import FAN_LEVELS
 from .page import view_range
-from .study import ATTR, TrialStop, _storage_name, load_study, study_goal, study_line, trial_curves
+from .study import ATTR, TrialStop, load_study, shown_storage, study_goal, study_line, trial_curves
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,11 @@ class LiveStudy:
     good as ``target`` with probability ``prob``. ``max_step``: the final step (default:
     the longest completed trial's last step; without either, nothing is forecast).
     ``method``/``bound``: the forecaster, as for ``curvecast forecast``.
+
+    >>> live = LiveStudy("sqlite:///sweep.db", "lm-sweep", target=3.2)  # doctest: +SKIP
+    >>> state = live.snapshot()  # doctest: +SKIP
+    >>> state["counts"], state["best"], state["compute"]["fraction_saved"]  # doctest: +SKIP
+    ({'COMPLETE': 12, 'PRUNED': 40, 'RUNNING': 4}, {'trial': 17, 'value': 3.41}, 0.62)
     """
 
     def __init__(self, storage: str, study_name: str, *, target: float | None = None,
@@ -84,7 +89,7 @@ class LiveStudy:
                  method: str = "ensemble", bound: float | None = None, fans: int = FANS):
         self.study = load_study(storage, study_name)
         self.goal = study_goal(self.study)
-        self.storage_name = _storage_name(storage)
+        self.storage_name = shown_storage(storage)
         self.target, self.prob, self.level = target, prob, level
         self.max_step, self.method, self.bound, self.fans = max_step, method, bound, fans
         self.version = 0

@@ -43,13 +43,16 @@ class _Poller(threading.Thread):
         self._publish(live.snapshot())
 
     def _publish(self, state: dict) -> None:
-        """The whole state, and the short answer for a page that has this version."""
+        """The whole state, and the short answer for a page that has this version (the
+        whole is written again only when the version changed or an error is shown)."""
         short = {k: state.get(k) for k in ("version", "checked", "error")}
-        self.current = (state["version"], script_json(state).encode(),
-                        script_json({**short, "unchanged": True}).encode())
+        key = (state["version"], state.get("error"))
+        old = getattr(self, "current", None)
+        whole = old[1] if old is not None and old[0] == key else script_json(state).encode()
+        self.current = (key, whole, script_json({**short, "unchanged": True}).encode())
 
     def body(self, since: str | None) -> bytes:
-        version, whole, short = self.current
+        (version, _), whole, short = self.current
         return short if since == str(version) else whole
 
     def run(self) -> None:

@@ -58,7 +58,7 @@ class TrialStop:
         return out
 
 
-def _storage_name(url: str) -> str:
+def shown_storage(url: str) -> str:
     """The URL with any password hidden (it is shown in messages and on the page)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -105,7 +105,7 @@ def load_study(storage: str, study_name: str):
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
-    shown = _storage_name(storage)
+    shown = shown_storage(storage)
     level = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
@@ -214,7 +214,7 @@ def study_report(storage: str | os.PathLike, study_name: str, pruned: int = PRUN
     close = closest_calls(stops, pruned)
     return curve_report(curves, stops=page_stops, notes=[study_line(study_name, totals)],
                         title=f"curvecast report: study {study_name} "
-                              f"({_storage_name(str(storage))})",
+                              f"({shown_storage(str(storage))})",
                         extra=(f"the {len(close)} pruned closest to winning", close), **options)
 
 
