@@ -594,6 +594,12 @@ def test_demo_writes_plot_and_json(capsys, tmp_path):
     import optuna
 
     storage = f"sqlite:///{out_dir / 'sweep.db'}"
+    # the dashboard command it prints opens that study
+    assert f"curvecast dashboard --storage {storage} --study ForecastPruner" in flat
+    from curvecast.report.live import LiveStudy
+
+    state = LiveStudy(storage, "ForecastPruner").snapshot()
+    assert len(state["trials"]) == len(rows) and state["compute"]["fraction_saved"] > 0
     for name in ("ForecastPruner", "MedianPruner"):
         study = optuna.load_study(study_name=name, storage=storage)
         assert len(study.trials) == len(rows)

@@ -370,6 +370,8 @@ def _sweep_demo(console: Console, out: Path) -> None:
                       f"{r.compute:.0%}", cell(r.best))
     console.print(table)
     console.print(f"best final of all runs: {cell(best)}; study database: {db.resolve()}")
+    console.print("its trials and the pruner's decisions, live: curvecast dashboard "
+                  f"--storage sqlite:///{db.resolve()} --study ForecastPruner", soft_wrap=True)
 
 
 cli.add_command(scaling)
