@@ -103,6 +103,11 @@ POINTS = ("return document.getElementById('all-trials').data.reduce(function (n,
           " return n + t.y.filter(function (y) { return y !== null; }).length; }, 0)")
 
 
+RUNNING_FAN = ("return Array.from(document.querySelectorAll('#fans .js-plotly-plot')).some("
+               "function (d) { return /running/.test(d.layout.title.text) && "
+               "d.data[3].x.length > 0; })")
+
+
 def _run(args, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **kw)
@@ -160,6 +165,10 @@ def test_dashboard_live_in_chromium(browser, storage, tmp_path, request):
         assert HOSTILE_STUDY in body and HOSTILE_RUN in body and HOSTILE_PARAM in body
         assert browser.execute_script(
             "return document.scripts.length === 2 && !document.querySelector('img[src=x]')")
+        try:  # for the screenshot, a running trial's fan if one gets far enough (not a check)
+            _wait(browser, RUNNING_FAN, "a running trial's fan", timeout=20)
+        except AssertionError:
+            pass
         _screenshot(browser, f"dashboard_{request.node.callspec.params['storage']}")
         assert _errors(browser) == []
     finally:
