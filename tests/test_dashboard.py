@@ -196,3 +196,18 @@ def test_cli_refuses_bad_input_with_exit_2(study_db, tmp_path, capsys, args, wor
     err = capsys.readouterr().err
     assert exc.value.code == 2 and words in err and "secret" not in err
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_journal_file_is_read_not_written(tmp_path):
+    """journal:PATH (Optuna's JournalStorage on a file, as on NFS): read as it is."""
+    journal = tmp_path / "sweep.log"
+    subprocess.run([sys.executable, str(WORKER), f"journal:{journal}", "j", "6",
+                    str(tmp_path / "w.log")], check=True, timeout=300)
+    before = journal.read_bytes()
+    s = LiveStudy(f"journal:{journal}", "j").snapshot()
+    assert len(s["trials"]) == 6 and s["counts"].get("COMPLETE", 0) >= 1
+    assert journal.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.log", "w.log"]  # no lock left
+    with pytest.raises(SystemExit) as exc:
+        main(["dashboard", "--storage", f"journal:{tmp_path / 'missing.log'}", "--study", "j"])
+    assert exc.value.code == 2 and not (tmp_path / "missing.log").exists()

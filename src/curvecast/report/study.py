@@ -28,6 +28,7 @@ from .page import Page
 
 ATTR = "curvecast"  # the user attribute ForecastPruner records its decisions in
 PRUNED = 8  # fans of pruned trials in a study's report, the closest calls
+JOURNAL = "journal:"  # journal:PATH, an Optuna JournalStorage file (as on NFS)
 PG_DRIVERS = ("postgresql", "postgresql+psycopg2", "postgresql+psycopg")
 
 
@@ -79,6 +80,8 @@ def _read_only(storage: str, shown: str):
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    if storage.startswith(JOURNAL):
+        return _journal(storage.removeprefix(JOURNAL), shown)
     try:
         url = make_url(storage)
     except ArgumentError:
@@ -98,10 +101,20 @@ def _read_only(storage: str, shown: str):
         "sqlite://", engine_kwargs={"creator": lambda: sqlite3.connect(uri, uri=True)})
 
 
+def _journal(path: str, shown: str):
+    """A JournalStorage on an existing journal file (Optuna would create a missing one;
+    reading an existing one only reads it)."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if not Path(path).is_file():
+        raise InputError(f"storage {shown!r}: no such journal file {path!r}")
+    return JournalStorage(JournalFileBackend(path))
+
+
 def load_study(storage: str, study_name: str):
     """The study, loaded without writing to the storage; InputError naming the storage or
     the study when it cannot be read. A ``sqlite:///`` file must exist, and is opened
-    read-only."""
+    read-only; ``journal:PATH`` reads an existing JournalStorage file."""
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
