@@ -99,6 +99,11 @@ def test_state_changes_only_when_the_study_does(tmp_path, study_db):
     assert s["version"] == first["version"] + 1
     assert s["counts"]["RUNNING"] == 1 and s["fans"][0]["number"] == trial.number
     assert s["fans"][0]["fan"] is not None  # a running trial with 3 points is forecast
+    # With a target it is already close to (5.8 now, still falling): an ETA just ahead,
+    # the same in its row and on its fan.
+    s = LiveStudy(url, "s", target=5.85).snapshot()
+    row = next(r for r in s["trials"] if r["number"] == trial.number)
+    assert 3 < row["eta"] <= s["final_step"] and s["fans"][0]["eta"] == row["eta"]
 
 
 def test_no_final_step_means_no_forecast_and_says_why(tmp_path):

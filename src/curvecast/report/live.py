@@ -258,6 +258,7 @@ class LiveStudy:
             "fan": None if fit is None else {"x": fit.x, "median": fit.median,
                                              "bands": fit.bands},
             "stop": None if stop is None else {"step": stop.step, "text": stop.text()},
+            "eta": None if fit is None else fit.eta,
             "decision": _decision_text(t, stop),
             "yrange": view_range([c.values], inner),
         }

@@ -117,6 +117,10 @@
                                                               p.steps[p.steps.length - 1])];
     }
     if (p.yrange) layout.yaxis = {range: p.yrange};
+    if (p.eta !== null && p.state === 'RUNNING') {  // where the forecast reaches the target
+      layout.shapes.push({type: 'line', x0: p.eta, x1: p.eta, yref: 'paper', y0: 0, y1: 1,
+                          line: {color: '#2ca02c', dash: 'dot', width: 1}});
+    }
     if (p.stop) {
       layout.shapes.push({type: 'line', x0: p.stop.step, x1: p.stop.step, yref: 'paper', y0: 0,
                           y1: 1, line: {color: '#d62728', dash: 'dash', width: 1}});
