@@ -315,6 +315,9 @@ def dashboard(storage, study_name, host, port, refresh, target, prob, level, max
         raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}; "
                                "pick another with --port (0 picks a free one)") from None
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: a clean exit
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: serving on {host}: anyone who can reach it can read the study",
+                   err=True)
     click.echo(f"curvecast dashboard of study {study_name!r}: {server.url} "
                "(read only; Ctrl-C to stop)")
     sys.stdout.flush()
