@@ -216,3 +216,20 @@ def test_journal_file_is_read_not_written(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["dashboard", "--storage", f"journal:{tmp_path / 'missing.log'}", "--study", "j"])
     assert exc.value.code == 2 and not (tmp_path / "missing.log").exists()
+
+
+def test_maximised_study_ranks_up_and_multi_objective_is_refused(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'acc.db'}"
+    study = optuna.create_study(storage=url, study_name="acc", direction="maximize")
+    for final in (0.7, 0.9, 0.8):
+        t = study.ask()
+        for step in range(1, 11):
+            t.report(final * (1 - 0.5 ** step), step)
+        study.tell(t, final * (1 - 0.5 ** 10))
+    s = LiveStudy(url, "acc").snapshot()
+    assert s["goal"] == "max" and s["best"]["trial"] == 1
+    assert [f["number"] for f in s["fans"]] == [1, 2]  # the 2 best completed, best first
+    optuna.create_study(storage=url, study_name="two", directions=["minimize", "maximize"])
+    with pytest.raises(SystemExit) as exc:
+        main(["dashboard", "--storage", url, "--study", "two"])
+    assert exc.value.code == 2 and "2 objectives" in capsys.readouterr().err
