@@ -21,7 +21,7 @@ import optuna
 from bench_backtest import ensemble
 
 from curvecast.datasets import TASKSET_TASKS, load_taskset
-from curvecast.evaluate.replay import _int_steps, _suggest
+from curvecast.evaluate.replay import int_steps, suggest_hp
 from curvecast.integrations.optuna import ForecastPruner
 
 CONTEXT, NEW = 500, 50
@@ -36,7 +36,7 @@ def fill(storage: str, runs) -> None:
     dists = {k: optuna.distributions.FloatDistribution(lo[k], hi[k]) for k in keys}
     trials = [optuna.trial.create_trial(
         params={k: r.hp[k] for k in keys}, distributions=dists, value=float(r.values[-1]),
-        intermediate_values=dict(zip(_int_steps(r), map(float, r.values), strict=True)))
+        intermediate_values=dict(zip(int_steps(r), map(float, r.values), strict=True)))
         for r in runs]
     study.add_trials(trials)
 
@@ -46,9 +46,9 @@ def timed(storage: str, runs, pruner) -> np.ndarray:
     times = []
     for r in runs:
         trial = study.ask()
-        _suggest(trial, r.hp)
+        suggest_hp(trial, r.hp)
         state = optuna.trial.TrialState.COMPLETE
-        for step, v in zip(_int_steps(r), r.values, strict=True):
+        for step, v in zip(int_steps(r), r.values, strict=True):
             trial.report(float(v), step)
             t = time.perf_counter()
             stop = trial.should_prune()

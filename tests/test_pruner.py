@@ -250,10 +250,10 @@ def test_replay_cli_bad_input_exits_2(tmp_path, capsys, text, message):
 def test_replay_float_steps_become_indices():
     """Token counts are not integers Optuna accepts as steps beyond 2**62; fractional
     steps are replayed as 0, 1, 2, ..."""
-    from curvecast.evaluate.replay import _int_steps
+    from curvecast.evaluate.replay import int_steps
 
-    assert _int_steps(Curve("t", [0.5, 1.5, 2.5], [3.0, 2.0, 1.0])) == [0, 1, 2]
-    assert _int_steps(Curve("t", [0, 200, 400], [3.0, 2.0, 1.0])) == [0, 200, 400]
+    assert int_steps(Curve("t", [0.5, 1.5, 2.5], [3.0, 2.0, 1.0])) == [0, 1, 2]
+    assert int_steps(Curve("t", [0, 200, 400], [3.0, 2.0, 1.0])) == [0, 200, 400]
 
 
 def test_threads_share_one_pruner():

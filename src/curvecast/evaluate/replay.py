@@ -148,8 +148,8 @@ def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
     def objective(trial: optuna.Trial) -> float:
         nonlocal reported
         run = runs[trial.number]
-        _suggest(trial, run.hp)
-        for step, value in zip(_int_steps(run), run.values, strict=True):
+        suggest_hp(trial, run.hp)
+        for step, value in zip(int_steps(run), run.values, strict=True):
             trial.report(float(value), step)
             reported += 1
             t = time.perf_counter()
@@ -179,16 +179,27 @@ def _regret(runs: list[Curve], done: list[float]) -> float:
     return float((found - best) / (median - best)) if median > best else 0.0
 
 
-def _int_steps(run: Curve) -> list[int]:
-    """Optuna's steps are integers: the run's own steps where they are, else 0, 1, ..."""
+def int_steps(run: Curve) -> list[int]:
+    """Optuna's steps are integers: the run's own steps where they are, else 0, 1, ...
+
+    >>> int_steps(Curve("a", [0.5, 1.5], [2.0, 1.0])), int_steps(Curve("b", [10, 20], [2, 1]))
+    ([0, 1], [10, 20])
+    """
     s = run.steps
     if np.all(s == np.round(s)) and s.max() < 2**62:
         return [int(v) for v in s]
     return list(range(len(s)))
 
 
-def _suggest(trial: optuna.Trial, hp: dict) -> None:
-    """Record the run's hyperparameters as the trial's parameters."""
+def suggest_hp(trial: optuna.Trial, hp: dict) -> None:
+    """Record the run's hyperparameters as the trial's parameters (numbers as floats,
+    anything else as a string category).
+
+    >>> trial = optuna.create_study().ask()
+    >>> suggest_hp(trial, {"lr": 0.1, "cell": "lstm"})
+    >>> trial.params
+    {'lr': 0.1, 'cell': 'lstm'}
+    """
     for k, v in hp.items():
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             trial.suggest_categorical(k, [str(v)])
