@@ -72,18 +72,24 @@ def _to_float(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Floats from a column of numbers and/or text, and a mask of cells that are not numbers.
 
     Missing cells are NaN here and not in the mask: callers look for them first.
+
+    >>> _to_float(pd.Series([" inf", "1.5", "-Infinity ", "x"]))
+    (array([ inf,  1.5, -inf,  nan]), array([False, False, False,  True]))
     """
     n = len(raw)
     if pd.api.types.is_bool_dtype(raw.dtype):
         return np.full(n, np.nan), np.ones(n, dtype=bool)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         return raw.to_numpy(dtype=float, na_value=np.nan), np.zeros(n, dtype=bool)
-    out = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    out = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan, copy=True)
     bad = np.zeros(n, dtype=bool)
     nan = np.flatnonzero(np.isnan(out))
     if nan.size:
         cand = raw.to_numpy(dtype=object)[nan]
         bad[nan] = [not (v is None or _is_nonfinite_word(v) or _text(v) == "") for v in cand]
+        # pandas reads ' inf' (padded) as NaN: the word's own value, so inf stays inf.
+        out[nan] = [float(v.strip()) if isinstance(v, str) and _is_nonfinite_word(v)
+                    else out[i] for i, v in zip(nan, cand, strict=True)]
     return out, bad
 
 
