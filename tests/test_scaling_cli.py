@@ -101,7 +101,7 @@ def test_backtest_json(capsys, runs):
     assert code == 0, err
     assert "group 'web': 1 run(s) with a NaN or inf loss dropped" in err
     doc = json.loads(out)
-    assert {"points", "mean_rel_error", "coverage"} <= set(doc)
+    assert {"points", "mean_rel_error", "coverage"} <= set(doc) and doc["dropped"] == 1
     assert len(doc["points"]) == 2 * 2 * 4
     assert set(doc["points"][0]) == {"group", "n", "d", "true", "pred", "lower", "upper"}
     assert doc["mean_rel_error"] < 0.05 and 0 <= doc["coverage"] <= 1

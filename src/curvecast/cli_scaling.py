@@ -242,7 +242,8 @@ def scaling_backtest(file, holdout_top, by, **o) -> None:
     for w in bt.warnings:
         click.echo(f"warning: {w}", err=True)
     if o["as_json"]:
-        click.echo(json.dumps(bt.to_dict(), indent=2))
+        dropped = sum(pts.dropped for pts in groups)  # diverged runs, not scored
+        click.echo(json.dumps({**bt.to_dict(), "dropped": dropped}, indent=2))
         return
     one = law.inputs == ("x",)
     cols = ["group", *(["x"] if one else ["n", "d"]), "true", "pred", "lower", "upper",
