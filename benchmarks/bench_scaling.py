@@ -24,6 +24,7 @@ import argparse
 import re
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,15 @@ LEVEL = 0.9
 def points(df: pd.DataFrame, cols: dict[str, str], loss: str, group=None) -> Points:
     X = {k: df[c].to_numpy(float) for k, c in cols.items()}
     return Points(group, X, df[loss].to_numpy(float), np.arange(1, len(df) + 1))
+
+
+@contextmanager
+def quiet():
+    """Fits that warn (a parameter on its bound, ...) are scored all the same; the
+    warnings stay in each fit's ``warnings_``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingWarning)
+        yield
 
 
 def pct(v: float) -> str:
@@ -92,8 +102,7 @@ def misfitting(n_boot: int) -> tuple[list[str], bool]:
         data = df.groupby(["N", "D"], as_index=False)["loss"].min() if best else df
         for k in (3, 4):
             pts = points(data, {"n": "N", "d": "D"}, "loss")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ScalingWarning)
+            with quiet():
                 bt = backtest([pts], "chinchilla", k, n_boot=n_boot, level=LEVEL)
             big = np.array([p.n == sizes[-1] for p in bt.points])
             inside = np.array([p.lower <= p.true <= p.upper for p in bt.points])
@@ -125,8 +134,7 @@ def datablations(n_boot: int) -> tuple[list[str], bool]:
         res = {}
         for law in ("data_constrained", "chinchilla"):
             use = cols if law == "data_constrained" else {"n": "params", "d": "tokens"}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ScalingWarning)
+            with quiet():
                 res[law] = backtest([points(df, use, "final_val_loss")], law, k,
                                     n_boot=n_boot, level=LEVEL)
         dc, ch = res["data_constrained"], res["chinchilla"]
@@ -153,8 +161,7 @@ def alabdulmohsin(n_boot: int) -> tuple[list[str], bool]:
         y = test["Loss"].to_numpy(float)
         row = {"domain": domain, "task": task, "model": model}
         for law in laws:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ScalingWarning)
+            with quiet():
                 fit = fit_law(law, {"x": train["Seen Examples"].to_numpy(float)},
                               train["Loss"].to_numpy(float), n_boot=n_boot)
             p = fit.predict({"x": test["Seen Examples"].to_numpy(float)}, LEVEL)
@@ -188,8 +195,7 @@ def bnsl_addition(n_boot: int) -> list[str]:
     lines = ["| law | mean rel. error of the 3 held-out sizes | inside 90% interval |",
              "|---|---:|---:|"]
     for law in ("bnsl", "power", "plain_power"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ScalingWarning)
+        with quiet():
             fit = fit_law(law, {"x": train["dataset_size"].to_numpy(float)},
                           train["test_loss"].to_numpy(float), n_boot=n_boot)
         p = fit.predict({"x": test["dataset_size"].to_numpy(float)}, LEVEL)
