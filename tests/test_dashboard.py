@@ -57,11 +57,10 @@ def test_state_has_every_trial_its_forecast_and_decision(study_db):
     assert fit and all(r["forecast"] is not None for r in fit)
     assert all(r["forecast"]["lower"] <= r["forecast"]["median"] <= r["forecast"]["upper"]
                for r in fit)
-    # Observed ETAs: a completed trial that got below the target says where.
+    # Observed ETAs: a trial that got below the target says where; none else (not running).
     for r, t in zip(s["trials"], trials, strict=True):
         hit = [st for st, v in sorted(t.intermediate_values.items()) if v <= 5.2]
-        if t.state.name == "COMPLETE":
-            assert r["eta"] == (float(hit[0]) if hit else None)
+        assert r["eta"] == (float(hit[0]) if hit else None)
     assert s["trials"][0]["run"] == "<script>alert(1)</script>"  # raw: the page escapes it
     assert 0 < s["compute"]["fraction_saved"] < 1
     assert sum(len(c["x"]) for c in s["curves"].values()) == sum(
@@ -99,11 +98,14 @@ def test_state_changes_only_when_the_study_does(tmp_path, study_db):
     assert s["version"] == first["version"] + 1
     assert s["counts"]["RUNNING"] == 1 and s["fans"][0]["number"] == trial.number
     assert s["fans"][0]["fan"] is not None  # a running trial with 3 points is forecast
-    # With a target it is already close to (5.8 now, still falling): an ETA just ahead,
+    # With a target it is close to (5.8 now, still falling): an ETA just ahead,
     # the same in its row and on its fan.
-    s = LiveStudy(url, "s", target=5.85).snapshot()
+    s = LiveStudy(url, "s", target=5.75).snapshot()
     row = next(r for r in s["trials"] if r["number"] == trial.number)
     assert 3 < row["eta"] <= s["final_step"] and s["fans"][0]["eta"] == row["eta"]
+    trial.report(5.7, 4)  # got there: the step where it did, not a forecast
+    s = LiveStudy(url, "s", target=5.75).snapshot()
+    assert next(r for r in s["trials"] if r["number"] == trial.number)["eta"] == 4
 
 
 def test_no_final_step_means_no_forecast_and_says_why(tmp_path):

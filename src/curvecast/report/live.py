@@ -228,11 +228,12 @@ class LiveStudy:
                "forecast": None, "eta": None, "decision": _decision_text(t, stop)}
         if fit is not None:
             row["forecast"] = dict(zip(("median", "lower", "upper"), fit.final, strict=True))
-            row["eta"] = fit.eta
-        if c is not None and self.target is not None and row["eta"] is None:
+        if c is not None and self.target is not None:
+            # Where it got there, else (still running) where its forecast gets there.
             reached = c.values <= self.target if self.goal == "min" else c.values >= self.target
             hit = np.flatnonzero(reached & np.isfinite(c.values))
-            row["eta"] = float(c.steps[hit[0]]) if hit.size else None
+            row["eta"] = (float(c.steps[hit[0]]) if hit.size else
+                          fit.eta if fit is not None and t.state.name == "RUNNING" else None)
         return row
 
     def _panels(self, curves, trials) -> list[tuple]:
