@@ -92,7 +92,9 @@ class LiveStudy:
         self.storage_name = shown_storage(storage)
         self.target, self.prob, self.level = target, prob, level
         self.max_step, self.method, self.bound, self.fans = max_step, method, bound, fans
-        self.version = 0
+        # Counting from the clock (ms): a restarted dashboard never reissues a version a
+        # page left open could already have.
+        self.version = time.time_ns() // 10**6
         self._signature = None
         self._state: dict | None = None
         self._fits: dict[int, tuple[tuple, _Fit | None]] = {}
