@@ -40,6 +40,14 @@ def _table(rows, target: float | None) -> Table:
     return table
 
 
+_bound_option = click.option(
+    "--bound", type=float, default=None,
+    help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
+_method_option = click.option(
+    "--method", type=click.Choice(method_names()), default="ensemble", show_default=True,
+    help="Forecaster, as for 'curvecast forecast'.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="curvecast")
 @click.option("-v", "--verbose", is_flag=True, help="Log what curvecast does to stderr.")
@@ -64,8 +72,7 @@ def cli(verbose: bool) -> None:
                    "(the ensemble corrected on the runs in FILE that reached --at), bma "
                    "(families averaged by BIC weights), last, mean_last, mcmc (slow "
                    "reference), or one family fitted alone (pow3, ...).")
-@click.option("--bound", type=float, default=None,
-              help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
+@_bound_option
 @click.option("--tag", default=None, help="TensorBoard scalar tag to read (for event-file directories).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Input format [default: from the extension; a directory is TensorBoard].")
@@ -125,8 +132,7 @@ def _backtest_table(bt) -> Table:
               help="Comma-separated: ensemble, study, bma, last, mean_last, mcmc, a family name (pow3, ...) "
                    "fitted alone, or 'families' for every family alone.")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True)
-@click.option("--bound", type=float, default=None,
-              help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
+@_bound_option
 @click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
 @click.option("--context", default="0", show_default=True,
@@ -225,10 +231,8 @@ def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, progress, as_js
               show_default=True, help="Probability of the interval in the ranking.")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True,
               help="min for loss or error, max for accuracy.")
-@click.option("--method", type=click.Choice(method_names()), default="ensemble", show_default=True,
-              help="Forecaster, as for 'curvecast forecast'.")
-@click.option("--bound", type=float, default=None,
-              help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
+@_method_option
+@_bound_option
 @click.option("--top", type=click.IntRange(0), default=20, show_default=True,
               help="Draw forecast fans of this many best-ranked runs.")
 @click.option("--runs", "run_names", multiple=True,
@@ -289,10 +293,8 @@ def report(file, out, storage, study_name, at, level, goal, method, bound, top, 
               show_default=True, help="Probability of the forecast final's interval.")
 @click.option("--max-step", type=click.IntRange(min=1), default=None,
               help="The trials' final step [default: the longest completed trial's].")
-@click.option("--method", type=click.Choice(method_names()), default="ensemble", show_default=True,
-              help="Forecaster, as for 'curvecast forecast'.")
-@click.option("--bound", type=float, default=None,
-              help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
+@_method_option
+@_bound_option
 @click.option("--fans", type=click.IntRange(0), default=12, show_default=True,
               help="Draw the forecast fans of at most this many running trials.")
 def dashboard(storage, study_name, host, port, refresh, target, prob, level, max_step, method,

@@ -58,7 +58,12 @@ def _eta_grid(curves: CurveSet, at: float) -> np.ndarray:
     return np.unique(np.append(grid, at))
 
 
-def _observed_eta(steps, values, target: float, goal: str) -> float | None:
+def observed_eta(steps, values, target: float, goal: str) -> float | None:
+    """The first step whose value is at least as good as ``target``; None if none is.
+
+    >>> observed_eta(np.array([1, 2, 3]), np.array([0.9, 0.6, 0.4]), 0.5, "min")
+    3.0
+    """
     reached = values <= target if goal == "min" else values >= target
     hit = np.flatnonzero(reached & np.isfinite(values))
     return float(steps[hit[0]]) if hit.size else None
@@ -108,7 +113,7 @@ def forecast_runs(
             status = "failed"
         eta = None
         if target is not None:
-            eta = _observed_eta(c.steps, c.values, target, c.goal)
+            eta = observed_eta(c.steps, c.values, target, c.goal)
             if eta is None and status == "ok":
                 eta = finite_or_none(etas[i])
         ok = status == "ok"

@@ -20,7 +20,7 @@ import numpy as np
 from ..api import make_forecaster
 from ..curve import Curve, CurveSet
 from ..errors import CurvecastError
-from ..runs import finite_or_none, run_forecaster
+from ..runs import finite_or_none, observed_eta, run_forecaster
 from .curves import FAN_LEVELS
 from .page import view_range
 from .study import ATTR, TrialStop, load_study, shown_storage, study_goal, study_line, trial_curves
@@ -57,6 +57,13 @@ def _decision_text(t, stop: TrialStop | None) -> str:
         prob = f", P(better) {p:.3g}" if isinstance(p, int | float) else ""
         return f"{rec['reason']} at step {rec.get('step', '?')}{prob}"
     return {"COMPLETE": "completed", "RUNNING": "running"}.get(state, state.lower())
+
+
+def _run_name(t) -> str | None:
+    """The run's name, where the objective recorded one (``trial.set_user_attr("run",
+    ...)``)."""
+    run = t.user_attrs.get("run")
+    return run if isinstance(run, str) else None
 
 
 def _curves_by_state(curves, trials) -> dict:
@@ -218,9 +225,8 @@ class LiveStudy:
         return fits
 
     def _row(self, t, c: Curve | None, stop: TrialStop | None, fit: _Fit | None) -> dict:
-        run = t.user_attrs.get("run")
-        row = {"number": t.number, "name": f"trial {t.number}",
-               "run": run if isinstance(run, str) else None, "state": t.state.name,
+        row = {"number": t.number, "name": f"trial {t.number}", "run": _run_name(t),
+               "state": t.state.name,
                "params": {k: str(v) for k, v in t.params.items()},
                "points": 0 if c is None else len(c),
                "last_step": None if c is None else float(c.last_step),
@@ -232,9 +238,8 @@ class LiveStudy:
             row["forecast"] = dict(zip(("median", "lower", "upper"), fit.final, strict=True))
         if c is not None and self.target is not None:
             # Where it got there, else (still running) where its forecast gets there.
-            reached = c.values <= self.target if self.goal == "min" else c.values >= self.target
-            hit = np.flatnonzero(reached & np.isfinite(c.values))
-            row["eta"] = (float(c.steps[hit[0]]) if hit.size else
+            seen = observed_eta(c.steps, c.values, self.target, self.goal)
+            row["eta"] = (seen if seen is not None else
                           fit.eta if fit is not None and t.state.name == "RUNNING" else None)
         return row
 
@@ -252,8 +257,8 @@ class LiveStudy:
         return newest[:self.fans] + pruned[:PRUNED_FANS] + done[:BEST_FANS]
 
     def _panel(self, t, c: Curve, stop: TrialStop | None, fit: _Fit | None) -> dict:
-        run = t.user_attrs.get("run")
-        title = f"trial {t.number}" + (f" ({run})" if isinstance(run, str) else "")
+        run = _run_name(t)
+        title = f"trial {t.number}" + (f" ({run})" if run is not None else "")
         inner = fit.bands[f"{0.8:g}"] if fit is not None else []
         return {
             "number": t.number, "title": title, "state": t.state.name,
