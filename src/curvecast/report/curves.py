@@ -19,7 +19,7 @@ from ..curve import Curve, CurveSet
 from ..errors import UsageError
 from ..forecasters import Forecaster
 from ..runs import RunForecast, forecast_runs, run_forecaster
-from .page import Markup, Page, esc, num, view_range
+from .page import Markup, Page, band, esc, num, view_range
 
 FAN_LEVELS = (0.95, 0.8, 0.5)
 FAN_POINTS = 60
@@ -80,10 +80,8 @@ def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
         traces.append(_line(truth.steps, truth.values, "whole run", line={"color": "#aaa"}))
     for lv in FAN_LEVELS:
         lo, hi = bands[lv][0][ahead], bands[lv][1][ahead]
-        traces.append(go.Scatter(
-            x=xs + xs[::-1], y=[*hi, *lo[::-1]], fill="toself", mode="lines",
-            line={"width": 0}, fillcolor=f"rgba(31,119,180,{BAND_ALPHA[lv]})",
-            name=f"{lv:.0%} interval", hoverinfo="skip"))
+        traces.append(band(xs, lo, hi, f"{lv:.0%} interval",
+                           f"rgba(31,119,180,{BAND_ALPHA[lv]})"))
     traces.append(_line(xs, median[ahead], "forecast median", line={"color": "#1f77b4"}))
     traces.append(_line(c.steps, c.values, "observed", line={"color": "black"},
                         mode="lines+markers", marker={"size": 3}))

@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.graph_objects as go
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px; color: #222; }
@@ -103,6 +104,22 @@ def num(v, digits: int = 5) -> str:
     if v is None or not math.isfinite(float(v)):
         return "-"
     return f"{float(v):.{digits}g}"
+
+
+def floats(a) -> list[float]:
+    """Plain floats: plotly would write numpy arrays as base64 binary blobs."""
+    return np.asarray(a, float).tolist()
+
+
+def band(x, lower, upper, name: str, color: str) -> go.Scatter:
+    """The interval as one closed, filled polygon (out along the upper edge, back along
+    the lower), not hovered."""
+    x = np.asarray(x, float)
+    return go.Scatter(x=floats(np.concatenate([x, x[::-1]])),
+                      y=floats(np.concatenate([np.asarray(upper, float),
+                                              np.asarray(lower, float)[::-1]])),
+                      fill="toself", fillcolor=color, line={"width": 0}, mode="lines",
+                      name=name, hoverinfo="skip")
 
 
 FENCE = 4.0

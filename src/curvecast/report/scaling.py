@@ -28,29 +28,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..scaling import Law, Points, ScalingFit, compute_optimal
-from .page import Page, esc, num
+from .page import Page, band, esc, floats, num
 
 EXTEND_CURVE = 10.0  # the fitted curve goes to this many times the largest compute (or x) seen
 EXTEND_FRONTIER = 100.0  # the frontier plot goes to this many times the largest compute seen
 GRID = 60  # points along each drawn curve
 BAND = "rgba(31, 119, 180, 0.2)"
 BAND_D = "rgba(255, 127, 14, 0.2)"
-
-
-def _list(a) -> list[float]:
-    """Plain floats: plotly would write numpy arrays as base64 binary blobs."""
-    return np.asarray(a, float).tolist()
-
-
-def _band(x, lower, upper, name: str, color: str) -> go.Scatter:
-    """The interval as one closed, filled polygon (out along the upper edge, back along
-    the lower)."""
-    x = np.asarray(x, float)
-    return go.Scatter(x=_list(np.concatenate([x, x[::-1]])),
-                      y=_list(np.concatenate([np.asarray(upper, float),
-                                              np.asarray(lower, float)[::-1]])),
-                      fill="toself", fillcolor=color, line={"width": 0}, mode="lines",
-                      name=name, hoverinfo="skip")
 
 
 def _seen_line(x: float, text: str) -> dict:
@@ -82,12 +66,12 @@ def _two_variable(page: Page, law: Law, pts: Points, fit: ScalingFit, *, k: floa
     pr = fit.predict(_inputs(law, n_opt, d_opt), level)
     hover = [f"N {a:.3g}, D {b:.3g}, loss {c:.4g}" for a, b, c in zip(n, d, pts.y, strict=True)]
     fig = go.Figure([
-        go.Scatter(x=_list(n), y=_list(pts.y), mode="markers", name="runs (colour: log10 D)",
+        go.Scatter(x=floats(n), y=floats(pts.y), mode="markers", name="runs (colour: log10 D)",
                    hovertext=hover, hoverinfo="text",
-                   marker={"color": _list(np.log10(d)), "colorscale": "Viridis", "size": 7,
+                   marker={"color": floats(np.log10(d)), "colorscale": "Viridis", "size": 7,
                            "showscale": True, "colorbar": {"title": {"text": "log10 D"}}}),
-        _band(n_opt, pr.lower, pr.upper, f"{level:.0%} interval", BAND),
-        go.Scatter(x=_list(n_opt), y=_list(pr.pred), mode="lines", name="law at the compute-optimal N*, D*",
+        band(n_opt, pr.lower, pr.upper, f"{level:.0%} interval", BAND),
+        go.Scatter(x=floats(n_opt), y=floats(pr.pred), mode="lines", name="law at the compute-optimal N*, D*",
                    line={"color": "#1f77b4"},
                    hovertext=[f"C {c:.3g}: N* {a:.3g}, D* {b:.3g}, loss {p:.4g}"
                               for c, a, b, p in zip(grid, n_opt, d_opt, pr.pred, strict=True)],
@@ -104,12 +88,12 @@ def _two_variable(page: Page, law: Law, pts: Points, fit: ScalingFit, *, k: floa
     grid = np.geomspace(lo, hi * EXTEND_FRONTIER, GRID)
     alloc = compute_optimal(fit, grid, k=k, level=level)
     traces = []
-    for what, color, band in (("n_opt", "#1f77b4", BAND), ("d_opt", "#ff7f0e", BAND_D)):
+    for what, color, fill in (("n_opt", "#1f77b4", BAND), ("d_opt", "#ff7f0e", BAND_D)):
         est = [getattr(a, what) for a in alloc]
         name = "N*" if what == "n_opt" else "D*"
-        traces += [_band(grid, [e.lower for e in est], [e.upper for e in est],
-                         f"{name} {level:.0%} interval", band),
-                   go.Scatter(x=_list(grid), y=[e.estimate for e in est], mode="lines", name=name,
+        traces += [band(grid, [e.lower for e in est], [e.upper for e in est],
+                         f"{name} {level:.0%} interval", fill),
+                   go.Scatter(x=floats(grid), y=[e.estimate for e in est], mode="lines", name=name,
                               line={"color": color})]
     fig = go.Figure(traces)
     fig.update_layout(title={"text": f"{label}compute-optimal N* and D* (C = {k:g} N D)"},
@@ -125,9 +109,9 @@ def _one_variable(page: Page, pts: Points, fit: ScalingFit, *, level: float,
     grid = np.geomspace(float(x.min()), float(x.max()) * EXTEND_CURVE, GRID)
     pr = fit.predict({"x": grid}, level)
     fig = go.Figure([
-        go.Scatter(x=_list(x), y=_list(pts.y), mode="markers", name="runs", marker={"color": "#222"}),
-        _band(grid, pr.lower, pr.upper, f"{level:.0%} interval", BAND),
-        go.Scatter(x=_list(grid), y=_list(pr.pred), mode="lines", name=f"{fit.law.name} fit",
+        go.Scatter(x=floats(x), y=floats(pts.y), mode="markers", name="runs", marker={"color": "#222"}),
+        band(grid, pr.lower, pr.upper, f"{level:.0%} interval", BAND),
+        go.Scatter(x=floats(grid), y=floats(pr.pred), mode="lines", name=f"{fit.law.name} fit",
                    line={"color": "#1f77b4"}),
     ])
     fig.update_layout(title={"text": f"{label}loss against x"},
