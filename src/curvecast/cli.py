@@ -328,8 +328,7 @@ def dashboard(storage, study_name, host, port, refresh, target, prob, level, max
     except KeyboardInterrupt:
         click.echo("dashboard stopped")
     finally:
-        server.poller.stop.set()
-        server.server_close()
+        server.close()
 
 
 def _interrupt(signum, frame) -> None:

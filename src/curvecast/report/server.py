@@ -140,6 +140,7 @@ class DashboardServer(ThreadingHTTPServer):
         return f"http://{host}:{port}/"
 
     def close(self) -> None:
+        """Stop polling and serving (from another thread, or after serve_forever ended)."""
         self.poller.stop.set()
         self.shutdown()
         self.server_close()
