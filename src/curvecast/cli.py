@@ -11,16 +11,18 @@ import logging
 import sys
 from pathlib import Path
 
-import click
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
-from .api import method_names
+import click
+
+from .choices import FORMATS, GOALS, METHODS
 from .cli_output import cell, make_console, new_table
 from .cli_scaling import scaling
-from .curve import GOALS
 from .errors import CurvecastError
-from .io import FORMATS
+
+if TYPE_CHECKING:  # rich loads only when a command prints: --help stays instant
+    from rich.console import Console
+    from rich.table import Table
 
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
@@ -44,7 +46,7 @@ _bound_option = click.option(
     "--bound", type=float, default=None,
     help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
 _method_option = click.option(
-    "--method", type=click.Choice(method_names()), default="ensemble", show_default=True,
+    "--method", type=click.Choice(METHODS), default="ensemble", show_default=True,
     help="Forecaster, as for 'curvecast forecast'.")
 
 
@@ -67,7 +69,7 @@ def cli(verbose: bool) -> None:
               show_default=True, help="Probability at which the target counts as reached.")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True,
               help="min for loss or error, max for accuracy.")
-@click.option("--method", type=click.Choice(method_names()), default="ensemble", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default="ensemble", show_default=True,
               help="Forecaster: ensemble (families combined by the trained network), study "
                    "(the ensemble corrected on the runs in FILE that reached --at), bma "
                    "(families averaged by BIC weights), last, mean_last, mcmc (slow "
@@ -146,6 +148,7 @@ def _backtest_table(bt) -> Table:
 def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, seed, progress,
              as_json) -> None:
     """Hide the end of every complete run in FILE, forecast it, and score the forecasts."""
+    from rich.console import Console
     from rich.progress import Progress
 
     from .evaluate import backtest as run_backtest
@@ -199,6 +202,7 @@ def _replay_table(results) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, progress, as_json) -> None:
     """Replay the runs in FILE as Optuna studies under each pruner: compute and regret."""
+    from rich.console import Console
     from rich.progress import Progress
 
     from .evaluate.replay import replay as run_replay

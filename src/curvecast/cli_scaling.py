@@ -14,15 +14,16 @@ from pathlib import Path
 import click
 
 from .cli_output import cell, make_console, new_table
+from .choices import LAWS
 from .errors import InputError
-from .scaling import LAWS, ScalingWarning, check_law, compute_optimal, fit_law, get_law, read_points
-from .scaling import backtest as run_backtest
+
+# the scaling package (scipy, pandas) loads inside the commands: --help stays instant
 
 
 def _scaling_options(f):
     """Options every ``curvecast scaling`` command shares (applied bottom-up)."""
     opts = [
-        click.option("--law", type=click.Choice(list(LAWS)), default="chinchilla",
+        click.option("--law", type=click.Choice(LAWS), default="chinchilla",
                      show_default=True, help="chinchilla: E + A/N^alpha + B/D^beta; "
                      "data_constrained: Muennighoff et al. with unique tokens U; power: "
                      "E + A x^-alpha; plain_power: A x^-alpha; bnsl: broken power law."),
@@ -63,6 +64,8 @@ def _scaling_options(f):
 def _scaling_points(file, o):
     """(law, [points of each group]) as the options say; with --c and no --d, D is
     derived from compute."""
+    from .scaling import get_law, read_points
+
     law = get_law(o["law"])
     cols = {"n": o["n_col"], "d": o["d_col"] or "D", "u": o["u_col"], "x": o["x_col"]}
     compute = None
@@ -76,6 +79,8 @@ def _scaling_points(file, o):
 
 def _scaling_fits(file, o):
     """(law, [(points, fit)]) for every group; warnings go to stderr, once each."""
+    from .scaling import ScalingWarning, fit_law
+
     law, groups = _scaling_points(file, o)
     fits = []
     for pts in groups:
@@ -174,6 +179,8 @@ def _parse_at(text: str, law, o) -> dict[str, float]:
 @_scaling_options
 def scaling_predict(file, at, **o) -> None:
     """Predict the loss at new points, with a predictive interval for one run there."""
+    from .scaling import get_law
+
     law = get_law(o["law"])
     points = [_parse_at(a, law, o) for a in at]  # before the slow fit
     X = {i: [p[i] for p in points] for i in law.inputs}
@@ -203,6 +210,8 @@ def scaling_predict(file, at, **o) -> None:
 @_scaling_options
 def scaling_optimal(file, budgets, **o) -> None:
     """The compute-optimal model size N*, tokens D* and tokens per parameter at a budget."""
+    from .scaling import check_law, compute_optimal, get_law
+
     check_law(get_law(o["law"]))  # before the slow fit, as the budgets
     if any(not (b > 0 and math.isfinite(b)) for b in budgets):
         raise click.BadParameter("budgets must be positive", param_hint="--compute")
@@ -233,6 +242,8 @@ def scaling_optimal(file, budgets, **o) -> None:
 @_scaling_options
 def scaling_backtest(file, holdout_top, by, **o) -> None:
     """Hold out the largest models, fit the rest, and score the predicted losses."""
+    from .scaling import backtest as run_backtest
+
     law, groups = _scaling_points(file, o)
     for pts in groups:
         _note_dropped(pts)

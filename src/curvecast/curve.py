@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .choices import GOALS
 from .errors import InputError, UsageError
 
 Goal = Literal["min", "max"]
-GOALS = ("min", "max")
 MIN_POINTS = 3
 """Fewest finite values a run needs to be forecast."""
 

@@ -60,3 +60,8 @@ class InputError(CurvecastError, ValueError):
 
 class UsageError(CurvecastError, ValueError):
     """A call or option that cannot be honoured (bad level, unknown goal, ...)."""
+
+
+class CurvecastWarning(UserWarning):
+    """Base class of the warnings curvecast issues (numerical trouble it handled, input
+    it repaired); filter them with ``warnings.simplefilter("ignore", CurvecastWarning)``."""

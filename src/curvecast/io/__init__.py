@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..choices import FORMATS
 from ..curve import CurveSet, check_goal
 from ..errors import CurvecastError, InputError, UsageError
 from .jsonruns import read_jsonl
@@ -26,7 +27,6 @@ from .tensorboard import read_tensorboard
 
 __all__ = ["FORMATS", "read_curves", "write_long"]
 
-FORMATS = ("csv", "jsonl", "parquet", "tensorboard")
 _EXTENSIONS = {
     ".csv": "csv", ".csv.gz": "csv",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".ndjson.gz": "jsonl",
