@@ -27,15 +27,42 @@ _WHERE = {
     "MCMCForecaster": "forecasters", "MeanLastK": "forecasters", "StudyForecaster": "forecasters",
 }  # fmt: skip
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "Curve",
+    "CurveSet",
+    "CurvecastError",
+    "CurvecastWarning",
+    "EnsembleForecaster",
+    "FamilyForecaster",
+    "Forecast",
+    "Forecaster",
+    "InputError",
+    "LastValue",
+    "LearnedForecaster",
+    "MCMCForecaster",
+    "MeanLastK",
+    "StudyForecaster",
+    "UsageError",
+    "forecast",
+    "forecast_batch",
+    "make_forecaster",
+]
 
 if TYPE_CHECKING:
     from .api import forecast, forecast_batch, make_forecaster
     from .curve import Curve, CurveSet
     from .errors import CurvecastError, CurvecastWarning, InputError, UsageError
     from .forecast import Forecast
-    from .forecasters import (EnsembleForecaster, FamilyForecaster, Forecaster, LastValue,
-                              LearnedForecaster, MCMCForecaster, MeanLastK, StudyForecaster)
+    from .forecasters import (
+        EnsembleForecaster,
+        FamilyForecaster,
+        Forecaster,
+        LastValue,
+        LearnedForecaster,
+        MCMCForecaster,
+        MeanLastK,
+        StudyForecaster,
+    )
 
 
 def __getattr__(name: str):

@@ -10,7 +10,6 @@ import json
 import logging
 import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import click

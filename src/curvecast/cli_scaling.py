@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from .cli_output import cell, make_console, new_table
 from .choices import LAWS
+from .cli_output import cell, make_console, new_table
 from .errors import InputError
 
 # the scaling package (scipy, pandas) loads inside the commands: --help stays instant
