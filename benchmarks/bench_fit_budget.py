@@ -31,7 +31,7 @@ def score(curves, cutoff: float, forecaster) -> dict[str, float]:
     t0 = time.perf_counter()
     fc = forecaster.forecast([c.head(k) for c in full], full[0].last_step)
     med = fc.median[:, 0]
-    lo, hi = fc.interval(0.8)[:, :, 0]
+    lo, hi = fc.interval(0.8, axis=0)[:, :, 0]
     seconds = time.perf_counter() - t0
     iqr = np.subtract(*np.percentile(truth, [75, 25]))
     return {

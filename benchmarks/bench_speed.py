@@ -102,7 +102,7 @@ def forecast_all(heads: list[Curve], at: float, method: str) -> tuple[np.ndarray
     t0 = time.perf_counter()
     f = make_forecaster(method).forecast(heads, at=at)
     fit_sec = time.perf_counter() - t0
-    median, _ = f.median[:, 0], f.interval(0.8)[:, :, 0]
+    median, _ = f.median[:, 0], f.interval(0.8, axis=0)[:, :, 0]
     return median, fit_sec
 
 

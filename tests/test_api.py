@@ -44,7 +44,7 @@ def test_forecast_single_curve_shapes():
     f = forecast(X[:12], y, at=[20, 50, 100])
     assert isinstance(f, Forecast) and len(f) == 1 and f.runs == ["run"]
     assert f.median.shape == (3,)
-    assert f.interval(0.8).shape == (2, 3)
+    assert f.interval(0.8, axis=0).shape == (2, 3)
     assert f.quantiles(QS).shape == (3, len(QS))
     assert f.x.tolist() == [20, 50, 100]
     # a falling loss keeps falling, towards its floor 0.3
@@ -56,7 +56,7 @@ def test_forecast_is_close_to_the_truth_on_a_clean_power_law():
     y = power_law(X)
     f = forecast(X[:10], y[:10], at=30)
     assert f.median[0] == pytest.approx(y[-1], abs=0.01)
-    lo, hi = f.interval(0.8)[:, 0]
+    lo, hi = f.interval(0.8, axis=0)[:, 0]
     assert lo <= y[-1] <= hi
 
 
@@ -73,7 +73,7 @@ def test_forecast_rejects_bad_goal_and_steps():
 
 def test_diverged_and_short_curves_answer_nan():
     f = forecast([1, 2, 3, 4], [1.0, 0.8, np.nan, 0.6], at=10)
-    assert np.isnan(f.median).all() and np.isnan(f.interval(0.8)).all()
+    assert np.isnan(f.median).all() and np.isnan(f.interval(0.8, axis=0)).all()
     f = forecast([1, 2], [1.0, 0.8], at=10)
     assert np.isnan(f.median).all()
 
@@ -181,7 +181,7 @@ def test_baseline_medians():
     # a curve far from its floor: ahead of the data the baselines stay put, wider
     far = forecast(X[:12], y + 100, at=[12, 50, 200], method="last")
     np.testing.assert_allclose(far.median, y[-1] + 100, rtol=1e-9)
-    width = np.diff(far.interval(0.8), axis=0)[0]
+    width = np.diff(far.interval(0.8, axis=0), axis=0)[0]
     assert (np.diff(width) > 0).all()
 
 
@@ -215,7 +215,7 @@ def test_accuracy_with_bound_never_above_1():
         q = f.quantiles([0.5, 0.9, 0.99, 0.999])
         assert np.isfinite(q).all()
         assert (q <= 1.0).all(), method
-        assert (f.interval(0.98)[1] <= 1.0).all()
+        assert (f.interval(0.98, axis=0)[1] <= 1.0).all()
         assert (f.samples(500)[..., :] <= 1.0).all()
         assert (f.cdf(1.0) == 1.0).all()
 
@@ -231,7 +231,7 @@ def test_loss_lower_quantiles_never_below_0(bound):
         q = f.quantiles([0.001, 0.01, 0.1, 0.5])
         assert np.isfinite(q).all()
         assert (q >= 0.0).all(), method
-        assert (f.interval(0.98)[0] >= 0.0).all()
+        assert (f.interval(0.98, axis=0)[0] >= 0.0).all()
         assert (f.cdf(0.0 - 1e-12) == 0.0).all()
 
 
@@ -241,16 +241,16 @@ def test_loss_lower_quantiles_never_below_0(bound):
 def test_short_curves_get_wider_intervals():
     y = noisy(power_law(X), rel=0.01, seed=5)
     for level in (0.5, 0.8, 0.95):
-        short = np.diff(forecast(X[:4], y[:4], at=60).interval(level)[:, 0])[0]
-        long = np.diff(forecast(X, y, at=60).interval(level)[:, 0])[0]
+        short = np.diff(forecast(X[:4], y[:4], at=60).interval(level, axis=0)[:, 0])[0]
+        long = np.diff(forecast(X, y, at=60).interval(level, axis=0)[:, 0])[0]
         assert short > 2 * long > 0, level
 
 
 def test_interval_nesting_and_growth_with_horizon():
     y = noisy(power_law(X[:15]), rel=0.01, seed=6)
     f = forecast(X[:15], y, at=[20, 100, 1000])
-    lo5, hi5 = f.interval(0.5)
-    lo9, hi9 = f.interval(0.9)
+    lo5, hi5 = f.interval(0.5, axis=0)
+    lo9, hi9 = f.interval(0.9, axis=0)
     assert (lo9 < lo5).all() and (lo5 < f.median).all() and (f.median < hi5).all()
     assert (hi5 < hi9).all()
     assert (np.diff(hi9 - lo9) > 0).all()
@@ -295,7 +295,7 @@ def test_irregular_step_spacing():
     f = forecast(xs, ys, at=[100, 500, 2000], method="bma")  # a textbook curve
     truth = power_law([100, 500, 2000])
     np.testing.assert_allclose(f.median, truth, rtol=0.03)
-    lo, hi = f.interval(0.9)
+    lo, hi = f.interval(0.9, axis=0)
     assert ((lo <= truth) & (truth <= hi)).all()
     # log-spaced steps like 10^k, and steps starting at 0
     xs0 = np.array([0, 10, 30, 100, 300, 1000, 3000.0])
@@ -312,7 +312,7 @@ def test_value_scale_invariance(factor, method):
     base = forecast(X[:12], y, at=at, method=method)
     scaled = forecast(X[:12], y * factor, at=at, method=method)
     np.testing.assert_allclose(scaled.quantiles(QS), factor * base.quantiles(QS), rtol=1e-4)
-    np.testing.assert_allclose(scaled.interval(0.8), factor * base.interval(0.8), rtol=1e-4)
+    np.testing.assert_allclose(scaled.interval(0.8, axis=0), factor * base.interval(0.8, axis=0), rtol=1e-4)
     # an accuracy-like metric too, with its bound scaled along
     acc = 0.9 - 0.5 * X[:12] ** -0.7
     a = forecast(X[:12], acc, at=at, goal="max", bound=1.0, method=method)

@@ -56,7 +56,7 @@ def test_quantiles_monotone_in_q(f, qs):
 @given(mixtures())
 def test_intervals_nest(f):
     levels = [0.5, 0.8, 0.9, 0.95]
-    ivs = [f.interval(lv) for lv in levels]
+    ivs = [f.interval(lv, axis=0) for lv in levels]
     for inner, outer in zip(ivs, ivs[1:]):
         tol = 1e-9 * (1 + np.abs(outer))
         assert (outer[0] <= inner[0] + tol[0]).all() and (inner[1] <= outer[1] + tol[1]).all()
@@ -177,7 +177,7 @@ def test_invalid_rows_answer_nan():
 def test_bad_arguments():
     f = curvecast.forecast([1, 2, 3, 4], [1, .8, .7, .65], at=10)
     with pytest.raises(UsageError):
-        f.interval(1.5)
+        f.interval(1.5, axis=0)
     with pytest.raises(UsageError):
         f.quantiles([0.0, 0.5])
     with pytest.raises(UsageError):
@@ -193,3 +193,18 @@ def test_chunked_batches_forecast_as_one(monkeypatch):
     monkeypatch.setattr(base, "CHUNK", 3)
     chunked = curvecast.forecast_batch(curves, at=[20, 40])
     np.testing.assert_array_equal(whole.quantiles([0.1, 0.5, 0.9]), chunked.quantiles([0.1, 0.5, 0.9]))
+
+
+def test_interval_axis_convention_matches_quantiles():
+    f = Forecast(x=[1.0, 2.0, 3.0], loc=np.zeros((2, 3, 1)), scale=np.ones((2, 3, 1)),
+                 df=np.full((2, 1), 5.0), weights=np.ones((2, 1)))
+    last = f.interval(0.8, axis=-1)
+    assert last.shape == (2, 3, 2)
+    np.testing.assert_allclose(last, f.quantiles([0.1, 0.9]))
+    np.testing.assert_allclose(f.interval(0.8, axis=0), np.moveaxis(last, -1, 0))
+    assert f[1].interval(0.8, axis=-1).shape == (3, 2)
+    with pytest.warns(FutureWarning, match="axis=-1"):
+        old = f.interval(0.8)
+    np.testing.assert_allclose(old, f.interval(0.8, axis=0))
+    with pytest.raises(UsageError, match="axis"):
+        f.interval(0.8, axis=1)

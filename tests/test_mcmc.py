@@ -34,7 +34,7 @@ def power_law_forecast():
 def test_power_law_at_three_times_the_horizon(power_law_forecast):
     f = power_law_forecast
     k = AHEAD.index(45.0)
-    lo, hi = f.interval(0.9)[:, k]
+    lo, hi = f.interval(0.9, axis=0)[:, k]
     assert lo <= TRUTH[44] <= hi
     assert abs(f.median[k] - TRUTH[44]) < 0.04  # 9% of the true value
     assert hi - lo < 0.3  # informative, not the whole range
@@ -93,7 +93,7 @@ def test_through_the_api_with_accuracy_and_bound():
     acc = 1.0 - 0.4 * y  # rises towards 1 - 0.12
     f = curvecast.forecast(x, acc, at=[30, 45], goal="max", method="mcmc", bound=1.0)
     assert np.isfinite(f.median).all()
-    assert (f.interval(0.98)[1] <= 1.0).all()
+    assert (f.interval(0.98, axis=0)[1] <= 1.0).all()
     assert (np.diff(f.median) >= -1e-9).all()
     assert abs(f.median[1] - (1 - 0.4 * TRUTH[44])) < 0.03
     assert METHODS["mcmc"] is MCMCForecaster

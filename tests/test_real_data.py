@@ -56,7 +56,7 @@ def test_nasbench_nlp_final_from_first_20_percent():
     seen = [c.head(min(10, len(c))) for c in full]  # epochs 1..10 of 50
     fc = EnsembleForecaster().forecast(seen, 50)
     med = fc.median[:, 0]
-    lo, hi = fc.interval(0.8)[:, :, 0]
+    lo, hi = fc.interval(0.8, axis=0)[:, :, 0]
     qs = fc.quantiles([0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99])[:, 0, :]
 
     status = np.array([s.status for s in seen])
@@ -155,7 +155,7 @@ def test_cifar10_cnn_final_error_from_first_25_percent():
     fc = EnsembleForecaster().forecast(seen, 40)
     assert fc.valid.all()
     med = fc.median[:, 0]
-    lo, hi = fc.interval(0.8)[:, :, 0]
+    lo, hi = fc.interval(0.8, axis=0)[:, :, 0]
     truth = np.array([c.values[-1] for c in full])
     last = np.array([s.last for s in seen])
     scored = np.ones(len(full), bool)

@@ -52,7 +52,7 @@ def test_learns_what_the_hyperparameters_say_and_stays_calibrated():
     base = LastValue().forecast(heads(test), [20, 40])
     err = np.abs(fc.median[:, 1] - truth)
     assert err.mean() < 0.3 * np.abs(base.median[:, 1] - truth).mean()
-    lo, hi = fc.interval(0.8)[:, :, 1]
+    lo, hi = fc.interval(0.8, axis=0)[:, :, 1]
     assert 0.7 <= np.mean((truth >= lo) & (truth <= hi)) <= 0.93
     # steps already seen stay with the per-curve forecaster; the middle one is corrected too
     mid = np.array([c.values[19] for c in test])
@@ -74,8 +74,8 @@ def test_accuracy_runs_and_wild_runs():
     wild[0] = Curve("boom", X, np.where(X > 20, 1e15, wild[0].values))
     wild[1] = Curve("nan", X, np.where(X > 30, np.nan, wild[1].values))
     fc = StudyForecaster(wild, base=LastValue()).forecast(heads(sweep(30, seed=2)), [40])
-    assert np.isfinite(fc.median).all() and np.isfinite(fc.interval(0.9)).all()
-    assert fc.interval(0.9)[1].max() < 1e3
+    assert np.isfinite(fc.median).all() and np.isfinite(fc.interval(0.9, axis=0)).all()
+    assert fc.interval(0.9, axis=0)[1].max() < 1e3
 
 
 def test_gp_gradient_and_leave_one_out():

@@ -57,7 +57,8 @@ def forecast(
     A diverged or too-short curve gives NaN answers; check ``Curve(...).status``.
 
     >>> f = forecast([0, 100, 200, 300], [2.3, 1.2, 0.9, 0.8], at=1000)
-    >>> bool(f.interval(0.8)[0, 0] < f.median[0] < f.interval(0.8)[1, 0])
+    >>> lo, hi = f.interval(0.8, axis=-1)[0]  # steps first, then [lower, upper]
+    >>> bool(lo < f.median[0] < hi)
     True
     """
     curve = Curve("run", steps, values, check_goal(goal))

@@ -74,7 +74,7 @@ def decide(fc: Forecast, values, incumbent: float | None, risk: float = 0.05,
     if not bool(np.asarray(fc.valid).ravel()[0]):
         return Decision(False, "no_forecast")
     median = float(np.ravel(fc.median)[0])
-    lower, upper = (float(np.ravel(b)[0]) for b in fc.interval(LEVEL))
+    lower, upper = (float(np.ravel(b)[0]) for b in fc.interval(LEVEL, axis=0))
     sign = 1.0 if fc.goal == "min" else -1.0
     gain = float(sign * (values[-RECENT:].mean() - np.ravel(fc.mean)[0]))
     prob = None if incumbent is None else float(np.ravel(fc.prob_better_than(incumbent))[0])

@@ -76,7 +76,7 @@ def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
         forecaster = LearnedForecaster(model=model)
         fc = forecaster.forecast(seen, grid)
     j = int(np.searchsorted(fc.x, final))
-    med, (lo, hi) = fc.median[:, j], fc.interval(0.8)[:, :, j]
+    med, (lo, hi) = fc.median[:, j], fc.interval(0.8, axis=0)[:, :, j]
     rows = []
     for i, (c, s) in enumerate(zip(full, seen, strict=True)):
         ok = s.status == "ok" and fc.valid[i]

@@ -16,14 +16,20 @@ A Forecast holds B curves (B = 1 for :func:`curvecast.forecast`); every question
 answered for all of them in one vectorised call. Indexing a batch gives one curve.
 Rows with no usable component (a diverged or too-short run) answer NaN.
 
+Axes: every answer has the curves first (absent for one curve), then the steps, then,
+for :meth:`Forecast.quantiles` and :meth:`Forecast.interval` (``axis=-1``), the
+probabilities.
+
 >>> f = Forecast(x=[10.0], loc=[[[1.0]]], scale=[[[0.1]]], df=[[1e6]], weights=[[1.0]])
->>> round(float(f.median[0, 0]), 3), [round(float(v), 3) for v in f.interval(0.8)[:, 0, 0]]
+>>> round(float(f.median[0, 0]), 3), [round(float(v), 3) for v in f.interval(0.8, axis=-1)[0, 0]]
 (1.0, [0.872, 1.128])
 >>> round(float(f[0].prob_better_than(1.0)[0]), 3)
 0.5
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from scipy import special
@@ -222,12 +228,35 @@ class Forecast:
         ).reshape(B, X, Q)
         return np.clip(out, self.lower[:, None, None], self.upper[:, None, None])
 
-    def interval(self, level: float = 0.8) -> np.ndarray:
-        """Central interval: array [lower, upper], each (B, X) or (X,)."""
+    def interval(self, level: float = 0.8, *, axis: int | None = None) -> np.ndarray:
+        """Central interval at probability ``level``: lower and upper bounds.
+
+        The axis convention is the one of :meth:`quantiles`: steps first, probabilities
+        last. ``axis=-1`` gives (B, X, 2), or (X, 2) for one curve (``[..., 0]`` the
+        lower bounds, ``[..., 1]`` the upper). ``axis=0`` gives the layout of curvecast
+        0.1, (2, B, X) or (2, X). Without ``axis`` it is still 0.1's layout, with a
+        FutureWarning: from 0.3 on the default is ``axis=-1``.
+
+        >>> f = Forecast(x=[1.0, 2.0], loc=[[[0.0], [1.0]]], scale=[[[1.0], [1.0]]],
+        ...              df=[[1e6]], weights=[[1.0]])[0]
+        >>> f.interval(0.8, axis=-1).shape, f.interval(0.8, axis=0).shape
+        ((2, 2), (2, 2))
+        >>> lo, hi = np.moveaxis(f.interval(0.8, axis=-1), -1, 0)
+        >>> lo.round(2).tolist(), hi.round(2).tolist()
+        ([-1.28, -0.28], [1.28, 2.28])
+        """
         if not 0 < level < 1:
             raise UsageError(f"level must lie strictly between 0 and 1, got {level}")
+        if axis is None:
+            warnings.warn("Forecast.interval(level) puts lower/upper on the first axis; from "
+                          "curvecast 0.3 it puts them last, as quantiles() does: pass "
+                          "axis=-1 for that now (or axis=0 to keep this layout)",
+                          FutureWarning, stacklevel=2)
+            axis = 0
+        if axis not in (0, -1):
+            raise UsageError(f"axis must be -1 (bounds last) or 0 (bounds first), got {axis}")
         q = self.quantiles([(1 - level) / 2, (1 + level) / 2])
-        return np.moveaxis(q, -1, 0)
+        return q if axis == -1 else np.moveaxis(q, -1, 0)
 
     def prob_better_than(self, v) -> np.ndarray:
         """Probability that the value is better than v (below for 'min', above for 'max')."""

@@ -25,7 +25,7 @@ def plot_fans(
     cols = 4
     rows = max(1, -(-len(idx) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
-    bands = {lv: fc.interval(lv) for lv in LEVELS}
+    bands = {lv: fc.interval(lv, axis=0) for lv in LEVELS}
     med = fc.median
     for ax, i in zip(axes.flat, idx, strict=False):
         c, s = full[i], seen[i]

@@ -194,7 +194,7 @@ def curve_report(
         x = np.unique(np.concatenate([np.linspace(min(starts, default=at), at, FAN_POINTS),
                                       starts, [at]]))
         fc = run_forecaster(curves, at, method, bound).forecast(sel, x)
-        bands = {lv: fc.interval(lv) for lv in FAN_LEVELS}
+        bands = {lv: fc.interval(lv, axis=0) for lv in FAN_LEVELS}
         med = fc.median
         page.html('<div class="fans">')
         for i, c in enumerate(sel):
