@@ -109,7 +109,7 @@ def test_forecast_batch_accepts_every_input_shape(shape):
     assert f.median.shape == (3, 2)
     # the same answers as one curve at a time
     for i, (s, v) in enumerate(pairs):
-        np.testing.assert_allclose(f.median[i], forecast(s, v, at=[20, 50]).median, rtol=1e-9)
+        np.testing.assert_allclose(f.median[i], forecast(s, v, at=[20, 50]).median, rtol=1e-12)
     # and a run can be looked up by name or position
     assert f[1].median.shape == (2,)
     np.testing.assert_allclose(f[expect_runs[2]].median, f.median[2], rtol=1e-12)
@@ -126,7 +126,7 @@ def test_forecast_batch_goal_override():
     curves = [Curve(r, s, v, goal="min") for r, (s, v) in acc.items()]
     g = forecast_batch(curves, at=100, goal="max")
     assert g.goal == "max"
-    np.testing.assert_allclose(g.median, f.median, rtol=1e-9)
+    np.testing.assert_allclose(g.median, f.median, rtol=1e-12)
     # left alone, the curves' own goal is kept
     assert forecast_batch(curves, at=100).goal == "min"
     # ETA respects the goal: an accuracy reaches 0.85 once it rises above it

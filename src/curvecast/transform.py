@@ -70,10 +70,12 @@ class Frame:
         bound: float | None = None,
         max_points: int | None = MAX_POINTS,
         tail: int | None = None,
+        pad_to: int | None = None,
     ) -> Frame:
         """Pad the finite points of each curve; every curve needs at least one.
 
-        ``max_points=None`` never bins; ``tail`` keeps only each curve's last points.
+        ``max_points=None`` never bins; ``tail`` keeps only each curve's last points;
+        ``pad_to`` pads to at least that many columns (see :func:`padded_length`).
         """
         B = len(curves)
         unit, shift = np.ones(B), np.zeros(B)
@@ -84,7 +86,7 @@ class Frame:
             if tail is not None:
                 x, y = x[-tail:], y[-tail:]
             parts.append(_bin(x / unit[i] + shift[i], y, max_points or x.size))
-        T = max(p[0].size for p in parts)
+        T = max([p[0].size for p in parts] + [pad_to or 0])
         t, y, counts = np.ones((B, T)), np.zeros((B, T)), np.zeros((B, T))
         wss_y = np.zeros(B)
         for i, (ti, yi, ci, wi) in enumerate(parts):
@@ -112,6 +114,37 @@ class Frame:
         b = (slice(None),) + (None,) * (loc.ndim - 1)
         y_loc = self.sign[b] * (self.floor[b] + self.scale[b] * loc)
         return y_loc, self.scale[b] * scale
+
+
+def fitted_points(curve: Curve, max_points: int | None = MAX_POINTS,
+                  tail: int | None = None) -> int:
+    """At most how many points of ``curve`` a Frame holds (before log-time binning
+    merges some).
+
+    >>> fitted_points(Curve("a", range(500), [1.0] * 500)), fitted_points(Curve("b", [1, 2], [1, 1]))
+    (200, 2)
+    """
+    n = int(curve.finite.sum())
+    n = min(n, tail) if tail is not None else n
+    return min(n, max_points) if max_points is not None else n
+
+
+def padded_length(n: int, max_points: int | None = MAX_POINTS) -> int:
+    """The number of columns a curve of ``n`` fitted points is padded to: the next of
+    4, 6, 8, 12, 16, 24, ... (capped at ``max_points``).
+
+    A curve is fitted in arrays whose width depends on itself alone, so its forecast
+    cannot depend on which other curves share its batch: summation order (numpy's
+    pairwise sums, BLAS kernels) changes with the padded width, and with it the last
+    bits, which a nonlinear fit can amplify.
+
+    >>> [padded_length(n) for n in (1, 4, 5, 7, 13, 150, 199)]
+    [4, 4, 6, 8, 16, 192, 200]
+    """
+    size = 4
+    while size < n:
+        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+    return min(size, max_points) if max_points is not None and n <= max_points else size
 
 
 def _to_z(y: np.ndarray, sign, floor, scale) -> np.ndarray:

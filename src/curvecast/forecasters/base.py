@@ -16,7 +16,7 @@ import numpy as np
 from ..curve import MIN_POINTS, Curve
 from ..errors import UsageError
 from ..forecast import Forecast
-from ..transform import MAX_POINTS, Frame
+from ..transform import MAX_POINTS, Frame, fitted_points, padded_length
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,10 @@ class Forecaster:
         goals = {c.goal for c in curves}
         if len(goals) > 1:
             raise UsageError("curves in one batch must share their goal")
-        usable = [i for i, c in enumerate(curves)
-                  if c.diverged_at is None and len(c) >= self.min_points]
         out = _Rows(len(curves), x.size)
-        # chunks bound the memory of padded arrays when there are very many curves
-        for start in range(0, len(usable), CHUNK):
-            rows = usable[start : start + CHUNK]
-            frame = Frame.build([curves[i] for i in rows], self.bound, self.max_points, self.tail)
+        for rows, width in self._groups(curves):
+            frame = Frame.build([curves[i] for i in rows], self.bound, self.max_points,
+                                self.tail, pad_to=width)
             comp = self.components(frame, frame.t_at(x))
             loc, scale = frame.to_values(comp.loc, comp.scale)
             out.put(rows, loc, scale, comp.df, comp.weight)
@@ -92,6 +89,22 @@ class Forecaster:
         goal = goals.pop() if goals else "min"
         return Forecast(x, out.loc, out.scale, out.df, out.weight, goal,
                         [c.run for c in curves], out.lower, out.upper)
+
+
+    def _groups(self, curves: Sequence[Curve]):
+        """(rows, padded width) of the usable curves: curves padded to the same width
+        are fitted together, in chunks that bound the memory of the padded arrays.
+        Each curve's width depends on itself alone, so its forecast does not depend
+        on the other curves of the batch or their order (see ``padded_length``)."""
+        groups: dict[int, list[int]] = {}
+        for i, c in enumerate(curves):
+            if c.diverged_at is None and len(c) >= self.min_points:
+                n = fitted_points(c, self.max_points, self.tail)
+                groups.setdefault(padded_length(n, self.max_points), []).append(i)
+        for width in sorted(groups):
+            rows = groups[width]
+            for start in range(0, len(rows), CHUNK):
+                yield rows[start : start + CHUNK], width
 
 
 class _Rows:

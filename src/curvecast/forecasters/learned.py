@@ -75,9 +75,9 @@ class Network:
     @classmethod
     def from_arrays(cls, z, prefix: str) -> Network:
         n = sum(1 for k in z.files if k.startswith(f"{prefix}W"))
-        return cls(*(z[f"{prefix}{k}"] for k in ("mean", "std", "lo", "hi")),
-                   tuple(z[f"{prefix}W{i}"] for i in range(n)),
-                   tuple(z[f"{prefix}b{i}"] for i in range(n)))
+        a = lambda k: np.asarray(z[f"{prefix}{k}"], float)  # noqa: E731 (stored as float32)
+        return cls(*(a(k) for k in ("mean", "std", "lo", "hi")),
+                   tuple(a(f"W{i}") for i in range(n)), tuple(a(f"b{i}") for i in range(n)))
 
     def outputs(self, X: np.ndarray):
         """Mixture (log weights, locations, scales) of inputs X (..., F), uncalibrated."""
@@ -88,7 +88,7 @@ class Network:
             if i < len(self.weights) - 1:
                 h = _gelu(h)
         h = h.reshape(X.shape[:-1] + (h.shape[-1],))
-        logit, mu, log_s = np.split(h.astype(float), 3, axis=-1)
+        logit, mu, log_s = np.split(h, 3, axis=-1)
         logw = logit - logit.max(axis=-1, keepdims=True)
         logw = logw - np.log(np.exp(logw).sum(axis=-1, keepdims=True))
         return logw, mu, np.exp(np.clip(log_s, -12, 8))
@@ -126,7 +126,7 @@ class Combiner:
     def predict(self, X: np.ndarray, calibrated: bool = True):
         """Mixture (log weights, locations, scales), each (..., nets x COMPONENTS), of
         inputs X (..., F): every network's components, each network weighing the same."""
-        X = np.asarray(X, np.float32)
+        X = np.asarray(X, float)  # float64: float32 kernels round by the batch's size
         parts = [n.outputs(X) for n in self.nets]
         logw = np.concatenate([p[0] for p in parts], axis=-1) - np.log(len(parts))
         mu = np.concatenate([p[1] for p in parts], axis=-1)
@@ -144,7 +144,7 @@ def horizon_bin(X: np.ndarray) -> np.ndarray:
 def _gelu(h: np.ndarray) -> np.ndarray:
     from scipy.special import erf
 
-    return 0.5 * h * (1.0 + erf(h * np.float32(np.sqrt(0.5))))  # float32 stays float32
+    return 0.5 * h * (1.0 + erf(h * np.sqrt(0.5)))
 
 
 class LearnedForecaster(Forecaster):
@@ -184,10 +184,9 @@ class LearnedForecaster(Forecaster):
         lo, hi = np.nanmin(u, axis=1), np.nanmax(u, axis=1)
         reach = PLAUSIBLE_RANGES * (hi - lo + 1.0)
         mu = np.clip(mu, (lo - reach)[:, None, None], (hi + reach)[:, None, None])
+        # the families' components stay (weight 0 where the network answers), so every
+        # curve has the same components whatever else is in its batch
         fam_w = np.where(net[..., None], 0.0, fits.weight[:, None, :])
-        if not fam_w.any():  # the network answers everywhere: fewer components, faster
-            return Components(anchor.to_z(mu), anchor.spread[:, None, None] * sd,
-                              np.full((B, K), DF), np.exp(logw))
         return Components(
             np.concatenate([anchor.to_z(mu), fits.loc], axis=2),
             np.concatenate([anchor.spread[:, None, None] * sd, fits.scale], axis=2),
