@@ -8,14 +8,26 @@ through ``textContent`` and escaped plotly text (``static/dashboard.js``); the C
 Security Policy allows scripts from this server alone. Requests whose ``Host`` is not
 the address served are refused, so a web page elsewhere cannot read the study through
 DNS rebinding.
+
+A misbehaving client costs little: a fixed pool of handler threads serves the
+connections (a few more wait in a short queue; beyond it a connection is answered 503
+at once), each connection has ``timeout`` seconds from its accept to send its request
+(a client that sends a header a byte at a time is dropped, however slowly it trickles),
+each piece of the answer must be taken within ``timeout`` too, and a client that
+disconnects mid-answer is one debug log line, not a traceback.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import queue
+import socket
+import sys
 import threading
+import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib.resources import files
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,6 +39,10 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "img-src 'self' data:; connect-src 'self'; font-src 'self' data:; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 LOCAL = {"127.0.0.1", "localhost", "::1"}
+CHUNK = 64 * 1024
+"""Bytes of an answer sent at a time; a client must take each within the timeout."""
+BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: 5\r\nRetry-After: 1\r\nConnection: close\r\n\r\nbusy\n")
 
 
 def _static(name: str) -> bytes:
@@ -66,9 +82,53 @@ class _Poller(threading.Thread):
                 self._publish(state)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """Reads the socket until ``deadline`` (time.monotonic) and not after: the timeout
+    bounds the whole request, not each read, so trickling bytes does not extend it."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock, self.deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not arrive in time")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+
+
+class _ChunkWriter(io.BufferedIOBase):
+    """Sends in CHUNK pieces, each of which the client must take within ``timeout``."""
+
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        self.sock, self.timeout = sock, timeout
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        view = memoryview(data)
+        self.sock.settimeout(self.timeout)
+        for i in range(0, len(view), CHUNK):
+            self.sock.sendall(view[i:i + CHUNK])
+        return len(view)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "curvecast"
     sys_version = ""
+
+    def __init__(self, request, client_address, server, deadline: float | None = None):
+        self.deadline = time.monotonic() + server.conn_timeout if deadline is None else deadline
+        super().__init__(request, client_address, server)
+
+    def setup(self) -> None:  # in place of StreamRequestHandler's socket files
+        self.connection = self.request
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self.deadline))
+        self.wfile = _ChunkWriter(self.connection, self.server.conn_timeout)
 
     def do_GET(self) -> None:
         self._answer(body=True)
@@ -107,23 +167,37 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s " + fmt, self.address_string(), *args)
 
 
-class DashboardServer(ThreadingHTTPServer):
+class DashboardServer(HTTPServer):
     """Serves the dashboard of ``live`` (a :class:`~.live.LiveStudy`) at (host, port);
     port 0 picks a free one (see :attr:`url`). Call :meth:`serve_forever`, and
     :meth:`close` from another thread to stop.
+
+    ``threads`` handler threads serve the connections; up to ``queued`` more wait for
+    one, and a connection beyond those is answered 503 (Retry-After: 1). A connection
+    has ``timeout`` seconds from its accept to send its request, waiting included.
 
     >>> from curvecast.report.server import DashboardServer  # doctest: +SKIP
     >>> server = DashboardServer(LiveStudy("sqlite:///s.db", "s"))  # doctest: +SKIP
     >>> server.serve_forever()  # doctest: +SKIP
     """
 
-    daemon_threads = True
+    request_queue_size = 64  # the listen backlog: bursts wait in the kernel, not here
 
-    def __init__(self, live, host: str = "127.0.0.1", port: int = 8050, refresh: float = 2.0):
+    def __init__(self, live, host: str = "127.0.0.1", port: int = 8050, refresh: float = 2.0,
+                 *, threads: int = 8, queued: int = 32, timeout: float = 5.0):
         from plotly.offline import get_plotlyjs
 
+        if threads < 1 or queued < 0 or not timeout > 0:
+            raise ValueError(f"need threads >= 1, queued >= 0 and timeout > 0, got "
+                             f"{threads}, {queued}, {timeout}")
+        self.conn_timeout = float(timeout)
         self.poller = _Poller(live, refresh)
         super().__init__((host, port), _Handler)
+        # room for a stop sentinel per worker even when the queue is full
+        self._waiting: queue.Queue = queue.Queue(maxsize=queued + threads)
+        self._queued = queued
+        self._workers = [threading.Thread(target=self._work, name=f"curvecast-dashboard-{i}",
+                                          daemon=True) for i in range(threads)]
         self.hosts = LOCAL | {host.strip("[]")} if host not in ("0.0.0.0", "::") else _Any()
         page = _static("dashboard.html").replace(b"{{refresh}}", str(refresh).encode())
         self.routes = {
@@ -132,6 +206,46 @@ class DashboardServer(ThreadingHTTPServer):
             "/static/plotly.min.js": (get_plotlyjs().encode(), "text/javascript"),
         }
         self.poller.start()
+        for w in self._workers:
+            w.start()
+
+    def process_request(self, request, client_address) -> None:
+        """Queue the connection for a handler thread, or answer 503 when all are taken."""
+        if self._waiting.qsize() >= self._queued:
+            self._refuse(request)
+            return
+        self._waiting.put((request, client_address, time.monotonic() + self.conn_timeout))
+
+    def _refuse(self, request) -> None:
+        try:
+            request.setblocking(False)
+            request.send(BUSY)  # fits the socket buffer: never blocks the accept loop
+        except OSError:
+            pass
+        logger.debug("dashboard busy: a connection was answered 503")
+        self.shutdown_request(request)
+
+    def _work(self) -> None:
+        while (item := self._waiting.get()) is not None:
+            request, client_address, deadline = item
+            try:
+                if time.monotonic() < deadline:  # waited its whole timeout: just close
+                    self.RequestHandlerClass(request, client_address, self, deadline)
+            except Exception:  # noqa: BLE001 - one bad connection must not end the worker
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)
+
+    def handle_error(self, request, client_address) -> None:
+        """One log line, never a traceback: a client that went away is routine (debug);
+        anything else is a warning naming the client and the error."""
+        exc = sys.exc_info()[1]
+        who = client_address[0] if client_address else "?"
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            logger.debug("dashboard client %s went away: %s", who, exc)
+        else:
+            logger.warning("dashboard request from %s failed: %s: %s", who,
+                           type(exc).__name__, exc)
 
     @property
     def url(self) -> str:
@@ -144,6 +258,15 @@ class DashboardServer(ThreadingHTTPServer):
         self.poller.stop.set()
         self.shutdown()
         self.server_close()
+        while True:  # connections still waiting are closed, then each worker stops
+            try:
+                item = self._waiting.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self.shutdown_request(item[0])
+        for _ in self._workers:
+            self._waiting.put(None)
 
 
 class _Any:
