@@ -29,6 +29,7 @@ import numpy as np
 from scipy import stats
 
 from .forecast import Forecast
+from .numerics import quiet
 
 LEVEL = 0.8
 """Central interval recorded with every decision."""
@@ -63,6 +64,8 @@ def diverged() -> Decision:
     """A run that reported NaN or inf: stopped, whatever its forecast."""
     return Decision(True, "diverged")
 
+
+@quiet
 
 def decide(fc: Forecast, values, incumbent: float | None, risk: float = 0.05,
            min_gain: float | None = None) -> Decision:

@@ -36,6 +36,7 @@ from scipy import special
 
 from .curve import Goal, check_goal
 from .errors import UsageError
+from .numerics import quiet
 
 _MAX_ITERS = 80
 _MEAN_POINTS = 64
@@ -68,6 +69,7 @@ class Forecast:
     single: answer without the batch axis (a Forecast of one curve).
     """
 
+    @quiet
     def __init__(
         self,
         x,
@@ -154,6 +156,7 @@ class Forecast:
     def bounded(self) -> bool:
         return bool(np.isfinite(self.lower).any() or np.isfinite(self.upper).any())
 
+    @quiet
     def cdf(self, v) -> np.ndarray:
         """P(value <= v) at every step; v is a scalar, (X,) or (B, X)."""
         v = self._broadcast_value(v)
@@ -162,6 +165,7 @@ class Forecast:
         # weights sum to 1 only up to rounding
         return self._out(np.clip(c, 0.0, 1.0))
 
+    @quiet
     def logpdf(self, v) -> np.ndarray:
         """Log predictive density at v (for log scores); -inf outside the bounds.
 
@@ -181,6 +185,7 @@ class Forecast:
         return np.exp(self.logpdf(v))
 
     @property
+    @quiet
     def mean(self) -> np.ndarray:
         """Mixture mean (B, X) or (X,); of a censored mixture by its quantile function."""
         if not self.bounded:
@@ -193,6 +198,7 @@ class Forecast:
         """Mixture median (B, X) or (X,)."""
         return self.quantiles([0.5])[..., 0]
 
+    @quiet
     def quantiles(self, qs) -> np.ndarray:
         """Quantiles at probabilities qs: shape (B, X, Q), or (X, Q) for one curve."""
         qs = np.atleast_1d(np.asarray(qs, float))
@@ -265,6 +271,7 @@ class Forecast:
         c = self.cdf(v)
         return c if self.goal == "min" else 1.0 - c
 
+    @quiet
     def samples(self, n: int, seed: int | None = 0) -> np.ndarray:
         """``n`` draws per curve and step: (B, n, X), or (n, X) for one curve.
 
@@ -280,6 +287,7 @@ class Forecast:
         draws = self._quantiles(np.broadcast_to(u[:, None, :], (B, X, n)))
         return self._out(np.swapaxes(draws, 1, 2))
 
+    @quiet
     def eta(self, target: float, prob: float = 0.5, after=None) -> np.ndarray:
         """First step at which the target is reached with probability >= prob.
 

@@ -57,3 +57,22 @@ def test_alone_in_a_batch_and_shuffled_agree(batch, method):
         alone = f.forecast([batch[i]], at).quantiles(QS)[0]
         np.testing.assert_allclose(alone, whole[i], rtol=RTOL, atol=0)
     assert np.isfinite(whole).mean() > 0.95
+
+
+EXTREME = {
+    "near the largest float": lambda x: 1e308 * (1 - 0.5 / x),
+    "near the smallest normal": lambda x: 1e-308 * (1 + 1 / x),
+    "denormal": lambda x: 5e-324 * x,
+    "one spike of 1e300": lambda x: np.r_[1e300, np.ones(x.size - 1)],
+    "explodes to 1e200": lambda x: np.r_[np.ones(10), np.full(x.size - 10, 1e200)],
+    "constant": lambda x: np.ones(x.size),
+}
+
+
+@pytest.mark.parametrize("method", ["ensemble", "bma", "last", "pow3", "study"])
+@pytest.mark.parametrize("case", list(EXTREME))
+def test_extreme_values_raise_no_numpy_warning(method, case):
+    """pytest turns a RuntimeWarning from curvecast's code into an error (pyproject.toml)."""
+    x = np.arange(1, 21.0)
+    f = make_forecaster(method).forecast([Curve("r", x, EXTREME[case](x))], [40.0, 100.0])
+    f.quantiles([0.1, 0.5, 0.9]), f.mean, f.eta(0.5, 0.5), f.logpdf(1.0), f.samples(5), f.cdf(1.0)

@@ -16,6 +16,7 @@ import numpy as np
 from ..curve import MIN_POINTS, Curve
 from ..errors import UsageError
 from ..forecast import Forecast
+from ..numerics import quiet
 from ..transform import MAX_POINTS, Frame, fitted_points, padded_length
 
 
@@ -68,6 +69,7 @@ class Forecaster:
         """Mixture components at times t (B, X) for the curves in ``frame``."""
         raise NotImplementedError
 
+    @quiet
     def forecast(self, curves: Sequence[Curve], at) -> Forecast:
         """Forecast every curve at the steps ``at`` (shared by all curves)."""
         x = steps_array(at)

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from ..curve import Curve
 from ..forecast import Forecast
+from ..numerics import quiet
 from .base import Forecaster, steps_array
 from .gp import GP
 from .learned import LearnedForecaster
@@ -86,6 +87,7 @@ class StudyForecaster(Forecaster):
         """The same forecaster learning from other finished runs."""
         return StudyForecaster(context, self.base, self.bound)
 
+    @quiet
     def forecast(self, curves: Sequence[Curve], at) -> Forecast:
         x = steps_array(at)
         curves = list(curves)

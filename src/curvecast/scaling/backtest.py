@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import InputError, UsageError
+from ..numerics import quiet
 from .fit import DELTA, LEVEL, N_BOOT, ScalingWarning, fit_law
 from .laws import get_law
 from .optimal import K
@@ -101,6 +102,8 @@ def _key(pts: Points, by: str, k: float) -> np.ndarray:
                          f"{', '.join(pts.X)}")
     return pts.X[by]
 
+
+@quiet
 
 def backtest(groups: list[Points], law: str, holdout_top: int, *, by: str | None = None,
              level: float = LEVEL, n_boot: int = N_BOOT, seed: int = 0, k: float = K,

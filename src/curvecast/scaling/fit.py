@@ -29,6 +29,7 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from ..errors import InputError, UsageError
+from ..numerics import quiet
 from .laws import Law, get_law
 
 log = logging.getLogger(__name__)
@@ -324,6 +325,8 @@ def _diagnose(law: Law, theta, X, y, boot) -> list[str]:
 
 # --------------------------------------------------------------------------- fit
 
+
+@quiet
 
 def fit_law(
     law: str | Law,

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UsageError
+from ..numerics import quiet
 from .fit import LEVEL, Estimate, ScalingFit, estimate
 from .laws import Law, split_constant
 
@@ -87,6 +88,8 @@ def check_law(law: Law) -> None:
         raise UsageError(f"the compute-optimal split needs a law of N and D "
                          f"({', '.join(_CHINCHILLA_LIKE)}), not {law.name!r}")
 
+
+@quiet
 
 def compute_optimal(fit: ScalingFit, compute, k: float = K,
                     level: float = LEVEL) -> list[Allocation]:
