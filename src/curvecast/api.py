@@ -8,13 +8,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from .curve import Curve, CurveSet, check_goal
 from .errors import UsageError
-from .forecast import Forecast
 from .families import FAMILIES
-from .forecasters import METHODS, FamilyForecaster, Forecaster
+from .forecast import Forecast
+from .forecasters import METHODS, FamilyForecaster, Forecaster, LearnedForecaster, StudyForecaster
 
 
 def method_names() -> list[str]:
@@ -22,11 +23,20 @@ def method_names() -> list[str]:
     return sorted(METHODS) + list(FAMILIES)
 
 
-def make_forecaster(method: str | Forecaster = "ensemble", bound: float | None = None) -> Forecaster:
+def make_forecaster(method: str | Forecaster = "ensemble", bound: float | None = None,
+                    model: str | Path | None = None) -> Forecaster:
     """A forecaster from its name ('ensemble', 'last', 'mean_last', a family such as
-    'pow3' fitted alone) or as given."""
+    'pow3' fitted alone) or as given. ``model``: a combiner network file for the methods
+    that use one (ensemble, study; e.g. a held-out network of ``benchmarks/models/``).
+
+    >>> make_forecaster("study").name, make_forecaster("pow3").name
+    ('study', 'pow3')
+    """
     if isinstance(method, Forecaster):
         return method
+    if method in ("ensemble", "study") and model is not None:
+        net = LearnedForecaster(model, bound=bound)
+        return net if method == "ensemble" else StudyForecaster(base=net, bound=bound)
     if method in METHODS:
         return METHODS[method](bound=bound)
     if method in FAMILIES:

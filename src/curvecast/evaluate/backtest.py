@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +29,8 @@ from ..api import make_forecaster
 from ..curve import Curve, CurveSet
 from ..errors import UsageError
 from ..forecast import Forecast
-from ..forecasters import Forecaster, LastValue
+from ..forecasters import Forecaster, LastValue, LearnedForecaster
+from ..forecasters.provenance import check_in_sample
 from . import scoring
 
 LEVELS = (0.5, 0.8, 0.9)
@@ -75,10 +77,19 @@ class Backtest:
     results: list[Score] = field(default_factory=list)
     n_runs: int = 0
     excluded: int = 0
+    in_sample: bool | None = None
+    """The network of the methods that use one (ensemble, study) was trained on some of
+    the scored runs (see :mod:`curvecast.forecasters.provenance`); None: no such method,
+    or the model does not say what it learned from."""
+    in_sample_datasets: dict[str, int] = field(default_factory=dict)
+    """Its training data sets the scored runs come from, with the runs matched."""
+    model: str | None = None
+    """The network's file; None: the one shipped with curvecast."""
 
     def to_dict(self) -> dict:
         return {"results": [r.to_dict() for r in self.results], "n_runs": self.n_runs,
-                "excluded": self.excluded}
+                "excluded": self.excluded, "in_sample": self.in_sample,
+                "in_sample_datasets": self.in_sample_datasets, "model": self.model}
 
 
 def cut_point(c: Curve, cutoff: float) -> int:
@@ -159,6 +170,7 @@ def backtest(
     repeats: int = 3,
     seed: int = 0,
     progress: Callable[[str, float], None] | None = None,
+    model: str | Path | None = None,
 ) -> Backtest:
     """Score each method at each cutoff on the complete runs of ``curves``.
 
@@ -166,7 +178,9 @@ def backtest(
     the methods that learn from a study (``study``), and the rest, scored as usual;
     ``repeats`` such splits (seeded by ``seed``) are scored and their scores averaged.
     Several K give one block of rows each. ``progress(method, cutoff)`` is called after
-    each (K, method, cutoff) is done.
+    each (K, method, cutoff) is done. ``model``: the network file of ensemble and study
+    (default: the shipped one); the result says whether it was trained on the scored
+    runs (``in_sample``).
     """
     if any(not 0 < c < 1 for c in cutoffs):
         raise UsageError(f"cutoffs must lie strictly between 0 and 1, got {list(cutoffs)}")
@@ -177,10 +191,14 @@ def backtest(
                          f"(there are {len(curves)}), got {contexts}")
     if repeats < 1:
         raise UsageError(f"repeats must be at least 1, got {repeats}")
-    forecasters = [make_forecaster(m, bound) for m in methods]
+    forecasters = [make_forecaster(m, bound, model) for m in methods]
     names = [m if isinstance(m, str) else f.name for m, f in zip(methods, forecasters, strict=True)]
     full = [c for c in curves if c.status == "ok"]
-    out = Backtest(n_runs=len(full), excluded=len(curves) - len(full))
+    out = Backtest(n_runs=len(full), excluded=len(curves) - len(full),
+                   model=None if model is None else str(model))
+    if any(_uses_network(f) for f in forecasters):
+        found = check_in_sample(full, model)
+        out.in_sample, out.in_sample_datasets = found.in_sample, found.datasets
     if not full:
         raise UsageError("no complete run to backtest (every run diverged or is too short)")
     scale = scoring.iqr(np.array([c.values[-1] for c in full]))
@@ -195,6 +213,11 @@ def backtest(
                 if progress is not None:
                     progress(name, cutoff)
     return out
+
+
+def _uses_network(f: Forecaster) -> bool:
+    return isinstance(f, LearnedForecaster) or isinstance(getattr(f, "base", None),
+                                                          LearnedForecaster)
 
 
 def _splits(curves: list[Curve], k: int, repeats: int, seed: int):
