@@ -6,8 +6,11 @@ Exit codes: 0 ran; 1 ran but found nothing to report (no run could be forecast);
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +19,7 @@ import click
 
 from .choices import FORMATS, GOALS, METHODS
 from .cli_output import cell, make_console, new_table
+from .cli_datasets import datasets
 from .cli_scaling import scaling
 from .errors import CurvecastError
 
@@ -114,8 +118,11 @@ def _backtest_table(bt) -> Table:
     cols = ["method", *(["context"] if with_k else []), "cutoff", "mae", "nmae", "medae",
             "log score", "crps", "cov50", "cov80", "cov90", "spearman", "curve nmae", "failures",
             "seconds"]
-    table = new_table(cols, left=("method",), title=f"{bt.n_runs} complete runs "
-                      f"({bt.excluded} excluded: diverged or too short)")
+    title = f"{bt.n_runs} complete runs ({bt.excluded} excluded: diverged or too short)"
+    if bt.in_sample:
+        title += (f"; IN SAMPLE: the network was trained on {sum(bt.in_sample_datasets.values())}"
+                  f" of them ({', '.join(bt.in_sample_datasets)})")
+    table = new_table(cols, left=("method",), title=title)
     for r in bt.results:
         cov = [f"{r.coverage.get(k, float('nan')):.2f}" for k in ("0.5", "0.8", "0.9")]
         k = [str(r.context)] if with_k else []
@@ -143,10 +150,19 @@ def _backtest_table(bt) -> Table:
               help="Random splits per K > 0; scores are averaged over them.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the splits.")
 @click.option("--progress", is_flag=True, help="Show a progress bar on stderr.")
+@click.option("--model", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=None,
+              help="Network file of ensemble and study [default: the shipped one, trained on "
+                   "TaskSet, NAS-Bench-NLP and LCDB]; benchmarks/models/combiner_minus_<data "
+                   "set>.npz were trained without that data set, to score it out of sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, seed, progress,
-             as_json) -> None:
-    """Hide the end of every complete run in FILE, forecast it, and score the forecasts."""
+             model, as_json) -> None:
+    """Hide the end of every complete run in FILE, forecast it, and score the forecasts.
+
+    Says so (IN SAMPLE; "in_sample" in the JSON) when the network of ensemble and study
+    was trained on runs of FILE: score a network trained without them with --model.
+    """
     from rich.console import Console
     from rich.progress import Progress
 
@@ -162,13 +178,18 @@ def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, se
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("backtest", total=len(contexts) * len(cuts) * len(names))
         bt = run_backtest(curves, cuts, names, bound=bound, context=contexts, repeats=repeats,
-                          seed=seed,
+                          seed=seed, model=model,
                           progress=lambda m, c: bar.update(task, advance=1,
                                                            description=f"{m} @ {c:g}"))
     if as_json:
         click.echo(json.dumps(bt.to_dict(), indent=2))
     else:
         make_console().print(_backtest_table(bt))
+    if bt.in_sample:
+        click.echo("note: the network scored was trained on these runs, so its scores are "
+                   "in sample; for out-of-sample scores pass --model with a network trained "
+                   "without them (benchmarks/models/combiner_minus_<data set>.npz in the "
+                   "repository)", err=True)
 
 
 def _replay_table(results) -> Table:
@@ -256,6 +277,7 @@ def report(file, out, storage, study_name, at, level, goal, method, bound, top, 
     ('trial N', goal from the study's direction), each pruned trial's stop and the
     compute pruning saved.
     """
+    from .io.output import check_target
     from .report import build_report, write_report
 
     if storage is None and study_name is not None:
@@ -264,6 +286,7 @@ def report(file, out, storage, study_name, at, level, goal, method, bound, top, 
         raise click.UsageError("give exactly one of FILE or --storage URL (with --study NAME)")
     if storage is not None and study_name is None:
         raise click.UsageError("--storage needs --study NAME, the study to report")
+    check_target(out)  # before the slow work: an unwritable -o fails at once
     names = [n for value in run_names for n in _split(value)]
     options = {"at": at, "level": level, "method": method, "bound": bound, "top": top,
                "runs": names}
@@ -382,24 +405,72 @@ def _sweep_demo(console: Console, out: Path) -> None:
 
 
 cli.add_command(scaling)
+cli.add_command(datasets)
+
+
+def _say(text: str) -> None:
+    """An error line on stderr; nothing when stderr itself cannot be written."""
+    try:
+        click.echo(text, err=True)
+    except (OSError, ValueError):
+        pass
+
+
+# What a failed write to standard output raises (no file name: curvecast's own files
+# fail as OutputError, naming theirs)
+_STREAM_ERRORS = frozenset((errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG,
+                            errno.EBADF, errno.ECONNRESET))
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:  # None: started with stdout closed
+        sys.stdout.flush()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush cannot fail too."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the command, turning curvecast's errors into exit code 2."""
+    """Entry point: run the command, turning curvecast's errors into exit code 2.
+
+    Standard output that cannot be written (a full disk, a closed file) is one error
+    line and exit 2; a reader that stopped reading (``curvecast forecast x.csv | head``,
+    a broken pipe) ends the command quietly, with exit 1.
+    """
     try:
-        cli.main(args=argv, prog_name="curvecast", standalone_mode=False)
+        try:
+            cli.main(args=argv, prog_name="curvecast", standalone_mode=False)
+        finally:
+            _flush_stdout()  # a full disk shows here, not in the interpreter's exit
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        _say("aborted")
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as exc:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"
-        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        _say(f"error: {exc.format_message()}{hint}")
         sys.exit(EXIT_BAD_INPUT)
     except CurvecastError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _say(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
     except SystemExit:
         raise
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in _STREAM_ERRORS:
+            raise  # not standard output's: a bug, shown as one
+        _silence_stdout()
+        if exc.errno == errno.EPIPE:
+            sys.exit(EXIT_PROBLEMS)
+        reason = (exc.strerror or str(exc)).lower()
+        _say(f"error: cannot write to standard output: {reason}; free some space, or "
+             "redirect the output to a file that can be written")
+        sys.exit(EXIT_BAD_INPUT)
     sys.exit(0)

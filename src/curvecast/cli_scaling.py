@@ -278,9 +278,11 @@ def scaling_report(file, out, **o) -> None:
     """Write one self-contained HTML report (opens offline) of the fits to FILE: per
     group the runs, the fitted law with its interval beyond the data, the compute-optimal
     frontier (a law of N and D) and the parameters."""
+    from .io.output import check_target
     from .report.build import write_report
     from .report.scaling import scaling_report as build
 
+    check_target(out)  # before the fits: an unwritable -o fails at once
     law, fits = _scaling_fits(file, o)
     path = write_report(build(law, fits, str(file), k=o["k"], level=o["level"]), out)
     if o["as_json"]:

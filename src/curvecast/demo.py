@@ -63,11 +63,11 @@ def sample_curves() -> CurveSet:
 
 def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
     """Show the ensemble the first ``cutoff`` of each bundled run; forecast the final value."""
+    from .io.output import output_dir, staged, write_text
     from .plot import plot_fans
     from .report import curve_report, write_report
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)  # a clear error now, not after the forecasts
     full = sample_curves()
     seen = [c.head(max(3, int(round(cutoff * len(c))))) for c in full]
     final = full.max_step
@@ -96,9 +96,11 @@ def run_demo(out: str | Path, cutoff: float = 0.3) -> DemoResult:
         f"mean {np.mean(err_f):.4g} (last value seen: {np.mean(err_l):.4g}); "
         f"{cover:.0%} of true finals inside the 80% interval."
     )
-    plot = plot_fans(full, seen, fc, out / "forecasts.png")
-    path = out / "forecasts.json"
-    path.write_text(json.dumps({"runs": [asdict(r) for r in rows]}, indent=2))
+    plot = out / "forecasts.png"
+    with staged(plot) as tmp:  # each output whole or not at all
+        plot_fans(full, seen, fc, tmp)
+    path = write_text(out / "forecasts.json",
+                      json.dumps({"runs": [asdict(r) for r in rows]}, indent=2))
     title = f"Final validation log-perplexity (epoch {final:g}) of NAS-Bench-NLP runs on WikiText-2"
     report = write_report(curve_report(
         CurveSet(seen, source=SAMPLE), at=final, method=forecaster, truth=full,
@@ -131,21 +133,20 @@ def run_sweep(out: str | Path) -> tuple[list[SweepRow], float, Path]:
 
     from .evaluate.replay import replay_study
     from .integrations.optuna import ForecastPruner
+    from .io.output import output_dir, staged
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    db = out / "sweep.db"
-    db.unlink(missing_ok=True)
+    db = output_dir(out) / "sweep.db"
     runs = list(sample_curves())
     runs = [runs[i] for i in np.random.default_rng(0).permutation(len(runs))]
     with resources.as_file(resources.files("curvecast") / "models" / HELD_OUT_MODEL) as model:
         pruners = {"ForecastPruner": ForecastPruner(forecaster=LearnedForecaster(model=model)),
                    "MedianPruner": optuna.pruners.MedianPruner()}
         rows = []
-        for name, pruner in pruners.items():
-            r = replay_study(runs, pruner, storage=f"sqlite:///{db}", study_name=name)
-            states = [t.state.name for t in r.study.trials]
-            rows.append(SweepRow(name, len(states), states.count("COMPLETE"),
-                                 states.count("PRUNED"), r.steps, r.compute, r.best))
+        with staged(db) as tmp:  # a fresh database, in place only once both studies ran
+            for name, pruner in pruners.items():
+                r = replay_study(runs, pruner, storage=f"sqlite:///{tmp}", study_name=name)
+                states = [t.state.name for t in r.study.trials]
+                rows.append(SweepRow(name, len(states), states.count("COMPLETE"),
+                                     states.count("PRUNED"), r.steps, r.compute, r.best))
     finals = np.array([c.values[-1] for c in runs])
     return rows, float(np.nanmin(finals)), db

@@ -26,7 +26,6 @@ import gzip
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -467,24 +466,12 @@ def _write_format(path: Path) -> str:
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temp file in the same directory, then rename over ``path``."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise UsageError(f"cannot write {str(path)!r}: {exc}") from None
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write through a temp file beside ``path``, renamed over it (see
+    :func:`curvecast.io.output.staged`: devices and FIFOs are written in place)."""
+    from .output import staged
+
+    with staged(path, parents=False) as tmp:
+        write(str(tmp))
 
 
 def _step_column(steps: np.ndarray) -> np.ndarray:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.output import write_text
 from .curves import curve_report
 from .evaluation import backtest_report, replay_report
 from .page import Page
@@ -24,15 +24,33 @@ KINDS = ("curves", "replay", "backtest")
 def _as_results(path: Path) -> dict | None:
     """The parsed object if ``path`` is a single JSON object with a 'results' key."""
     if not path.is_file():
-        return None
-    with open(path, "rb") as f:
-        if f.read(64).lstrip()[:1] != b"{":
-            return None
+        return None  # a directory (TensorBoard), or what the curve reader refuses
     try:
+        with open(path, "rb") as f:
+            if f.read(64).lstrip()[:1] != b"{":
+                return None
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None  # JSON Lines, or not JSON at all: the curve reader says what is wrong
+    except (RecursionError, ValueError) as exc:  # nested too deeply; an int of 4300+ digits
+        if _curve_format(path):
+            return None  # the curve reader names the line
+        why = ("nested too deeply" if isinstance(exc, RecursionError)
+               else "a number has too many digits")
+        raise InputError(f"not readable JSON ({why}); give the JSON that 'curvecast replay "
+                         "--json' or 'curvecast backtest --json' printed", file=str(path)) from None
     return data if isinstance(data, dict) and "results" in data else None
+
+
+def _curve_format(path: Path) -> bool:
+    """Whether the curve reader takes ``path`` by its name (a .jsonl file, say)."""
+    from ..io import detect_format
+
+    try:
+        detect_format(path)
+    except InputError:
+        return False
+    return True
 
 
 def detect(path: str | os.PathLike) -> tuple[str, dict | None]:
@@ -82,31 +100,16 @@ def build_report(path: str | os.PathLike, *, goal: str = "min", tag: str | None 
     return kind, curve_report(read_curves(path, goal=goal, tag=tag, fmt=fmt), **options)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_report(page: Page | str, out: str | os.PathLike) -> Path:
-    """Write the page to ``out`` through a temporary file in the same folder, renamed
-    into place: a failure leaves no half-written report (nor a changed old one).
+    """Write the page to ``out`` whole or not at all (through a temporary file beside it,
+    renamed into place; a symlink is written through, a device or FIFO in place, see
+    :func:`curvecast.io.output.staged`): a failure leaves no half-written report (nor a
+    changed old one) and raises :class:`~curvecast.io.output.OutputError` naming ``out``.
 
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "r.html"
     >>> write_report("<p>hi</p>", out).read_text()
     '<p>hi</p>'
     """
-    out = Path(out)
     text = page if isinstance(page, str) else page.render()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a report is not
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_text(out, text)
