@@ -236,3 +236,52 @@ class CurveSet(Sequence[Curve]):
             (Curve(c.run, c.steps, c.values, goal, c.hp, c.meta) for c in self._curves),
             self.source,
         )
+
+
+def beyond_bound(values: np.ndarray, goal: str, bound: float) -> np.ndarray:
+    """Mask of the values better than ``bound``, the best attainable value: below it for
+    'min', above it for 'max' (NaN is never beyond).
+
+    >>> beyond_bound(np.array([0.5, 1.2, np.nan]), "max", 1.0).tolist()
+    [False, True, False]
+    """
+    with np.errstate(invalid="ignore"):
+        return np.asarray(values < bound if goal == "min" else values > bound)
+
+
+def check_bound(bound: float | None, curves: Iterable[Curve] = (), *,
+                source: str | None = None) -> float | None:
+    """Check that ``bound`` is a finite number that no value of ``curves`` is better than
+    (a bound is the best attainable value: a forecast would start beyond it); returns it.
+
+    >>> check_bound(1.0, [Curve("a", [1, 2, 3], [0.5, 1.5, 0.9], goal="max")])
+    Traceback (most recent call last):
+    ...
+    curvecast.errors.InputError: run 'a': value 1.5 at step 2 is above the bound 1 (the best a 'max' metric can reach); fix the value, or give a bound that the data respect
+    """
+    if bound is None:
+        return None
+    try:
+        value = float(bound)
+    except (TypeError, ValueError):
+        raise UsageError(f"the bound must be a number, not {bound!r}") from None
+    if not np.isfinite(value):
+        raise UsageError(f"the bound must be a finite number, not {value}")
+    for c in curves:
+        bad = np.flatnonzero(beyond_bound(c.values, c.goal, value))
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(beyond_text(f"value {c.values[i]:g} at step {c.steps[i]:g}",
+                                         c.goal, value), file=source, run=c.run)
+    return value
+
+
+def beyond_text(what: str, goal: str, bound: float) -> str:
+    """The message for ``what`` (a value, where it is) beyond ``bound``.
+
+    >>> beyond_text("value -0.1", "min", 0.0)
+    "value -0.1 is below the bound 0 (the best a 'min' metric can reach); fix the value, or give a bound that the data respect"
+    """
+    side = "below" if goal == "min" else "above"
+    return (f"{what} is {side} the bound {bound:g} (the best a {goal!r} metric can reach); "
+            "fix the value, or give a bound that the data respect")

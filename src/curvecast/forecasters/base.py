@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..curve import MIN_POINTS, Curve
+from ..curve import MIN_POINTS, Curve, check_bound
 from ..errors import UsageError
 from ..forecast import Forecast
 from ..numerics import quiet
@@ -77,6 +77,7 @@ class Forecaster:
         goals = {c.goal for c in curves}
         if len(goals) > 1:
             raise UsageError("curves in one batch must share their goal")
+        check_bound(self.bound, curves)  # a value beyond it: an error naming run and step
         out = _Rows(len(curves), x.size)
         for rows, width in self._groups(curves):
             frame = Frame.build([curves[i] for i in rows], self.bound, self.max_points,

@@ -16,16 +16,17 @@ the file, row, column and/or run and saying what to do.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ..choices import FORMATS
-from ..curve import CurveSet, check_goal
+from ..curve import CurveSet, check_bound, check_goal
 from ..errors import CurvecastError, InputError, UsageError
 from .jsonruns import read_jsonl
 from .tabular import read_csv, read_parquet, write_long
 from .tensorboard import read_tensorboard
 
-__all__ = ["FORMATS", "read_curves", "write_long"]
+__all__ = ["FORMATS", "check_input", "read_curves", "write_long"]
 
 _EXTENSIONS = {
     ".csv": "csv", ".csv.gz": "csv",
@@ -57,18 +58,46 @@ def detect_format(path: str | os.PathLike) -> str:
     )
 
 
+def check_input(path: str | os.PathLike) -> None:
+    """Raise :class:`InputError` unless ``path`` is a regular file or a directory (symbolic
+    links followed): a FIFO, ``/dev/zero`` or a terminal would make a reader wait forever.
+
+    >>> check_input("/dev/null")
+    Traceback (most recent call last):
+    ...
+    curvecast.errors.InputError: /dev/null: not a regular file (a character device); save the data to a file and give its path
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError("no such file or directory; check the path", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read it ({exc.strerror or exc}); check the path",
+                         file=str(path)) from None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a special file")
+    raise InputError(f"not a regular file ({kind}); save the data to a file and give its path",
+                     file=str(path))
+
+
 def read_curves(
     path: str | os.PathLike,
     *,
     goal: str = "min",
     tag: str | None = None,
     fmt: str | None = None,
+    bound: float | None = None,
 ) -> CurveSet:
     """Read every run in ``path`` as a validated :class:`~curvecast.curve.CurveSet`.
 
     ``goal`` is 'min' (loss) or 'max' (accuracy); ``tag`` picks the scalar of a
     TensorBoard log; ``fmt`` ('csv', 'jsonl', 'parquet', 'tensorboard') overrides
-    the guess from the extension.
+    the guess from the extension. ``bound``, the metric's best attainable value if
+    given: a value beyond it (below for 'min', above for 'max') is an error naming its
+    row (its run and step in a TensorBoard log).
 
     >>> cs = read_curves("runs.csv")  # doctest: +SKIP
     >>> cs = read_curves("logs/", tag="val/loss")  # doctest: +SKIP
@@ -76,12 +105,12 @@ def read_curves(
     'ok'
     """
     goal = check_goal(goal)
+    bound = check_bound(bound)
     file = str(path)
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     p = Path(path)
-    if not p.exists():
-        raise InputError("no such file or directory; check the path", file=file)
+    check_input(p)
     fmt = fmt or detect_format(p)
     if tag is not None and fmt != "tensorboard":
         raise UsageError(f"tag only applies to TensorBoard logs, not to a {fmt} file")
@@ -89,12 +118,14 @@ def read_curves(
         raise InputError(f"this is a directory, not a {fmt} file; give a file path", file=file)
     try:
         if fmt == "csv":
-            return read_csv(p, goal=goal)
+            return read_csv(p, goal=goal, bound=bound)
         if fmt == "parquet":
-            return read_parquet(p, goal=goal)
+            return read_parquet(p, goal=goal, bound=bound)
         if fmt == "jsonl":
-            return read_jsonl(p, goal=goal)
-        return read_tensorboard(p, goal=goal, tag=tag)
+            return read_jsonl(p, goal=goal, bound=bound)
+        curves = read_tensorboard(p, goal=goal, tag=tag)
+        check_bound(bound, curves, source=file)  # no rows here: the run and step
+        return curves
     except CurvecastError:
         raise
     except Exception as exc:  # last resort: the contract is that only InputError escapes

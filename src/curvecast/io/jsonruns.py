@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..curve import CurveSet, check_goal
 from ..errors import InputError
-from .tabular import _build_long, _json_cells, _long_from_records, _run_name
+from .tabular import _build_long, _json_cells, _long_from_records, _run_name, utf8_error
 
 _RUN_KEYS = ("run", "steps", "values", "hp")
 
@@ -36,9 +36,7 @@ def _read_lines(path: str | os.PathLike, file: str) -> list[tuple[int, Any]]:
         with opener(path, "rt", encoding="utf-8-sig") as f:
             text = f.read()
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"not UTF-8 text ({exc.reason}); save the file as UTF-8", file=file
-        ) from None
+        raise utf8_error(path, file, exc, header=False) from None
     except (OSError, EOFError) as exc:
         raise InputError(f"could not read the file ({exc})", file=file) from None
     numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
@@ -72,10 +70,14 @@ def _parse_line(line: str, n: int, file: str) -> Any:
         ) from None
     except RecursionError:
         raise InputError("JSON nested too deeply; fix the line", file=file, row=n) from None
+    except ValueError as exc:  # an integer of more than 4300 digits (CVE-2020-10735 limit)
+        raise InputError(f"a number the JSON reader refuses ({str(exc).split(':')[0]}); "
+                         "fix the line", file=file, row=n) from None
     return obj
 
 
-def read_jsonl(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
+def read_jsonl(path: str | os.PathLike, *, goal: str = "min",
+               bound: float | None = None) -> CurveSet:
     """Read a JSON Lines file in either layout (see the module docstring).
 
     >>> import tempfile, os
@@ -89,11 +91,12 @@ def read_jsonl(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
     lines = _read_lines(path, file)
     first = lines[0][1]
     if "steps" in first and "values" in first:
-        return _runs_per_line(file, goal, lines)
-    return _long_from_records(file, goal, [o for _, o in lines], [n for n, _ in lines])
+        return _runs_per_line(file, goal, lines, bound)
+    return _long_from_records(file, goal, [o for _, o in lines], [n for n, _ in lines], bound)
 
 
-def _runs_per_line(file: str, goal: str, lines: list[tuple[int, Any]]) -> CurveSet:
+def _runs_per_line(file: str, goal: str, lines: list[tuple[int, Any]],
+                   bound: float | None = None) -> CurveSet:
     seen: dict[str, int] = {}
     names: list[str] = []
     per_run: list[tuple[dict, dict]] = []
@@ -162,6 +165,6 @@ def _runs_per_line(file: str, goal: str, lines: list[tuple[int, Any]]) -> CurveS
     return _build_long(
         file, goal, run, step, value, np.asarray(rows),
         missing={"run": np.zeros(len(run), dtype=bool), "step": sm, "value": vm},
-        pos=np.asarray(pos), columns=("run", "steps", "values"), per_run=per_run,
+        pos=np.asarray(pos), columns=("run", "steps", "values"), per_run=per_run, bound=bound,
     )  # fmt: skip
 

@@ -27,13 +27,14 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..curve import Curve, CurveSet, check_goal
+from ..curve import Curve, CurveSet, beyond_bound, beyond_text, check_goal
 from ..errors import InputError, UsageError
 
 REQUIRED = ("run", "step", "value")
@@ -104,6 +105,18 @@ def _text_missing(raw: pd.Series) -> np.ndarray:
     return miss
 
 
+def _distinct(a: Any, b: Any) -> bool:
+    """Whether two cells are different numbers, read exactly (not as float64).
+
+    >>> _distinct("9007199254740993", "9007199254740992"), _distinct("1e30", "1E+30")
+    (True, False)
+    """
+    try:
+        return Decimal(_text(a)) != Decimal(_text(b))
+    except (InvalidOperation, ValueError):
+        return _text(a) != _text(b)
+
+
 def _first(mask: np.ndarray) -> int | None:
     idx = np.flatnonzero(mask)
     return int(idx[0]) if idx.size else None
@@ -123,6 +136,7 @@ def _build_long(
     pos: np.ndarray | None = None,
     columns: Sequence[str] = REQUIRED,
     per_run: Sequence[tuple[dict, dict]] | None = None,
+    bound: float | None = None,
 ) -> CurveSet:
     """Validate long-format columns (vectorised) and group them into a CurveSet.
 
@@ -130,6 +144,7 @@ def _build_long(
     per-run list (one-run-per-line JSON), shown as ``steps[3]``. ``missing`` overrides
     the null/blank masks where a null and NaN mean different things (Parquet, JSON).
     ``per_run`` gives (hp, meta) per run in order of first appearance instead of ``extra``.
+    ``bound``: the best attainable value; a value beyond it is an error naming its row.
     """
     missing = missing or {}
     run_col, step_col, value_col = columns
@@ -190,6 +205,12 @@ def _build_long(
             )
         raise fail(msg, i, value_col, names[codes[i]])
 
+    if bound is not None:
+        i = _first(beyond_bound(values, goal, bound))
+        if i is not None:
+            raise fail(beyond_text(f"{cell(value_col, i)} {values[i]:g}", goal, bound), i,
+                       value_col, names[codes[i]])
+
     # sort by run (first appearance), then step, then row: ties stay in file order
     n = len(steps)
     order = np.lexsort((np.arange(n), steps, codes))
@@ -203,6 +224,18 @@ def _build_long(
             both = f"rows {rows[a]} and {rows[b]}"
         else:
             both = f"{step_col}[{pos[a]}] and {step_col}[{pos[b]}]"
+        if abs(s[j]) >= 2.0**53 and _distinct(step.iloc[a], step.iloc[b]):
+            # distinct in the file, one number in float64: above 2**53 not every
+            # integer is a float, and a reader of any float64 format sees one step
+            raise fail(
+                f"steps {_text(step.iloc[a])} and {_text(step.iloc[b])} ({both}) are the "
+                f"same number in float64 ({s[j]:g}): steps beyond 2^53 (about 9.0e15) are "
+                "too large to be told apart; count them in larger units (thousands of "
+                "tokens, say)",
+                b,
+                step_col,
+                names[c[j]],
+            )
         raise fail(
             f"step {s[j]:g} appears twice ({both}); keep one value per step "
             "(average them or drop the repeat)",
@@ -302,6 +335,33 @@ def _empty(file: str) -> InputError:
 # --------------------------------------------------------------------------- readers
 
 
+def utf8_error(path: str | os.PathLike, file: str, exc: UnicodeDecodeError, *,
+               header: bool) -> InputError:
+    """The InputError for a file that is not UTF-8, naming the first bad line: as a row
+    (the header is not one when ``header``), else as the line of the file.
+
+    A decoder's offset is into the chunk it decoded, so the line is found again here,
+    line by line (a newline byte never occurs inside a UTF-8 character).
+    """
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            for n, line in enumerate(f, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    where = f"byte {bad.start + 1} of line {n}"
+                    row = n - 1 if header else n
+                    if header and n == 1:
+                        return InputError(f"the header is not UTF-8 text ({bad.reason} at "
+                                          f"{where}); save the file as UTF-8", file=file)
+                    return InputError(f"not UTF-8 text ({bad.reason} at {where}); save the "
+                                      "file as UTF-8", file=file, row=row)
+    except (OSError, EOFError):
+        pass
+    return InputError(f"not UTF-8 text ({exc.reason}); save the file as UTF-8", file=file)
+
+
 def read_csv_text(path: str | os.PathLike, *, empty: str) -> pd.DataFrame:
     """A CSV file (optionally .csv.gz) with every cell as text, header names stripped of
     spaces and a byte-order mark; ``empty`` is the message for a file without a header.
@@ -331,16 +391,15 @@ def read_csv_text(path: str | os.PathLike, *, empty: str) -> pd.DataFrame:
             ) from None
         raise InputError(f"not a readable CSV file ({exc})", file=file) from None
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"not UTF-8 text ({exc.reason}); save the file as UTF-8", file=file
-        ) from None
+        raise utf8_error(path, file, exc, header=True) from None
     except (OSError, EOFError, ValueError) as exc:  # bad gzip, unreadable file
         raise InputError(f"could not read the file ({exc})", file=file) from None
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     return df
 
 
-def read_csv(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
+def read_csv(path: str | os.PathLike, *, goal: str = "min",
+             bound: float | None = None) -> CurveSet:
     """Read a long-format CSV (optionally .csv.gz) with columns run, step, value.
 
     >>> read_csv("runs.csv", goal="max")  # doctest: +SKIP
@@ -357,11 +416,13 @@ def read_csv(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
     rows = np.arange(1, len(df) + 1)
     extra = df.drop(columns=list(REQUIRED))
     return _build_long(
-        file, goal, df["run"], df["step"], df["value"], rows, extra=extra, text_meta=True
+        file, goal, df["run"], df["step"], df["value"], rows, extra=extra, text_meta=True,
+        bound=bound,
     )
 
 
-def read_parquet(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
+def read_parquet(path: str | os.PathLike, *, goal: str = "min",
+                 bound: float | None = None) -> CurveSet:
     """Read a long-format Parquet file with columns run, step, value.
 
     >>> read_parquet("runs.parquet")  # doctest: +SKIP
@@ -405,7 +466,7 @@ def read_parquet(path: str | os.PathLike, *, goal: str = "min") -> CurveSet:
     rows = np.arange(1, table.num_rows + 1)
     return _build_long(
         file, goal, run, step, value, rows, missing={"run": rm, "step": sm, "value": vm},
-        extra=extra,
+        extra=extra, bound=bound,
     )  # fmt: skip
 
 
@@ -428,7 +489,8 @@ def _json_cells(items: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
 
 
 def _long_from_records(
-    file: str, goal: str, records: Sequence[dict], lines: Sequence[int]
+    file: str, goal: str, records: Sequence[dict], lines: Sequence[int],
+    bound: float | None = None,
 ) -> CurveSet:
     """Build a CurveSet from long-format JSON objects (one per line)."""
     keys: dict[str, None] = {}
@@ -444,7 +506,7 @@ def _long_from_records(
         extra = pd.DataFrame([{k: r.get(k) for k in others} for r in records], dtype=object)
     return _build_long(
         file, goal, run, step, value, np.asarray(lines),
-        missing={"run": rm, "step": sm, "value": vm}, extra=extra,
+        missing={"run": rm, "step": sm, "value": vm}, extra=extra, bound=bound,
     )  # fmt: skip
 
 

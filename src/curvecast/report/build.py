@@ -97,7 +97,8 @@ def build_report(path: str | os.PathLike, *, goal: str = "min", tag: str | None 
         return kind, replay_report(data, str(path))
     if kind == "backtest":
         return kind, backtest_report(data, str(path))
-    return kind, curve_report(read_curves(path, goal=goal, tag=tag, fmt=fmt), **options)
+    curves = read_curves(path, goal=goal, tag=tag, fmt=fmt, bound=options.get("bound"))
+    return kind, curve_report(curves, **options)
 
 
 def write_report(page: Page | str, out: str | os.PathLike) -> Path:

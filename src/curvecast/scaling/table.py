@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, UsageError
-from ..io import detect_format
+from ..io import check_input, detect_format
 from ..io.tabular import NONFINITE_WORDS, read_csv_text
 
 
@@ -48,8 +48,10 @@ class Points:
 
 def _read_frame(path: str | os.PathLike, fmt: str | None) -> pd.DataFrame:
     file = str(path)
-    if not os.path.exists(path):
-        raise InputError("no such file", file=file)
+    check_input(path)  # a FIFO or a device would hang the reader
+    if os.path.isdir(path):
+        raise InputError("this is a directory; give a CSV, Parquet or JSON Lines file",
+                         file=file)
     fmt = fmt or detect_format(path)
     if fmt == "csv":
         df = read_csv_text(path, empty="the file is empty; it needs a header and one row per run")
