@@ -92,7 +92,7 @@ def forecast(file, at, level, target, prob, goal, method, bound, tag, fmt, as_js
     from .io import read_curves
     from .runs import forecast_runs
 
-    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt)
+    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt, bound=bound)
     rows = forecast_runs(curves, at, level=level, target=target, prob=prob,
                          method=method, bound=bound)
     if as_json:
@@ -174,7 +174,7 @@ def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, se
     contexts = _split(context, int)
     expanded = [n for m in _split(methods) for n in (list(FAMILIES) if m == "families" else [m])]
     names = list(dict.fromkeys(expanded))  # each method once, in the order asked
-    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt)
+    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt, bound=bound)
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("backtest", total=len(contexts) * len(cuts) * len(names))
         bt = run_backtest(curves, cuts, names, bound=bound, context=contexts, repeats=repeats,
