@@ -192,6 +192,10 @@ def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, se
                    "repository)", err=True)
 
 
+def _ms(v: float) -> str:
+    return f"{v:.2f}" if v == v else "-"  # NaN: the oracle asks nothing
+
+
 def _replay_table(results) -> Table:
     table = new_table(("pruner", "compute mean", "compute worst", "regret mean", "regret worst",
                        "latency ms", "p90 ms", "seconds"), left=("pruner",))
@@ -199,8 +203,8 @@ def _replay_table(results) -> Table:
         d = r.to_dict()
         table.add_row(r.pruner, f"{d['compute_fraction']['mean']:.3f}",
                       f"{d['compute_fraction']['worst']:.3f}", f"{d['regret']['mean']:.3f}",
-                      f"{d['regret']['worst']:.3f}", f"{r.latency_ms:.2f}",
-                      f"{r.latency_p90_ms:.2f}", f"{r.seconds:.1f}")
+                      f"{d['regret']['worst']:.3f}", _ms(r.latency_ms), _ms(r.latency_p90_ms),
+                      f"{r.seconds:.1f}")
     return table
 
 
@@ -210,10 +214,12 @@ def _replay_table(results) -> Table:
               help="Runs drawn per repeat (one Optuna trial each).")
 @click.option("--repeats", type=click.IntRange(1), default=10, show_default=True,
               help="Random draws of runs; each pruner replays the same draws.")
-@click.option("--pruners", default="forecast,nop,median,percentile25,sha,hyperband,patient",
+@click.option("--pruners", default="forecast,oracle,nop,median,percentile25,sha,hyperband,patient",
               show_default=True,
               help="Comma-separated: forecast (curvecast's ForecastPruner), nop, median, "
-                   "percentile25, sha, hyperband, patient, wilcoxon (Optuna's, default settings).")
+                   "percentile25, sha, hyperband, patient, wilcoxon (Optuna's, default "
+                   "settings), oracle (knows every final: completes only the new bests, "
+                   "stops the rest at their first report; the floor at regret 0).")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True)
 @click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
@@ -392,14 +398,20 @@ def _sweep_demo(console: Console, out: Path) -> None:
     from .demo import run_sweep
 
     rows, best, db = run_sweep(out)
-    table = new_table(("pruner", "trials", "completed", "pruned", "epochs trained", "compute",
-                       "best value found"), left=("pruner",),
+    table = new_table(("pruner", "trials", "completed", "pruned", "failed", "epochs trained",
+                       "compute", "best value found"), left=("pruner",),
                       title="The same runs as an Optuna sweep (SQLite), one trial per run")
     for r in rows:
-        table.add_row(r.pruner, str(r.trials), str(r.completed), str(r.pruned), str(r.steps),
-                      f"{r.compute:.0%}", cell(r.best))
+        table.add_row(r.pruner, str(r.trials), str(r.completed), str(r.pruned), str(r.failed),
+                      str(r.steps), f"{r.compute:.0%}", cell(r.best))
     console.print(table)
-    console.print(f"best final of all runs: {cell(best)}; study database: {db.resolve()}")
+    ours, median, oracle = rows
+    console.print(
+        f"ForecastPruner trained {ours.compute:.0%} of the epochs and found {cell(ours.best)}; "
+        f"MedianPruner {median.compute:.0%}, found {cell(median.best)}; the best final of all "
+        f"runs is {cell(best)}. An oracle that knew every final would need {oracle.compute:.0%} "
+        "(it completes only the runs that set a new best). 'failed': runs that diverged.")
+    console.print(f"study database: {db.resolve()}")
     console.print("its trials and the pruner's decisions, live: curvecast dashboard "
                   f"--storage sqlite:///{db.resolve()} --study ForecastPruner", soft_wrap=True)
 

@@ -115,6 +115,7 @@ class SweepRow:
     trials: int
     completed: int
     pruned: int
+    failed: int  # diverged runs: the objective returned NaN
     steps: int
     compute: float  # steps reported / steps of every run
     best: float | None
@@ -122,16 +123,20 @@ class SweepRow:
 
 def run_sweep(out: str | Path) -> tuple[list[SweepRow], float, Path]:
     """Replay the bundled runs, in a fixed shuffled order, as an Optuna study on SQLite
-    under ForecastPruner and under MedianPruner: (rows, best final of all runs, database).
+    under ForecastPruner and under MedianPruner, and what an oracle that knew every final
+    would spend on them (the floor: see ``evaluate.replay.oracle_study``): (rows, best
+    final of all runs, database).
 
     >>> import tempfile
     >>> rows, best, db = run_sweep(tempfile.mkdtemp())
     >>> [r.pruner for r in rows], rows[0].compute < 1.0
-    (['ForecastPruner', 'MedianPruner'], True)
+    (['ForecastPruner', 'MedianPruner', 'oracle'], True)
+    >>> all(r.completed + r.pruned + r.failed == r.trials for r in rows)
+    True
     """
     import optuna
 
-    from .evaluate.replay import replay_study
+    from .evaluate.replay import new_bests, oracle_study, replay_study
     from .integrations.optuna import ForecastPruner
     from .io.output import output_dir, staged
 
@@ -147,6 +152,12 @@ def run_sweep(out: str | Path) -> tuple[list[SweepRow], float, Path]:
                 r = replay_study(runs, pruner, storage=f"sqlite:///{tmp}", study_name=name)
                 states = [t.state.name for t in r.study.trials]
                 rows.append(SweepRow(name, len(states), states.count("COMPLETE"),
-                                     states.count("PRUNED"), r.steps, r.compute, r.best))
+                                     states.count("PRUNED"), states.count("FAIL"), r.steps,
+                                     r.compute, r.best))
+    o = oracle_study(runs)
+    records = sum(new_bests(runs))
+    rows.append(SweepRow("oracle", len(runs), records, len(runs) - records, 0, o.steps,
+                         o.compute, o.best))
     finals = np.array([c.values[-1] for c in runs])
     return rows, float(np.nanmin(finals)), db
+

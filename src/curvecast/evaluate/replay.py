@@ -43,9 +43,11 @@ def _pruners() -> dict[str, Callable[[], optuna.pruners.BasePruner]]:
     }
 
 
-PRUNERS = tuple(_pruners())
+ORACLE = "oracle"
+PRUNERS = (*_pruners(), ORACLE)
 """Pruner names replay accepts: ours, Optuna's with their default settings (patient:
-PatientPruner around MedianPruner with patience 1, as Optuna's documentation shows)."""
+PatientPruner around MedianPruner with patience 1, as Optuna's documentation shows), and
+the oracle (:func:`oracle_study`), the floor of compute at regret 0."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,9 @@ class ReplayResult:
             "compute_fraction": {"mean": float(self.compute.mean()),
                                  "worst": float(self.compute.max())},
             "regret": {"mean": float(self.regret.mean()), "worst": float(self.regret.max())},
-            "latency_ms": self.latency_ms,
-            "latency_p90_ms": self.latency_p90_ms,
+            # null for the oracle, which asks nothing
+            "latency_ms": self.latency_ms if math.isfinite(self.latency_ms) else None,
+            "latency_p90_ms": self.latency_p90_ms if math.isfinite(self.latency_p90_ms) else None,
             "repeats": int(self.compute.size),
             "seconds": self.seconds,
         }
@@ -84,8 +87,9 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
     >>> float(res[0].compute[0]), float(res[0].regret[0])
     (1.0, 0.0)
     """
-    factories = _pruners()
+    factories: dict = _pruners()
     factories["forecast"] = lambda: ForecastPruner(forecaster=forecaster)
+    factories[ORACLE] = None
     unknown = [p for p in pruners if p not in factories]
     if unknown:
         raise UsageError(f"unknown pruners {unknown}; choose from {list(factories)}")
@@ -103,9 +107,12 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
         compute, regret, lat = [], [], []
         for r, order in enumerate(draws):
             drawn = [runs[i] for i in order]
-            with _quiet():
-                pruner = factories[name]()
-            one = replay_study(drawn, pruner)
+            if name == ORACLE:
+                one = oracle_study(drawn)
+            else:
+                with _quiet():
+                    pruner = factories[name]()
+                one = replay_study(drawn, pruner)
             compute.append(one.compute)
             regret.append(one.regret)
             lat.extend(one.latency)
@@ -128,8 +135,46 @@ class StudyReplay:
     regret: float
     best: float | None
     latency: list[float]
-    study: optuna.Study
+    study: optuna.Study | None  # None for the oracle, which needs no study
     steps: int  # values reported
+
+
+def oracle_study(runs: Sequence[Curve]) -> StudyReplay:
+    """What a pruner that knew every final value would spend on ``runs`` in this order:
+    it completes only the runs that become the new best when they finish (a regret of 0
+    needs each of them whole, since only completed trials count) and stops every other
+    run at its first report. No real pruner can do better at regret 0.
+
+    >>> from curvecast.curve import Curve
+    >>> runs = [Curve(str(i), [1, 2, 3, 4], [2.0, f, f, f]) for i, f in enumerate([3, 1, 2])]
+    >>> r = oracle_study(runs)  # runs 0 and 1 are records (4 steps each), run 2 stops at once
+    >>> r.steps, round(r.compute, 3), r.regret, r.best
+    (9, 0.75, 0.0, 1.0)
+    """
+    runs = list(runs)
+    record = new_bests(runs)
+    reported = sum(len(r) if new else 1 for r, new in zip(runs, record, strict=True))
+    done = [float(r.values[-1]) for r, new in zip(runs, record, strict=True) if new]
+    total = sum(len(r) for r in runs)
+    return StudyReplay(reported / total, _regret(runs, done), done[-1] if done else None, [],
+                       None, reported)
+
+
+def new_bests(runs: Sequence[Curve]) -> list[bool]:
+    """Whether each run, in this order, finishes better than every run before it.
+
+    >>> from curvecast.curve import Curve
+    >>> new_bests([Curve(str(f), [1, 2, 3], [5.0, 4.0, f]) for f in (3, 1, 2, float("nan"), 0)])
+    [True, True, False, False, True]
+    """
+    sign = 1.0 if runs[0].goal == "min" else -1.0
+    best, out = np.inf, []
+    for r in runs:
+        final = sign * float(r.values[-1])
+        out.append(bool(np.isfinite(final) and final < best))
+        if out[-1]:
+            best = final
+    return out
 
 
 def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
