@@ -23,3 +23,15 @@ def pg_url() -> str:
         require("CURVECAST_PG_URL is not set: these tests need a PostgreSQL database, e.g. "
                 "postgresql+psycopg2://user@/db?host=/socket/dir (.ci/run starts one)")
     return url
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The real-data folder (../shared/data or $CURVECAST_DATA), as the loaders find it."""
+    from curvecast.datasets import data_dir
+    from curvecast.errors import InputError
+
+    try:
+        return data_dir()
+    except InputError as exc:
+        require(f"the real data are missing: {exc}")

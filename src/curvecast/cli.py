@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import click
 
 from .choices import FORMATS, GOALS, METHODS
-from .cli_output import cell, make_console, new_table
 from .cli_datasets import datasets
+from .cli_output import cell, make_console, new_table
 from .cli_scaling import scaling
 from .errors import CurvecastError
 

@@ -18,25 +18,66 @@ directory or to the repository.
   language-model runs (Muennighoff et al. 2023, via ColPret); Apache-2.0 / MIT.
 * :func:`load_pythia`: Pythia's zero-shot downstream accuracy per checkpoint
   (Biderman et al. 2023), one curve per (model, task); Apache-2.0.
+* :func:`load_opda`: AlexNet and ConvNeXt-tiny ImageNet sweeps of OPDA (Lourie et al.),
+  top-1 accuracy per epoch, epoch budget and one-cycle schedule peak as hyperparameters;
+  CC BY-SA 4.0.
+* :func:`load_ppo_pong`: PPO's evaluation returns on Atari Pong from HPO-RL-Bench
+  (Shala et al. 2024), noisy, at irregular timesteps.
+
+:mod:`.catalog` names them (``curvecast datasets list``). The loaders are imported on
+first use (PEP 562): the catalog, and so the command line, needs no numpy or pandas.
 """
 
-from .lcdb import load_lcdb
-from .lm import load_datablations, load_pythia
-from .loaders import (
-    TASKSET_TASKS,
-    data_dir,
-    load_cifar10_cnn,
-    load_nasbench_nlp,
-    load_taskset,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+_WHERE = {
+    "TASKSET_TASKS": "loaders", "data_dir": "loaders", "load_cifar10_cnn": "loaders",
+    "load_nasbench_nlp": "loaders", "load_taskset": "loaders",
+    "load_lcdb": "lcdb", "load_datablations": "lm", "load_pythia": "lm",
+    "load_opda": "opda", "load_ppo_pong": "hporl",
+    "DATASETS": "catalog", "Dataset": "catalog",
+}  # fmt: skip
 
 __all__ = [
+    "DATASETS",
     "TASKSET_TASKS",
+    "Dataset",
     "data_dir",
     "load_cifar10_cnn",
     "load_datablations",
     "load_lcdb",
     "load_nasbench_nlp",
+    "load_opda",
+    "load_ppo_pong",
     "load_pythia",
     "load_taskset",
 ]
+
+if TYPE_CHECKING:
+    from .catalog import DATASETS, Dataset
+    from .hporl import load_ppo_pong
+    from .lcdb import load_lcdb
+    from .lm import load_datablations, load_pythia
+    from .loaders import (
+        TASKSET_TASKS,
+        data_dir,
+        load_cifar10_cnn,
+        load_nasbench_nlp,
+        load_taskset,
+    )
+    from .opda import load_opda
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'curvecast.datasets' has no attribute {name!r}")
+    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # loaded once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -25,23 +25,43 @@ TASKSET_STEP = 200
 
 
 def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The real-data folder: ``path``, $CURVECAST_DATA, or the nearest ../shared/data."""
-    candidates = [path, os.environ.get("CURVECAST_DATA")]
-    here = Path(__file__).resolve()
-    candidates += [Path.cwd() / ".." / "shared" / "data"]
-    candidates += [p / "shared" / "data" for p in here.parents]
-    for c in candidates:
-        if c is not None and Path(c).is_dir():
-            return Path(c).resolve()
+    """The real-data folder, by one rule: ``path`` if given, else $CURVECAST_DATA if set
+    (either must be a folder: an explicit choice is never silently replaced), else
+    ``../shared/data`` from the working directory, else ``shared/data`` in the nearest
+    folder above this package (for a checkout, ``../shared/data`` beside it).
+
+    >>> data_dir(".") == Path(".").resolve()
+    True
+    """
+    for given, what in ((path, "the data folder given"),
+                        (os.environ.get("CURVECAST_DATA"), "CURVECAST_DATA")):
+        if given is not None and str(given) != "":
+            if not Path(given).is_dir():
+                raise InputError(f"{what} is not a folder: {str(given)!r}; point it at the "
+                                 "folder that holds the data sets (see "
+                                 "../shared/data/README.md)")
+            return Path(given).resolve()
+    looked = _default_dirs()
+    for c in looked:
+        if c.is_dir():
+            return c.resolve()
     raise InputError(
-        "no real-data folder found; pass data_dir, set CURVECAST_DATA, "
-        "or place the data in ../shared/data"
+        "no real-data folder found (looked for "
+        f"{', '.join(str(c) for c in looked[:3])}, ...); set CURVECAST_DATA to the folder "
+        "that holds the data sets, or place them in ../shared/data next to the repository"
     )
+
+
+def _default_dirs() -> list[Path]:
+    here = Path(__file__).resolve()
+    return [Path.cwd().parent / "shared" / "data",
+            *(p / "shared" / "data" for p in here.parents)]
 
 
 def _need(path: Path, what: str) -> Path:
     if not path.exists():
-        raise InputError(f"{what} not found; see ../shared/data/README.md for the data sets",
+        raise InputError(f"{what} not found; see ../shared/data/README.md for the data "
+                         "sets, or set CURVECAST_DATA to the folder that holds them",
                          file=str(path))
     return path
 
