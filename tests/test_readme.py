@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +16,7 @@ NEEDS_DATA = ("load_nasbench_nlp", "load_taskset", "load_lcdb")
 
 def snippets() -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(),
-                      re.S | re.M)
+                      re.DOTALL | re.MULTILINE)
 
 
 def test_readme_has_snippets():
