@@ -19,7 +19,7 @@ from ..curve import Curve, CurveSet
 from ..errors import UsageError
 from ..forecasters import Forecaster
 from ..runs import RunForecast, forecast_runs, run_forecaster
-from .page import Markup, Page, band, esc, num, view_range
+from .page import Markup, Page, band, esc, num, plot_text, view_range
 
 FAN_LEVELS = (0.95, 0.8, 0.5)
 FAN_POINTS = 60
@@ -86,7 +86,7 @@ def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
     traces.append(_line(c.steps, c.values, "observed", line={"color": "black"},
                         mode="lines+markers", marker={"size": 3}))
     fig = go.Figure(traces)
-    fig.update_layout(title={"text": esc(c.run), "font": {"size": 13}}, xaxis_title="step",
+    fig.update_layout(title={"text": plot_text(c.run), "font": {"size": 13}}, xaxis_title="step",
                       margin={"l": 50, "r": 10, "t": 40, "b": 40}, showlegend=False,
                       hovermode="x")
     # The course of the run and its 80% band, not an untrained first point or a spike.
@@ -97,7 +97,7 @@ def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
     if stop is not None:
         fig.add_vline(x=float(stop.step), line={"color": "#d62728", "dash": "dash", "width": 1})
         fig.add_annotation(x=float(stop.step), y=1, yref="paper", yanchor="bottom",
-                           xanchor="left", showarrow=False, text=esc(stop.text),
+                           xanchor="left", showarrow=False, text=plot_text(stop.text),
                            font={"size": 10, "color": "#d62728"})
     return fig
 
@@ -108,7 +108,7 @@ def summary_figure(order: Sequence[RunForecast], at: float, level: float) -> go.
     values (:func:`~.page.view_range`)."""
     ok = [r for r in order if r.median is not None]
     rank = list(range(1, len(ok) + 1))
-    names = [esc(r.run) for r in ok]
+    names = [plot_text(r.run) for r in ok]
     med = [r.median for r in ok]
     fig = go.Figure([
         go.Scatter(x=rank, y=med, mode="markers", name=f"forecast median, {level:.0%} interval",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from ..errors import InputError
-from .page import Page, esc, num
+from .page import Page, num, plot_text
 
 
 def _field(row: dict, key: str, i: int, file: str):
@@ -56,7 +56,7 @@ def replay_report(data: dict, file: str) -> Page:
               "the worst repeat. Lower left is better.")
     page.heading("Compute used against regret, per pruner")
     fig = go.Figure([
-        go.Scatter(x=[c[0]], y=[g[0]], mode="markers+text", name=esc(name), text=[esc(name)],
+        go.Scatter(x=[c[0]], y=[g[0]], mode="markers+text", name=plot_text(name), text=[plot_text(name)],
                    textposition="top center", marker={"size": 10},
                    error_x={"type": "data", "symmetric": False, "array": [c[1] - c[0]],
                             "arrayminus": [0]},
@@ -103,7 +103,7 @@ def backtest_report(data: dict, file: str) -> Page:
     with_k = any(k for _, k in groups)
 
     def label(method: str, k: int) -> str:
-        return esc(f"{method}, {k} runs seen whole" if with_k else method)
+        return plot_text(f"{method}, {k} runs seen whole" if with_k else method)
 
     page = Page(f"curvecast report: backtest {file}")
     n, ex = data.get("n_runs"), data.get("excluded")

@@ -1,9 +1,10 @@
 """One self-contained HTML page: plotly.js inline, figures as inert JSON, names escaped.
 
 Every text that came from the data (run names, methods, pruners, file names) goes
-through :func:`esc` before it reaches the page or a figure: plotly draws its titles,
-legends and hover text from a subset of HTML, and shows escaped entities as plain text,
-so ``<script>`` in a run name is displayed, never parsed. Figures are embedded as
+through :func:`esc` before it reaches the page, and through :func:`plot_text` before it
+reaches a figure: plotly draws its titles, legends and hover text from a subset of HTML
+and shows escaped entities as plain text, so ``<script>`` in a run name is displayed,
+never parsed. Figures are embedded as
 ``<script type="application/json">`` blocks written by :func:`script_json`, in which no
 ``<``, ``>`` or ``&`` survives, so no string inside can close the block.
 
@@ -69,6 +70,18 @@ def esc(text) -> str:
     '&lt;script&gt;alert(1)&lt;/script&gt;'
     """
     return html.escape(str(text), quote=True)
+
+
+def plot_text(text) -> str:
+    """Text for a plotly title, legend, label or hover text: ``&``, ``<`` and ``>`` escaped,
+    quotes not. plotly reads such text as a small subset of HTML and decodes only a few
+    named entities (``&amp;``, ``&lt;``, ``&gt;``, not ``&quot;``), so :func:`esc`'s
+    ``&quot;`` would show as written.
+
+    >>> plot_text('<b>"lr=0.1" & wd</b>')
+    '&lt;b&gt;"lr=0.1" &amp; wd&lt;/b&gt;'
+    """
+    return html.escape(str(text), quote=False)
 
 
 def _plain(obj):

@@ -28,7 +28,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..scaling import Law, Points, ScalingFit, compute_optimal
-from .page import Page, band, esc, floats, num
+from .page import Page, band, floats, num, plot_text
 
 EXTEND_CURVE = 10.0  # the fitted curve goes to this many times the largest compute (or x) seen
 EXTEND_FRONTIER = 100.0  # the frontier plot goes to this many times the largest compute seen
@@ -43,6 +43,26 @@ def _seen_line(x: float, text: str) -> dict:
             "line": {"color": "#999", "dash": "dot", "width": 1}, "name": text}
 
 
+def _out_to(lo: float, hi: float, factor: float) -> np.ndarray:
+    """GRID points from ``lo`` to ``factor`` times ``hi`` on a log scale, stopping short
+    of float64's largest number (inputs near 1e308 must not make the grid inf).
+
+    >>> float(_out_to(1.0, 1e307, 100.0)[-1]) < float("inf")
+    True
+    """
+    top = min(hi * factor, np.finfo(float).max / 2) if np.isfinite(hi) else hi
+    return np.geomspace(lo, max(top, lo), GRID)
+
+
+def _usable(*arrays) -> np.ndarray:
+    """Where every array is positive and finite (a law's inputs, the split it gives)."""
+    ok = np.ones(len(arrays[0]), bool)
+    for a in arrays:
+        a = np.asarray(a, float)
+        ok &= np.isfinite(a) & (a > 0)
+    return ok
+
+
 def _inputs(law: Law, n, d) -> dict[str, np.ndarray]:
     """The law's inputs at (N, D); every token fresh (U = D) for a law that reads U, as
     on the compute-optimal frontier."""
@@ -55,27 +75,43 @@ def _inputs(law: Law, n, d) -> dict[str, np.ndarray]:
 def _two_variable(page: Page, law: Law, pts: Points, fit: ScalingFit, *, k: float,
                   level: float, label: str) -> None:
     n, d = pts.X["n"], pts.X["d"]
-    seen = k * n * d
+    with np.errstate(over="ignore"):
+        seen = k * n * d
     lo, hi = float(seen.min()), float(seen.max())
 
     # loss against N: the runs by D, the law along the frontier to 10x the compute seen
-    grid = np.geomspace(lo, hi * EXTEND_CURVE, GRID)
+    grid = _out_to(lo, hi, EXTEND_CURVE)
     alloc = compute_optimal(fit, grid, k=k, level=level)
     n_opt = np.array([a.n_opt.estimate for a in alloc])
     d_opt = np.array([a.d_opt.estimate for a in alloc])
-    pr = fit.predict(_inputs(law, n_opt, d_opt), level)
+    # A degenerate fit (a flat loss, an exponent at 0) has no finite split: the runs
+    # are drawn, the frontier where it exists, and a note says why the rest is missing.
+    on = _usable(n_opt, d_opt)
+    if not on.all():
+        page.note(f"{pts.where}the fitted law has no finite compute-optimal split "
+                  f"{'at some' if on.any() else 'at any'} of these budgets (its parameters "
+                  "are degenerate: see the warnings and the parameter table); "
+                  f"{'only where it has one is it' if on.any() else 'nothing is'} drawn along it.")
+    grid, n_opt, d_opt = grid[on], n_opt[on], d_opt[on]
+    traces = []
+    if on.any():
+        pr = fit.predict(_inputs(law, n_opt, d_opt), level)
+        traces = [
+            band(n_opt, pr.lower, pr.upper, f"{level:.0%} interval", BAND),
+            go.Scatter(x=floats(n_opt), y=floats(pr.pred), mode="lines",
+                       name="law at the compute-optimal N*, D*", line={"color": "#1f77b4"},
+                       hovertext=[f"C {c:.3g}: N* {a:.3g}, D* {b:.3g}, loss {p:.4g}"
+                                  for c, a, b, p in zip(grid, n_opt, d_opt, pr.pred,
+                                                        strict=True)],
+                       hoverinfo="text"),
+        ]
     hover = [f"N {a:.3g}, D {b:.3g}, loss {c:.4g}" for a, b, c in zip(n, d, pts.y, strict=True)]
     fig = go.Figure([
         go.Scatter(x=floats(n), y=floats(pts.y), mode="markers", name="runs (colour: log10 D)",
                    hovertext=hover, hoverinfo="text",
                    marker={"color": floats(np.log10(d)), "colorscale": "Viridis", "size": 7,
                            "showscale": True, "colorbar": {"title": {"text": "log10 D"}}}),
-        band(n_opt, pr.lower, pr.upper, f"{level:.0%} interval", BAND),
-        go.Scatter(x=floats(n_opt), y=floats(pr.pred), mode="lines", name="law at the compute-optimal N*, D*",
-                   line={"color": "#1f77b4"},
-                   hovertext=[f"C {c:.3g}: N* {a:.3g}, D* {b:.3g}, loss {p:.4g}"
-                              for c, a, b, p in zip(grid, n_opt, d_opt, pr.pred, strict=True)],
-                   hoverinfo="text"),
+        *traces,
     ])
     fig.update_layout(title={"text": f"{label}loss against N"},
                       xaxis={"type": "log", "title": "parameters N"},
@@ -85,7 +121,9 @@ def _two_variable(page: Page, law: Law, pts: Points, fit: ScalingFit, *, k: floa
     page.figure(fig)
 
     # the frontier: N* and D* against compute, to 100x the compute seen
-    grid = np.geomspace(lo, hi * EXTEND_FRONTIER, GRID)
+    if not on.any():
+        return
+    grid = _out_to(lo, hi, EXTEND_FRONTIER)
     alloc = compute_optimal(fit, grid, k=k, level=level)
     traces = []
     for what, color, fill in (("n_opt", "#1f77b4", BAND), ("d_opt", "#ff7f0e", BAND_D)):
@@ -106,7 +144,7 @@ def _two_variable(page: Page, law: Law, pts: Points, fit: ScalingFit, *, k: floa
 def _one_variable(page: Page, pts: Points, fit: ScalingFit, *, level: float,
                   label: str) -> None:
     x = pts.X["x"]
-    grid = np.geomspace(float(x.min()), float(x.max()) * EXTEND_CURVE, GRID)
+    grid = _out_to(float(x.min()), float(x.max()), EXTEND_CURVE)
     pr = fit.predict({"x": grid}, level)
     fig = go.Figure([
         go.Scatter(x=floats(x), y=floats(pts.y), mode="markers", name="runs", marker={"color": "#222"}),
@@ -136,7 +174,7 @@ def scaling_report(law: Law, fits: Sequence[tuple[Points, ScalingFit]], file: st
                  "token fresh) from the smallest compute seen to 10x the largest; the frontier "
                  "runs to 100x the largest."))
     for pts, fit in fits:
-        label = "" if pts.group is None else f"{esc(pts.group)}: "
+        label = "" if pts.group is None else f"{plot_text(pts.group)}: "
         page.heading(f"group {pts.group}" if pts.group is not None else law.name)
         page.note(f"{fit.n_points} runs"
                   + (f", {pts.dropped} with a NaN or inf loss dropped (diverged)"

@@ -98,6 +98,20 @@ def _positive(values: np.ndarray, column: str, file: str, what: str) -> None:
                          file=file, row=i + 1, column=column)
 
 
+def _finite_compute(n: np.ndarray, d: np.ndarray, k: float, file: str, n_col: str,
+                    d_col: str | None) -> None:
+    """Every run's compute k N D must be a float64 number: the laws of N and D are
+    fitted, reported and split by it (and ``scaling fit`` and ``scaling report`` must
+    accept the same tables)."""
+    with np.errstate(over="ignore"):
+        bad = ~np.isfinite(k * n * d)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"N {n[i]:g} times D {d[i]:g} ({d_col!r}): the compute {k:g} N D "
+                         "is beyond float64 (1.8e308); give N and D in larger units "
+                         "(millions, billions)", file=file, row=i + 1, column=n_col)
+
+
 def read_points(
     path: str | os.PathLike,
     columns: Mapping[str, str],
@@ -136,7 +150,11 @@ def read_points(
         _positive(c, compute, file, "training compute")
         if "n" not in X:
             raise UsageError("deriving D from compute needs the parameter column (--n)")
-        X["d"] = c / (k * X["n"])
+        with np.errstate(over="ignore", under="ignore"):
+            X["d"] = c / (k * X["n"])
+        _positive(X["d"], compute, file, f"tokens D = C / ({k:g} N)")
+    if "n" in X and "d" in X:
+        _finite_compute(X["n"], X["d"], k, file, need.get("n", "N"), need.get("d", compute))
     y = _numbers(df, loss, file)
     finite = np.isfinite(y)
     if (y[finite] <= 0).any():

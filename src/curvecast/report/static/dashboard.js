@@ -14,9 +14,10 @@
   var version = null, last = null;
   window.curvecast = {renders: 0, version: null};  // read by the browser tests
 
+  // Text for plotly's titles (a small subset of HTML): &, < and > escaped; not quotes,
+  // since plotly decodes &amp; &lt; &gt; but would show &quot; as written.
   function esc(s) {
-    return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-      .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+    return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   }
   function fmt(v) {
     if (v === null || v === undefined) return '-';
