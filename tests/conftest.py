@@ -3,9 +3,14 @@ skip with a message when missing here and fail when missing in CI (CI=true)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+"""The real data sets (../shared/data beside the checkout; CI copies them there)."""
 
 
 def require(what: str) -> None:
@@ -13,6 +18,20 @@ def require(what: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(what)
     pytest.skip(what)
+
+
+def need(path: Path) -> Path:
+    """``path`` of real data; the test skips without it here and fails in CI."""
+    if not Path(path).exists():
+        require(f"real data not found at {path} (the shared data folder ../shared/data "
+                "is absent in this checkout)")
+    return Path(path)
+
+
+def need_module(name: str, extra: str = "test") -> None:
+    """A package of an extra (``pip install -e '.[test]'``): skip without it, fail in CI."""
+    if importlib.util.find_spec(name) is None:
+        require(f"{name} is not installed: pip install -e '.[{extra}]'")
 
 
 @pytest.fixture

@@ -42,7 +42,9 @@ def browser():
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        pytest.skip("selenium is not installed (pip install -e '.[test]')")
+        from conftest import require
+
+        require("selenium is not installed (pip install -e '.[test]')")
     binary, driver = (shutil.which(Path(p).name) or p for p in CHROMIUM)
     if not (Path(binary).exists() and Path(driver).exists()):
         from conftest import require

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import SHARED_DATA, need
 
 from curvecast.datasets import (
     TASKSET_TASKS,
@@ -18,8 +17,12 @@ from curvecast.datasets import (
 )
 from curvecast.errors import InputError
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not found at {DATA}")
+DATA = SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _data():
+    need(DATA)
 
 
 def test_taskset_tasks_load_with_hyperparameters():

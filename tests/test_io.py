@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import need
 
 from curvecast.curve import Curve, CurveSet
 from curvecast.errors import InputError, UsageError
@@ -445,8 +446,7 @@ def test_reads_50k_shuffled_rows(tmp_path):
 
 
 def test_real_taskset_curves(tmp_path):
-    if not TASKSET.exists():
-        pytest.skip(f"shared data not found at {TASKSET}")
+    need(TASKSET)
     runs = json.loads(TASKSET.read_text())[:20]
     rows = []
     for i, r in enumerate(runs):

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
+from conftest import need_module
 
-from curvecast.datasets import load_lcdb
 from curvecast.datasets import lcdb as lcdb_module
+from curvecast.datasets import load_lcdb
 from curvecast.datasets.lcdb import LCDB_LEARNERS
 from curvecast.errors import InputError
 
+
 # ``import lcdb`` fails without openml (which lcdb does not declare); the loader only needs
-# the package's files, so look for the package without running it.
-HAVE_LCDB = importlib.util.find_spec("lcdb") is not None
-needs_lcdb = pytest.mark.skipif(
-    not HAVE_LCDB, reason="the LCDB data package is not installed: pip install lcdb "
-                          "(or pip install -e '.[test]')")
+# the package's files, so need_module looks for the package without running it.
+@pytest.fixture
+def needs_lcdb_package():
+    need_module("lcdb")
+
+
+needs_lcdb = pytest.mark.usefixtures("needs_lcdb_package")
 
 
 @pytest.fixture(scope="module")

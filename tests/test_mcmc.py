@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import need_module
 
-pytest.importorskip("emcee")
+need_module("emcee")
 
-import curvecast  # noqa: E402
-from curvecast.curve import Curve  # noqa: E402
-from curvecast.errors import UsageError  # noqa: E402
-from curvecast.forecasters import METHODS, MCMCForecaster  # noqa: E402
-from curvecast.forecasters import mcmc as mcmc_module  # noqa: E402
+import curvecast
+from curvecast.curve import Curve
+from curvecast.errors import UsageError
+from curvecast.forecasters import METHODS, MCMCForecaster
+from curvecast.forecasters import mcmc as mcmc_module
 
 X = np.arange(1, 46.0)
 TRUTH = 0.3 + 2.0 * X**-0.7

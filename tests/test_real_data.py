@@ -12,29 +12,22 @@ TaskSet (Apache-2.0), CIFAR-10 CNN curves of Klein et al. 2017 (tests only).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA, need
 
 from curvecast import Curve, CurveSet, EnsembleForecaster
 from curvecast.cli import main
 from curvecast.datasets import load_cifar10_cnn, load_nasbench_nlp, load_taskset
 from curvecast.io import read_curves, write_long
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 NASBENCH = DATA / "nasbench_nlp_wt2" / "train_logs_wikitext-2" / "logs.zip"
 TASKSET = DATA / "taskset" / "FixedTextRNNClassification_imdb_patch32_GRU128_bs128.json"
 CIFAR = DATA / "cnn_cifar10"
 
 pytestmark = pytest.mark.slow
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"real data not found at {path} (the shared data folder ../shared/data "
-                    "is absent in this checkout)")  # fmt: skip
-    return path
 
 
 def abs_errors(median, last, truth, mask):

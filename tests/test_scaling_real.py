@@ -12,8 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from test_real_data import DATA as SHARED_DATA
-from test_real_data import need
+from conftest import SHARED_DATA, need
 
 from curvecast.scaling import ScalingWarning, backtest, fit_law, read_points
 from curvecast.scaling.table import Points
