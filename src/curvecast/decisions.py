@@ -66,7 +66,6 @@ def diverged() -> Decision:
 
 
 @quiet
-
 def decide(fc: Forecast, values, incumbent: float | None, risk: float = 0.05,
            min_gain: float | None = None) -> Decision:
     """Judge one run from its forecast ``fc`` at the final step (one run, one step) and

@@ -104,7 +104,6 @@ def _key(pts: Points, by: str, k: float) -> np.ndarray:
 
 
 @quiet
-
 def backtest(groups: list[Points], law: str, holdout_top: int, *, by: str | None = None,
              level: float = LEVEL, n_boot: int = N_BOOT, seed: int = 0, k: float = K,
              delta: float = DELTA) -> Backtest:

@@ -327,7 +327,6 @@ def _diagnose(law: Law, theta, X, y, boot) -> list[str]:
 
 
 @quiet
-
 def fit_law(
     law: str | Law,
     X: Mapping[str, object],

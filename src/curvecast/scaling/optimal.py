@@ -90,7 +90,6 @@ def check_law(law: Law) -> None:
 
 
 @quiet
-
 def compute_optimal(fit: ScalingFit, compute, k: float = K,
                     level: float = LEVEL) -> list[Allocation]:
     """The compute-optimal N*, D*, tokens per parameter and loss at each budget in
