@@ -75,4 +75,4 @@ def test_curveset_names_goal_and_slices():
     with pytest.raises(InputError, match="mix goals"):
         CurveSet([Curve("a", [1], [1]), Curve("b", [1], [1], goal="max")])
     with pytest.raises(UsageError):
-        CurveSet([]).max_step
+        _ = CurveSet([]).max_step
