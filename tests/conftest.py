@@ -54,3 +54,13 @@ def shared_data():
         return data_dir()
     except InputError as exc:
         require(f"the real data are missing: {exc}")
+
+
+SLOW_DOCTESTS = {"curvecast.demo", "curvecast.demo.run_sweep"}
+"""Doctests that replay whole sweeps (20-185 s): run in the suite's second, slow step."""
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if isinstance(item, pytest.DoctestItem) and item.name in SLOW_DOCTESTS:
+            item.add_marker(pytest.mark.slow)

@@ -574,6 +574,7 @@ def test_forecast_writes_no_files(capsys, tmp_path, monkeypatch):
     assert tree(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_demo_writes_plot_and_json(capsys, tmp_path):
     out_dir = tmp_path / "demo-out"
     code, out, err = cli(capsys, "demo", "--out", out_dir)

@@ -205,6 +205,7 @@ def test_confirm_turns_a_first_doubt_into_a_warning():
     assert confirm(nan, warned=False, risk=0.05).stop  # divergence is never second-guessed
 
 
+@pytest.mark.slow
 def test_replay_accounts_compute_and_regret():
     runs = list(sample_curves())
     res = {r.pruner: r for r in replay(runs, ["nop", "forecast", "median"], trials=12,

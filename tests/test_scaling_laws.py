@@ -89,6 +89,7 @@ def test_unknown_law_is_a_usage_error():
 # --------------------------------------------------------------------------- recovery
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(E=st.floats(1.5, 2.5), A=st.floats(200, 1000), B=st.floats(300, 3000),
        alpha=st.floats(0.25, 0.45), beta=st.floats(0.25, 0.45), seed=st.integers(0, 99))

@@ -18,6 +18,7 @@ from curvecast.scaling import ScalingWarning, backtest, fit_law, read_points
 from curvecast.scaling.table import Points
 
 DATA = SHARED_DATA / "scaling"
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
