@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .choices import DEFAULT_METHOD
 from .curve import Curve, CurveSet, check_goal
 from .errors import UsageError
 from .families import FAMILIES
@@ -19,21 +20,23 @@ from .forecasters import METHODS, FamilyForecaster, Forecaster, LearnedForecaste
 
 
 def method_names() -> list[str]:
-    """Every name ``make_forecaster`` knows: the methods, then each family alone."""
-    return sorted(METHODS) + list(FAMILIES)
+    """Every name ``make_forecaster`` knows: 'default', the methods, each family alone."""
+    return ["default", *sorted(METHODS), *FAMILIES]
 
 
-def make_forecaster(method: str | Forecaster = "ensemble", bound: float | None = None,
+def make_forecaster(method: str | Forecaster = "default", bound: float | None = None,
                     model: str | Path | None = None) -> Forecaster:
     """A forecaster from its name ('ensemble', 'last', 'mean_last', a family such as
     'pow3' fitted alone) or as given. ``model``: a combiner network file for the methods
     that use one (ensemble, study; e.g. a held-out network of ``benchmarks/models/``).
 
-    >>> make_forecaster("study").name, make_forecaster("pow3").name
-    ('study', 'pow3')
+    >>> make_forecaster("study").name, make_forecaster("pow3").name, make_forecaster().name
+    ('study', 'pow3', 'ensemble')
     """
     if isinstance(method, Forecaster):
         return method
+    if method == "default":  # whatever the project's default is (choices.DEFAULT_METHOD)
+        method = DEFAULT_METHOD
     if method in ("ensemble", "study") and model is not None:
         net = LearnedForecaster(model, bound=bound)
         return net if method == "ensemble" else StudyForecaster(base=net, bound=bound)
@@ -50,7 +53,7 @@ def forecast(
     *,
     at: float | Sequence[float],
     goal: str = "min",
-    method: str | Forecaster = "ensemble",
+    method: str | Forecaster = "default",
     bound: float | None = None,
 ) -> Forecast:
     """Forecast one learning curve at the step(s) ``at``.
@@ -60,7 +63,8 @@ def forecast(
     steps, values: the curve observed so far (any order; NaN/inf mark divergence).
     at: step or steps to forecast at.
     goal: 'min' (loss, error) or 'max' (accuracy).
-    method: 'ensemble' (default), 'last', 'mean_last' or a Forecaster instance.
+    method: 'default' (the project's default: now 'ensemble'), 'bma', 'last', 'mean_last',
+        a family name, or a Forecaster instance.
     bound: the metric's best attainable value if known (0 for a loss, 1 for accuracy).
 
     Returns a single-curve :class:`Forecast`: its answers have the steps as first axis.
@@ -95,7 +99,7 @@ def forecast_batch(
     *,
     at: float | Sequence[float],
     goal: str | None = None,
-    method: str | Forecaster = "ensemble",
+    method: str | Forecaster = "default",
     bound: float | None = None,
 ) -> Forecast:
     """Forecast many curves at once at the shared step(s) ``at``.

@@ -49,7 +49,7 @@ _bound_option = click.option(
     "--bound", type=float, default=None,
     help="Best attainable value of the metric if known (0 for a loss, 1 for accuracy).")
 _method_option = click.option(
-    "--method", type=click.Choice(METHODS), default="ensemble", show_default=True,
+    "--method", type=click.Choice(METHODS), default="default", show_default=True,
     help="Forecaster, as for 'curvecast forecast'.")
 
 
@@ -72,8 +72,9 @@ def cli(verbose: bool) -> None:
               show_default=True, help="Probability at which the target counts as reached.")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True,
               help="min for loss or error, max for accuracy.")
-@click.option("--method", type=click.Choice(METHODS), default="ensemble", show_default=True,
-              help="Forecaster: ensemble (families combined by the trained network), study "
+@click.option("--method", type=click.Choice(METHODS), default="default", show_default=True,
+              help="Forecaster: default (the project's default, now ensemble), ensemble "
+                   "(families combined by the trained network), study "
                    "(the ensemble corrected on the runs in FILE that reached --at), bma "
                    "(families averaged by BIC weights), last, mean_last, mcmc (slow "
                    "reference), or one family fitted alone (pow3, ...).")
