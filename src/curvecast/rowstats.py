@@ -14,8 +14,13 @@ def nanmedian(a: np.ndarray, keepdims: bool = False) -> np.ndarray:
 
     >>> nanmedian(np.array([[1.0, np.nan, 3.0, 2.0], [np.nan, np.nan, 5.0, 7.0]]))
     array([2., 6.])
+    >>> nanmedian(np.zeros((2, 0)))  # no column (the differences of one point): NaN
+    array([nan, nan])
     """
     a = np.asarray(a, float)
+    if a.shape[1] == 0:
+        out = np.full(a.shape[0], np.nan)
+        return out[:, None] if keepdims else out
     s = np.sort(a, axis=1)  # NaN sorts last
     n = (~np.isnan(a)).sum(axis=1)
     rows = np.arange(a.shape[0])

@@ -3,8 +3,10 @@
 For every complete run (status ok: no NaN or inf anywhere, at least 3 points; a
 diverged run has no final value to score; both kinds are counted as excluded) and
 every cutoff, the forecaster sees the first
-``round(cutoff * n)`` points of the run (at least 1, at most n - 1) and forecasts the
-run's final value and every hidden step. A forecast that fails (too few points, no
+``round(cutoff * n)`` points of the run (at most n - 1) and forecasts the run's final
+value and every hidden step. A run to which a cutoff shows no point (round(cutoff * n)
+< 1: 5 points at cutoff 0.1) is too short for it: left out of that cutoff's row and
+counted there (``too_short``). A forecast that fails (too few points, no
 model fitted) falls back to the last value seen and is counted in ``failures``, so
 every method is scored on the same runs.
 
@@ -47,7 +49,9 @@ class Score:
     finals inside each central interval; spearman: rank correlation of forecast medians
     and true finals across runs; curve_nmae: mean absolute error over all hidden steps
     divided by the IQR; failures: forecasts that fell back to the last value; context:
-    finished runs the methods saw (K), repeats: random splits averaged (see backtest).
+    finished runs the methods saw (K), repeats: random splits averaged (see backtest);
+    too_short: complete runs left out because the cutoff shows them no point (failures
+    and too_short are summed over the splits). A row with no run left is NaN.
     """
 
     method: str
@@ -65,6 +69,7 @@ class Score:
     seconds: float
     context: int = 0
     repeats: int = 1
+    too_short: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,8 +98,18 @@ class Backtest:
 
 
 def cut_point(c: Curve, cutoff: float) -> int:
-    """Points of run ``c`` a forecaster sees at ``cutoff``: round(cutoff * n), within 1..n-1."""
+    """Points of run ``c`` a forecaster sees at ``cutoff``: round(cutoff * n), within 1..n-1
+    (0 points: the run is too short for the cutoff, see :func:`long_enough`)."""
     return int(min(max(round(cutoff * len(c)), 1), len(c) - 1))
+
+
+def long_enough(c: Curve, cutoff: float) -> bool:
+    """Whether ``cutoff`` shows run ``c`` at least one point.
+
+    >>> long_enough(Curve("a", range(5), [1.0] * 5), 0.1), long_enough(Curve("b", range(10), [1.0] * 10), 0.1)
+    (False, True)
+    """
+    return round(cutoff * len(c)) >= 1
 
 
 def _groups(curves: Sequence[Curve]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -237,6 +252,14 @@ def _splits(curves: list[Curve], k: int, repeats: int, seed: int):
 
 def _score(method: Forecaster, ctx, full, cutoff, levels, qs, scale) -> dict:
     """Scores of one method at one cutoff on one split, as a dict of Score's fields."""
+    too_short = sum(not long_enough(c, cutoff) for c in full)
+    full = [c for c in full if long_enough(c, cutoff)]
+    if not full:
+        nan = float("nan")
+        return {"n_runs": 0, **dict.fromkeys(("mae", "nmae", "medae", "log_score", "crps",
+                                              "spearman", "curve_nmae"), nan),
+                "coverage": {str(lv): nan for lv in levels}, "failures": 0, "seconds": 0.0,
+                "too_short": too_short}
     if ctx and hasattr(method, "with_context"):
         method = method.with_context(ctx)
     truth = np.array([c.values[-1] for c in full])
@@ -256,7 +279,7 @@ def _score(method: Forecaster, ctx, full, cutoff, levels, qs, scale) -> dict:
                      for i, lv in enumerate(levels)},
         "spearman": scoring.spearman(med, truth),
         "curve_nmae": float(np.mean(parts["curve_err"])) / scale if scale > 0 else float("nan"),
-        "failures": int(failed.sum()), "seconds": seconds}
+        "failures": int(failed.sum()), "seconds": seconds, "too_short": too_short}
 
 
 def _average(scores: list[dict], method: str, cutoff: float, context: int) -> Score:
@@ -267,4 +290,4 @@ def _average(scores: list[dict], method: str, cutoff: float, context: int) -> Sc
     return Score(method=method, cutoff=cutoff, n_runs=scores[0]["n_runs"], coverage=cov,
                  failures=sum(s["failures"] for s in scores),
                  seconds=sum(s["seconds"] for s in scores), context=context,
-                 repeats=len(scores), **avg)
+                 repeats=len(scores), too_short=sum(s["too_short"] for s in scores), **avg)
