@@ -189,11 +189,15 @@ def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
                                     pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
     latency: list[float] = []
     reported = 0
+    choices = hp_choices(runs)
+    if any(len(c) > 1 for c in choices.values()):  # each trial takes its run's category
+        for r in runs:
+            study.enqueue_trial({k: str(r.hp[k]) for k in choices if k in r.hp})
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal reported
         run = runs[trial.number]
-        suggest_hp(trial, run.hp)
+        suggest_hp(trial, run.hp, choices)
         for step, value in zip(int_steps(run), run.values, strict=True):
             trial.report(float(value), step)
             reported += 1
@@ -236,18 +240,37 @@ def int_steps(run: Curve) -> list[int]:
     return list(range(len(s)))
 
 
-def suggest_hp(trial: optuna.Trial, hp: dict) -> None:
+def _is_number(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+
+
+def hp_choices(runs: Sequence[Curve]) -> dict[str, list[str]]:
+    """Every value, as text, of each hyperparameter that is not a number in some run:
+    Optuna needs one list of choices per name across a study's trials.
+
+    >>> hp_choices([Curve("a", [1], [1.0], hp={"lr": 0.1, "data": "c4"}),
+    ...             Curve("b", [1], [1.0], hp={"lr": 0.2, "data": "oscar"})])
+    {'data': ['c4', 'oscar']}
+    """
+    text = {k for r in runs for k, v in r.hp.items() if not _is_number(v)}
+    return {k: sorted({str(r.hp[k]) for r in runs if k in r.hp}) for k in sorted(text)}
+
+
+def suggest_hp(trial: optuna.Trial, hp: dict, choices: dict[str, list[str]] | None = None) -> None:
     """Record the run's hyperparameters as the trial's parameters (numbers as floats,
-    anything else as a string category).
+    anything else as a string category). ``choices`` (see :func:`hp_choices`) lists the
+    categories of the whole study; with more than one, the trial's own must have been
+    enqueued (``study.enqueue_trial``), as :func:`replay_study` does.
 
     >>> trial = optuna.create_study().ask()
     >>> suggest_hp(trial, {"lr": 0.1, "cell": "lstm"})
     >>> trial.params
     {'lr': 0.1, 'cell': 'lstm'}
     """
+    choices = choices or {}
     for k, v in hp.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            trial.suggest_categorical(k, [str(v)])
+        if k in choices or not _is_number(v):
+            trial.suggest_categorical(k, choices.get(k, [str(v)]))
         else:
             trial.suggest_float(k, float(v), float(v))
 
