@@ -116,9 +116,9 @@ def _split(text: str, cast=str) -> list:
 
 def _backtest_table(bt) -> Table:
     with_k = any(r.context for r in bt.results)
-    cols = ["method", *(["context"] if with_k else []), "cutoff", "mae", "nmae", "medae",
-            "log score", "crps", "cov50", "cov80", "cov90", "spearman", "curve nmae", "failures",
-            "seconds"]
+    cols = ["method", *(["context"] if with_k else []), "cutoff", "mae", "nmae", "nmae typ",
+            "medae", "log score", "crps", "cov50", "cov80", "cov90", "spearman", "sp. top",
+            "win vs last", "curve nmae", "failures", "seconds"]
     title = f"{bt.n_runs} complete runs ({bt.excluded} excluded: diverged or too short)"
     if bt.in_sample:
         title += (f"; IN SAMPLE: the network was trained on {sum(bt.in_sample_datasets.values())}"
@@ -127,9 +127,11 @@ def _backtest_table(bt) -> Table:
     for r in bt.results:
         cov = [f"{r.coverage.get(k, float('nan')):.2f}" for k in ("0.5", "0.8", "0.9")]
         k = [str(r.context)] if with_k else []
-        table.add_row(r.method, *k, f"{r.cutoff:g}", cell(r.mae), cell(r.nmae), cell(r.medae),
-                      f"{r.log_score:.3f}", cell(r.crps), *cov, f"{r.spearman:.3f}",
-                      cell(r.curve_nmae), str(r.failures), f"{r.seconds:.2f}")
+        table.add_row(r.method, *k, f"{r.cutoff:g}", cell(r.mae), cell(r.nmae),
+                      cell(r.nmae_typical), cell(r.medae), f"{r.log_score:.3f}", cell(r.crps),
+                      *cov, f"{r.spearman:.3f}", f"{r.spearman_top:.3f}",
+                      f"{r.win_rate_vs_last:.2f}", cell(r.curve_nmae), str(r.failures),
+                      f"{r.seconds:.2f}")
     return table
 
 
@@ -422,7 +424,9 @@ cli.add_command(datasets)
 
 
 def _say(text: str) -> None:
-    """An error line on stderr; nothing when stderr itself cannot be written."""
+    """An error line on stderr (one line: a library's message may hold newlines);
+    nothing when stderr itself cannot be written."""
+    text = " ".join(part.strip() for part in text.splitlines() if part.strip())
     try:
         click.echo(text, err=True)
     except (OSError, ValueError):

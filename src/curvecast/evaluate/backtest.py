@@ -36,6 +36,9 @@ from ..forecasters.provenance import check_in_sample
 from . import scoring
 
 LEVELS = (0.5, 0.8, 0.9)
+TYPICAL = (0.01, 0.99)
+"""Quantiles of the file's true finals that bound a typical run (for the _typical scores)."""
+ROBUST = ("nmae_typical", "crps_typical", "spearman_top", "win_rate_vs_last")
 CUTOFFS = (0.1, 0.2, 0.4, 0.6, 0.8)
 
 
@@ -52,6 +55,13 @@ class Score:
     finished runs the methods saw (K), repeats: random splits averaged (see backtest);
     too_short: complete runs left out because the cutoff shows them no point (failures
     and too_short are summed over the splits). A row with no run left is NaN.
+
+    Robust scores, since a handful of exploding runs set the plain MAE (TaskSet):
+    nmae_typical, crps_typical: nmae and crps over the runs whose true final lies within
+    the 1-99% quantiles of the file's finals (:data:`TYPICAL`); spearman_top: rank
+    correlation among the best quarter of runs by true final (what picking a winner
+    needs); win_rate_vs_last: fraction of runs whose absolute error is below the last
+    seen value's.
     """
 
     method: str
@@ -70,6 +80,10 @@ class Score:
     context: int = 0
     repeats: int = 1
     too_short: int = 0
+    nmae_typical: float = float("nan")
+    crps_typical: float = float("nan")
+    spearman_top: float = float("nan")
+    win_rate_vs_last: float = float("nan")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -216,13 +230,15 @@ def backtest(
         out.in_sample, out.in_sample_datasets = found.in_sample, found.datasets
     if not full:
         raise UsageError("no complete run to backtest (every run diverged or is too short)")
-    scale = scoring.iqr(np.array([c.values[-1] for c in full]))
+    finals = np.array([c.values[-1] for c in full])
+    scale = scoring.iqr(finals)
+    typical = tuple(np.quantile(finals, TYPICAL))
     qs = _quantile_levels(levels)
     for k in contexts:
         splits = _splits(curves, k, repeats, seed)
         for cutoff in cutoffs:
             for name, method in zip(names, forecasters, strict=True):
-                scores = [_score(method, ctx, test, cutoff, levels, qs, scale)
+                scores = [_score(method, ctx, test, cutoff, levels, qs, scale, typical)
                           for ctx, test in splits]
                 out.results.append(_average(scores, name, float(cutoff), k))
                 if progress is not None:
@@ -250,14 +266,14 @@ def _splits(curves: list[Curve], k: int, repeats: int, seed: int):
     return out
 
 
-def _score(method: Forecaster, ctx, full, cutoff, levels, qs, scale) -> dict:
+def _score(method: Forecaster, ctx, full, cutoff, levels, qs, scale, typical) -> dict:
     """Scores of one method at one cutoff on one split, as a dict of Score's fields."""
     too_short = sum(not long_enough(c, cutoff) for c in full)
     full = [c for c in full if long_enough(c, cutoff)]
     if not full:
         nan = float("nan")
         return {"n_runs": 0, **dict.fromkeys(("mae", "nmae", "medae", "log_score", "crps",
-                                              "spearman", "curve_nmae"), nan),
+                                              "spearman", "curve_nmae", *ROBUST), nan),
                 "coverage": {str(lv): nan for lv in levels}, "failures": 0, "seconds": 0.0,
                 "too_short": too_short}
     if ctx and hasattr(method, "with_context"):
@@ -271,7 +287,8 @@ def _score(method: Forecaster, ctx, full, cutoff, levels, qs, scale) -> dict:
     q = parts["q"]
     med = q[:, 0]
     mae = scoring.mae(med, truth)
-    return {
+    robust = _robust(med, q[:, 1 + 2 * len(levels):], truth, heads, scale, typical)
+    return {**robust,
         "n_runs": len(full), "mae": mae, "nmae": mae / scale if scale > 0 else float("nan"),
         "medae": scoring.medae(med, truth), "log_score": scoring.log_score(parts["logpdf"]),
         "crps": scoring.crps(q[:, 1 + 2 * len(levels):], truth),
@@ -282,10 +299,28 @@ def _score(method: Forecaster, ctx, full, cutoff, levels, qs, scale) -> dict:
         "failures": int(failed.sum()), "seconds": seconds, "too_short": too_short}
 
 
+def _robust(med, crps_q, truth, heads, scale: float, typical) -> dict:
+    """The robust scores of Score (see its docstring)."""
+    inside = (truth >= typical[0]) & (truth <= typical[1])
+    nan = float("nan")
+    last = np.array([h.last if h.last is not None else np.nan for h in heads])
+    top = truth <= np.quantile(truth, 0.25) if heads[0].goal == "min" else (
+        truth >= np.quantile(truth, 0.75))
+    return {
+        "nmae_typical": scoring.mae(med[inside], truth[inside]) / scale
+        if inside.any() and scale > 0 else nan,
+        "crps_typical": scoring.crps(crps_q[inside], truth[inside]) if inside.any() else nan,
+        "spearman_top": scoring.spearman(med[top], truth[top]),
+        "win_rate_vs_last": scoring.win_rate(med, last, truth),
+    }
+
+
 def _average(scores: list[dict], method: str, cutoff: float, context: int) -> Score:
     """One row: every score averaged over the splits (failures and seconds summed)."""
-    avg = {k: float(np.mean([s[k] for s in scores]))
-           for k in ("mae", "nmae", "medae", "log_score", "crps", "spearman", "curve_nmae")}
+    avg = {k: float(np.nanmean([s[k] for s in scores])) if any(np.isfinite(s[k]) for s in scores)
+           else float("nan")
+           for k in ("mae", "nmae", "medae", "log_score", "crps", "spearman", "curve_nmae",
+                     *ROBUST)}
     cov = {lv: float(np.mean([s["coverage"][lv] for s in scores])) for lv in scores[0]["coverage"]}
     return Score(method=method, cutoff=cutoff, n_runs=scores[0]["n_runs"], coverage=cov,
                  failures=sum(s["failures"] for s in scores),

@@ -63,3 +63,12 @@ def spearman(pred: np.ndarray, truth: np.ndarray) -> float:
     if pred.size < 3 or np.ptp(pred) == 0 or np.ptp(truth) == 0:
         return float("nan")
     return float(stats.spearmanr(pred, truth)[0])
+
+
+def win_rate(pred: np.ndarray, baseline: np.ndarray, truth: np.ndarray) -> float:
+    """Fraction of runs whose absolute error is below the baseline's (ties lose).
+
+    >>> win_rate(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0]), np.array([1.0, 2.0, 2.5]))
+    0.3333333333333333
+    """
+    return float(np.mean(np.abs(pred - truth) < np.abs(baseline - truth)))
