@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import math
 import logging
 import os
 import sys
@@ -196,7 +197,7 @@ def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, se
 
 
 def _ms(v: float) -> str:
-    return f"{v:.2f}" if v == v else "-"  # NaN: the oracle asks nothing
+    return "-" if math.isnan(v) else f"{v:.2f}"  # NaN: the oracle asks nothing
 
 
 def _replay_table(results) -> Table:
