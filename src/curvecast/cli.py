@@ -9,8 +9,8 @@ from __future__ import annotations
 import errno
 import io
 import json
-import math
 import logging
+import math
 import os
 import sys
 from pathlib import Path
