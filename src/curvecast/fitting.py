@@ -64,14 +64,16 @@ def summarise(t: np.ndarray, z: np.ndarray, mask: np.ndarray) -> Summary:
     k = np.maximum(1, n // 5)[:, None]  # a fifth of the points at each end, at least one
     first = mask & (np.cumsum(mask, axis=1) <= k)
     last = mask & (np.cumsum(mask[:, ::-1], axis=1)[:, ::-1] <= k)
-    zf = np.where(mask, z, np.nan)
+    # nanmin without its 'All-NaN slice' warning: values near 1e308 can map to NaN
+    seen = mask & ~np.isnan(z)
+    some = seen.any(axis=1)
     return Summary(
         t0=np.where(mask, t, np.inf).min(axis=1),
         t1=np.where(mask, t, -np.inf).max(axis=1),
         z0=nanmedian(np.where(first, z, np.nan)),
         z1=nanmedian(np.where(last, z, np.nan)),
-        zmin=np.nanmin(zf, axis=1),
-        zmax=np.nanmax(zf, axis=1),
+        zmin=np.where(some, np.where(seen, z, np.inf).min(axis=1), np.nan),
+        zmax=np.where(some, np.where(seen, z, -np.inf).max(axis=1), np.nan),
     )
 
 

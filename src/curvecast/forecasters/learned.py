@@ -181,7 +181,11 @@ class LearnedForecaster(Forecaster):
         logw[net], mu[net], sd[net] = self.combiner.predict(X[net])
         # the families' plausibility band, in the network's units
         u = anchor.to_u(np.where(frame.mask, frame.z, np.nan))
-        lo, hi = np.nanmin(u, axis=1), np.nanmax(u, axis=1)
+        # nanmin/nanmax without their 'All-NaN slice' warning (values near 1e308)
+        seen = ~np.isnan(u)
+        some = seen.any(axis=1)
+        lo = np.where(some, np.where(seen, u, np.inf).min(axis=1), np.nan)
+        hi = np.where(some, np.where(seen, u, -np.inf).max(axis=1), np.nan)
         reach = PLAUSIBLE_RANGES * (hi - lo + 1.0)
         mu = np.clip(mu, (lo - reach)[:, None, None], (hi + reach)[:, None, None])
         # the families' components stay (weight 0 where the network answers), so every

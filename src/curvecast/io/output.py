@@ -103,7 +103,8 @@ def _error(path: os.PathLike | str, exc: OSError, what: str = "write") -> Output
 
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISDIR, "directory")):
+                       (stat.S_ISDIR, "directory"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISFIFO, "FIFO")):
         if test(mode):
             return name
     return "special file"
@@ -318,7 +319,8 @@ def output_dir(path: str | os.PathLike) -> Path:
     except OSError as exc:
         raise _error(path, exc, "create the folder") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise OutputError(f"cannot write into {_shown(path)}: it is a file, not a folder; "
+        what = "a file" if stat.S_ISREG(st.st_mode) else f"a {_kind(st.st_mode)}"
+        raise OutputError(f"cannot write into {_shown(path)}: it is {what}, not a folder; "
                           "give a folder (new or existing)")
     if not os.access(path, os.W_OK | os.X_OK):
         code = errno.EROFS if _read_only(path) else errno.EACCES

@@ -102,6 +102,11 @@ def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
     return fig
 
 
+def _gap(a: float | None, b: float | None) -> float | None:
+    """a - b, None where either is (an interval edge beyond float64: no bar)."""
+    return None if a is None or b is None else a - b
+
+
 def summary_figure(order: Sequence[RunForecast], at: float, level: float) -> go.Figure:
     """Every run with a forecast, best first: the median at ``at`` with its central interval
     (error bars), and the last observed value; the y axis spans the medians and last
@@ -114,8 +119,8 @@ def summary_figure(order: Sequence[RunForecast], at: float, level: float) -> go.
         go.Scatter(x=rank, y=med, mode="markers", name=f"forecast median, {level:.0%} interval",
                    marker={"size": 5, "color": "#1f77b4"}, hovertext=names,
                    error_y={"type": "data", "symmetric": False, "thickness": 1, "width": 0,
-                            "array": [r.upper - r.median for r in ok],
-                            "arrayminus": [r.median - r.lower for r in ok]}),
+                            "array": [_gap(r.upper, r.median) for r in ok],
+                            "arrayminus": [_gap(r.median, r.lower) for r in ok]}),
         go.Scatter(x=rank, y=[r.last for r in ok], mode="markers", name="last observed",
                    marker={"size": 4, "color": "black", "symbol": "x"}, hovertext=names),
     ])

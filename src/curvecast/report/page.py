@@ -159,11 +159,15 @@ def view_range(series, bands=(), pad: float = 0.05, skip_first: bool = True
     v = v[np.isfinite(v)]
     if v.size == 0:
         return None
-    low, q1, q3, high = np.quantile(v, [0.005, 0.25, 0.75, 0.995])
-    iqr = q3 - q1
-    lo, hi = max(low, q1 - FENCE * iqr), min(high, q3 + FENCE * iqr)
-    span = hi - lo if hi > lo else max(abs(hi), 1.0)
-    return [round(float(lo - pad * span), 12), round(float(hi + pad * span), 12)]
+    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308 overflow here
+        low, q1, q3, high = np.quantile(v, [0.005, 0.25, 0.75, 0.995])
+        iqr = q3 - q1
+        lo, hi = max(low, q1 - FENCE * iqr), min(high, q3 + FENCE * iqr)
+        span = hi - lo if hi > lo else max(abs(hi), 1.0)
+        out = [float(lo - pad * span), float(hi + pad * span)]
+    if not all(math.isfinite(x) for x in out):
+        return None  # beyond float64: the plot scales itself
+    return [round(x, 12) for x in out]
 
 
 class Page:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import InputError, UsageError
 from ..io import check_input, detect_format
-from ..io.tabular import NONFINITE_WORDS, read_csv_text
+from ..io.tabular import NONFINITE_WORDS, read_csv_text, utf8_error
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ def _read_frame(path: str | os.PathLike, fmt: str | None) -> pd.DataFrame:
         try:
             df = (pd.read_parquet(path) if fmt == "parquet"
                   else pd.read_json(path, lines=True, dtype=False))
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise utf8_error(path, file, exc, header=False) from None
+        except (OSError, ValueError, RecursionError) as exc:
             raise InputError(f"could not read the file ({exc})", file=file) from None
         df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     else:
