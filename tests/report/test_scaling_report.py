@@ -7,15 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED_DATA, need
 from test_cli import cli
-from test_real_data import need
 from test_report import HOSTILE, assert_self_contained, figures
-from test_scaling_real import DATA
 
 from curvecast.report.scaling import scaling_report
 from curvecast.scaling import ScalingWarning, fit_law, read_points
 
 BOOT = "5"
+
+DATA = SHARED_DATA / "scaling"
 
 
 @pytest.fixture(scope="module")

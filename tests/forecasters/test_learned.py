@@ -15,7 +15,7 @@ from curvecast.forecasters.features import Anchor, family_columns, features
 from curvecast.forecasters.learned import Combiner
 from curvecast.transform import Frame
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _curve(scale=1.0, run="r", n=12):

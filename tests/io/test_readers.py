@@ -12,13 +12,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import need
+from conftest import SHARED_DATA, need
 
 from curvecast.curve import Curve, CurveSet
 from curvecast.errors import InputError, UsageError
 from curvecast.io import read_curves, write_long
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 TASKSET = DATA / "taskset" / "FixedTextRNNClassification_imdb_patch32_GRU128_bs128.json"
 
 
