@@ -33,6 +33,7 @@ from ..errors import UsageError
 from ..forecast import Forecast
 from ..forecasters import Forecaster, LastValue, LearnedForecaster
 from ..forecasters.provenance import check_in_sample
+from ..numerics import quiet
 from . import scoring
 
 LEVELS = (0.5, 0.8, 0.9)
@@ -188,6 +189,7 @@ def _score_method(method: Forecaster, full, heads, seen, groups, qs):
     return parts, failed
 
 
+@quiet  # runs near 1e308 overflow the errors; the scores keep inf/NaN
 def backtest(
     curves: CurveSet | Sequence[Curve],
     cutoffs: Sequence[float] = CUTOFFS,
