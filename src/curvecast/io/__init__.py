@@ -123,6 +123,9 @@ def read_curves(
             return read_parquet(p, goal=goal, bound=bound)
         if fmt == "jsonl":
             return read_jsonl(p, goal=goal, bound=bound)
+        if p.is_dir():  # an event file that is a FIFO would hang the event reader
+            for event_file in p.rglob("*tfevents*"):
+                check_input(event_file)
         curves = read_tensorboard(p, goal=goal, tag=tag)
         check_bound(bound, curves, source=file)  # no rows here: the run and step
         return curves
