@@ -15,6 +15,7 @@ from curvecast.decisions import confirm, decide
 from curvecast.demo import sample_curves
 from curvecast.evaluate.replay import replay
 from curvecast.integrations.optuna import ATTR, ForecastPruner
+from curvecast.io.optuna import read_decision
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -43,7 +44,7 @@ def test_docstring_example_runs_and_prunes():
     ns = {}
     doc = ForecastPruner.__doc__
     code = doc.split(".. testcode::")[1].split("Args:")[0]
-    exec(compile("\n".join(line[12:] for line in code.splitlines()), "example", "exec"), ns)
+    exec(compile("\n".join(line[12:] for line in code.splitlines()), "example", "exec"), ns)  # noqa: S102
     states = [t.state for t in ns["study"].trials]
     assert optuna.trial.TrialState.PRUNED in states
     assert states[0] == optuna.trial.TrialState.COMPLETE
@@ -117,7 +118,8 @@ def test_one_pruner_two_studies_keeps_them_apart():
     # the second study's first trial has nothing to beat: the first study's finals and
     # finished curves are not its
     assert second.trials[0].state == optuna.trial.TrialState.COMPLETE
-    assert len(pruner._study.context) == 0
+    assert read_decision(second.trials[0]).incumbent is None
+    assert read_decision(first.trials[-1]).incumbent is not None
 
 
 def test_min_gain_stops_converged_trials():
@@ -154,9 +156,9 @@ def test_forecasts_are_refreshed_as_points_grow():
     calls = []
 
     class Counting(ForecastPruner):
-        def _final_step(self, *a):
-            calls.append(a[-1])
-            return super()._final_step(*a)
+        def _forecast(self, study, trial, curve):
+            calls.append(len(curve))
+            return super()._forecast(study, trial, curve)
 
     study = optuna.create_study(pruner=Counting(growth=1.5))
     study.optimize(_objective([_power(1.0)]), n_trials=1)
@@ -267,3 +269,124 @@ def test_threads_share_one_pruner():
     for t in study.trials:
         if t.state == optuna.trial.TrialState.PRUNED:
             assert t.user_attrs[ATTR]["stop"] and t.user_attrs[ATTR]["step"] == t.last_step
+
+
+# The storage is the truth: decisions made from what it holds, whoever asks.
+
+def _pow3():
+    """A fast per-curve forecaster: these tests are about who decides, not how well."""
+    from curvecast.api import make_forecaster
+
+    return make_forecaster("pow3")
+
+
+RUNS = [list(sample_curves())[i] for i in np.random.default_rng(0).permutation(24)]
+
+
+def _worker(url: str, name: str) -> optuna.Study:
+    """What a new process does: its own storage object and a new pruner."""
+    return optuna.load_study(study_name=name, storage=url,
+                             pruner=ForecastPruner(forecaster=_pow3()))
+
+
+def _play(url: str, name: str, *, workers: int = 1, pairs: bool = False, hand_over: int = 0,
+          fresh: bool = False, repeat: bool = False) -> optuna.Study:
+    """Trials replay RUNS by ask and tell on a SQLite study: one at a time, or (``pairs``)
+    two at once, their reports alternating. There are ``workers`` processes (each its own
+    study object and pruner); every ``hand_over`` reports a trial moves to the next one,
+    reattached from the storage (``fresh``: to a new process each time). ``repeat``:
+    every report is made twice (Optuna keeps the first value) and judged after each."""
+    optuna.create_study(storage=url, study_name=name)
+    studies = [_worker(url, name) for _ in range(workers)]
+    reports = 0
+    for start in range(0, len(RUNS), 2 if pairs else 1):
+        live = [[studies[0], studies[0].ask(), run, 0]
+                for run in RUNS[start:start + (2 if pairs else 1)]]
+        while live:
+            for item in list(live):
+                study, trial, run, k = item
+                if k == len(run):
+                    study.tell(trial, float(run.values[-1]))
+                    live.remove(item)
+                    continue
+                step, value = int(run.steps[k]), float(run.values[k])
+                trial.report(value, step)
+                if repeat:
+                    with pytest.warns(UserWarning, match="already reported"):
+                        trial.report(value + 1.0, step)
+                reports += 1
+                if hand_over and reports % hand_over == 0:
+                    study = (_worker(url, name) if fresh
+                             else studies[(reports // hand_over) % workers])
+                    trial = optuna.trial.Trial(study, trial._trial_id)
+                stop = trial.should_prune()
+                if repeat:
+                    assert trial.should_prune() == stop
+                item[:] = study, trial, run, k + 1
+                if stop:
+                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    live.remove(item)
+    return optuna.load_study(study_name=name, storage=url)
+
+
+def _decided(study: optuna.Study) -> list[tuple]:
+    """Every trial's state, last step and latest judgement (reason, step, forecast)."""
+    out = []
+    for t in study.get_trials():
+        d = read_decision(t)
+        out.append((t.state.name, t.last_step, *(
+            (None,) * 6 if d is None else
+            (d.reason, d.step, d.final_step, d.prob_better, d.median, d.incumbent))))
+    return out
+
+
+def _assert_same(a: list[tuple], b: list[tuple]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x[:5] == y[:5], (x, y)
+        for u, v in zip(x[5:], y[5:], strict=True):
+            assert (u is None and v is None) or u == pytest.approx(v, rel=1e-9, abs=1e-12), (
+                x, y)
+
+
+@pytest.fixture(scope="module")
+def sqlite_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("storage")
+
+
+@pytest.fixture(scope="module")
+def throughout(sqlite_dir):
+    """One pruner that ran the whole study, one trial at a time."""
+    return _decided(_play(f"sqlite:///{sqlite_dir / 'one.db'}", "one"))
+
+
+def test_the_reference_study_prunes_for_every_reason(throughout):
+    reasons = {r[2] for r in throughout if r[0] == "PRUNED"}
+    assert {"cannot_win", "dominated"} <= reasons, throughout
+    assert any(r[0] == "COMPLETE" for r in throughout)
+
+
+def test_a_pruner_rebuilt_mid_study_decides_as_one_that_ran_throughout(sqlite_dir, throughout):
+    """Every 3 reports a new process takes the trial over from the storage alone."""
+    rebuilt = _play(f"sqlite:///{sqlite_dir / 'rebuilt.db'}", "rebuilt", hand_over=3,
+                    fresh=True)
+    _assert_same(_decided(rebuilt), throughout)
+
+
+def test_a_repeated_report_is_ignored_as_optuna_does(sqlite_dir, throughout):
+    """Reported twice and asked twice at every step: the same study, value for value."""
+    twice = _play(f"sqlite:///{sqlite_dir / 'twice.db'}", "twice", repeat=True)
+    _assert_same(_decided(twice), throughout)
+    for t, run in zip(twice.get_trials(), RUNS, strict=True):
+        assert list(t.intermediate_values.values()) == run.values[:len(t.intermediate_values)
+                                                                  ].tolist()
+
+
+def test_two_pruners_on_one_storage_decide_as_one(sqlite_dir):
+    """Two trials at a time, reports interleaved, each report judged by the other of two
+    processes (each its own storage object and pruner, its caches kept): as on one."""
+    one = _play(f"sqlite:///{sqlite_dir / 'pairs1.db'}", "p", pairs=True)
+    two = _play(f"sqlite:///{sqlite_dir / 'pairs2.db'}", "p", pairs=True, workers=2,
+                hand_over=1)
+    assert any(r[0] == "PRUNED" for r in _decided(one))
+    _assert_same(_decided(two), _decided(one))

@@ -23,7 +23,9 @@ True
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 from scipy import stats
@@ -44,7 +46,17 @@ class Decision:
     reason: 'diverged', 'cannot_win' (probability of beating the incumbent below risk),
     'converged' (expected gain below min_gain), 'dominated' (see ``dominated``),
     'warning' (a first judgement of hopelessness, not acted on; see ``confirm``),
-    'continue', or 'no_forecast'.
+    'continue', or 'no_forecast'. ``median``, ``lower`` and ``upper`` (of the central
+    ``LEVEL`` interval) are the run's forecast at ``final_step``, made from its values
+    up to ``step``; ``incumbent`` is the best final it was compared with.
+
+    The record is :meth:`to_dict`, read back by :meth:`from_dict` (through JSON, as an
+    Optuna storage keeps it):
+
+    >>> d = Decision(True, "cannot_win", prob_better=0.008, median=5.1, lower=4.9,
+    ...              upper=5.3, step=12, final_step=50, incumbent=4.7)
+    >>> Decision.from_dict(d.to_dict()) == d
+    True
     """
 
     stop: bool
@@ -55,9 +67,54 @@ class Decision:
     upper: float | None = None
     expected_gain: float | None = None
     best_case: float | None = None  # the better end of the 80% interval
+    step: int | None = None  # the last step the decision saw
+    final_step: int | None = None  # the step its forecast is of
+    incumbent: float | None = None
 
     def to_dict(self) -> dict:
+        """The fields that are set, as JSON-ready numbers, text and true/false."""
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, record: Mapping) -> Decision:
+        """The decision a :meth:`to_dict` record holds; ValueError naming the field that
+        is not what a record has (keys it does not know are ignored).
+
+        >>> Decision.from_dict({"stop": False, "reason": "continue", "step": 3.0}).step
+        3
+        >>> Decision.from_dict({"stop": "yes", "reason": "continue"})
+        Traceback (most recent call last):
+        ...
+        ValueError: decision record: 'stop' must be true or false, not 'yes'
+        """
+        # A record is data read back from a storage: what is wrong with it is a bad value
+        # (ValueError, which readers catch), whatever its type.
+        if not isinstance(record, Mapping):
+            raise ValueError(f"decision record: not a mapping but {type(record).__name__}")  # noqa: TRY004
+        stop, reason = record.get("stop"), record.get("reason")
+        if not isinstance(stop, bool):
+            raise ValueError(f"decision record: 'stop' must be true or false, not {stop!r}")  # noqa: TRY004
+        if not isinstance(reason, str):
+            raise ValueError(f"decision record: 'reason' must be text, not {reason!r}")  # noqa: TRY004
+        values = {}
+        for f in fields(cls)[2:]:
+            v = record.get(f.name)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ValueError(f"decision record: {f.name!r} must be a number, not {v!r}")  # noqa: TRY004
+            if f.name in _STEPS:
+                if not float(v).is_integer():
+                    raise ValueError(f"decision record: {f.name!r} must be a whole step, "
+                                     f"not {v!r}")
+                v = int(v)
+            else:
+                v = float(v)
+            values[f.name] = v
+        return cls(stop, reason, **values)
+
+
+_STEPS = ("step", "final_step")
 
 
 def diverged() -> Decision:
@@ -152,3 +209,104 @@ def dominated(value: float, others: list[tuple[float, float]], incumbent: float 
     if best > sign * incumbent + CLOSE * max(typical - sign * incumbent, 0.0):
         return Decision(True, "dominated", best_case=float(sign * best))
     return Decision(False, "continue")
+
+
+def best_case(final: float | None, record: Decision | None, goal: str = "min") -> float:
+    """A finished run's outcome at best: its final value if it ran to the end, else (it
+    was stopped) the better end of the 80% interval recorded when it was stopped; the
+    worst value (inf, or -inf for 'max') when neither is known (a diverged run, or one
+    another pruner stopped).
+
+    >>> best_case(0.31, None)
+    0.31
+    >>> best_case(None, Decision(True, "cannot_win", best_case=0.5))
+    0.5
+    >>> best_case(None, diverged(), goal="max")
+    -inf
+    """
+    if final is not None:
+        return float(final)
+    if record is not None and record.best_case is not None:
+        return record.best_case
+    return math.inf if goal == "min" else -math.inf
+
+
+def incumbent(finals: Iterable[float], goal: str = "min", *,
+              others: Iterable[Decision] = (), final_step: int | None = None) -> float | None:
+    """The best final a run must beat: the best finite value in ``finals`` (the runs that
+    ran to their end). Before any did, and only with the final step fixed in advance
+    (``final_step``: without it, the runs' length is unknown until one completes), the
+    best of the ``others`` (the latest judgements of the other running runs) recorded
+    worst cases, the worse end of their 80% interval, at that same final step, from
+    judgements that did not stop them: a run is then stopped only when it will almost
+    surely end worse than another would even at its worst. None: nothing to beat.
+
+    >>> incumbent([0.5, 0.3, float("nan")])
+    0.3
+    >>> running = [Decision(False, "continue", lower=0.2, upper=0.6, final_step=50),
+    ...            Decision(False, "continue", lower=0.1, upper=0.4, final_step=50),
+    ...            Decision(True, "cannot_win", lower=0.0, upper=0.1, final_step=50)]
+    >>> incumbent([], others=running, final_step=50)
+    0.4
+    >>> incumbent([], others=running) is None
+    True
+    """
+    sign = 1.0 if goal == "min" else -1.0
+    done = [sign * v for v in finals if math.isfinite(v)]
+    if done:
+        return sign * min(done)
+    if final_step is None:
+        return None
+    worst = "upper" if goal == "min" else "lower"
+    bars = [sign * getattr(d, worst) for d in others
+            if getattr(d, worst) is not None and not d.stop and d.final_step == final_step]
+    return sign * min(bars) if bars else None
+
+
+def final_step(step: int, ends: Iterable[int], running_ends: Iterable[int] = (),
+               max_step: int | None = None) -> int:
+    """The step runs end at: ``max_step`` if given, else the largest last step of the
+    runs that ran to their end (``ends``; before any did, of the running ones), and never
+    before the run's current ``step``.
+
+    >>> final_step(5, [30, 40]), final_step(5, [], [12, 8]), final_step(60, [30], max_step=50)
+    (40, 12, 60)
+    """
+    if max_step is not None:
+        return max(max_step, step)
+    ends = list(ends)
+    return max([step, *(ends if ends else running_ends)])
+
+
+def due(points: int, judged: int, growth: float) -> bool:
+    """Whether a run with ``points`` values, last forecast when it had ``judged`` (0:
+    never), is due a new forecast: its points grew by the factor ``growth``, by one at
+    least. A forecast is the costly part of a judgement; learning curves change little
+    from one point to the next late in a run.
+
+    >>> judged, at = 0, []
+    >>> for n in range(3, 31):
+    ...     if due(n, judged, 1.5):
+    ...         judged, at = n, [*at, n]
+    >>> at
+    [3, 5, 8, 12, 18, 27]
+    """
+    return judged <= 0 or points >= max(judged + 1, judged * growth)
+
+
+def context_size(n: int, growth: float) -> int:
+    """How many of ``n`` finished runs (in the order they finished) a study model learns
+    from: the largest of 1, 2, ... (each the last grown by ``growth``, by one at least)
+    that is at most ``n``; 0 for none. A function of ``n`` alone, so every process
+    reading the same study learns from the same runs, and a model is refit only when
+    the size steps up.
+
+    >>> [context_size(n, 1.25) for n in (0, 1, 4, 5, 6, 7, 9, 11, 12)]
+    [0, 1, 4, 5, 5, 7, 9, 9, 12]
+    """
+    k = 0
+    while True:
+        nxt = max(k + 1, math.ceil(k * growth))
+        if nxt > n:
+            return k
+        k = nxt

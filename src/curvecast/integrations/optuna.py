@@ -4,31 +4,56 @@ Optuna's own pruners compare where a trial is now with where others were at the 
 step. ForecastPruner forecasts the trial's final value from its curve so far, with what
 the study's completed trials show (their curves and parameters, see
 :class:`~curvecast.StudyForecaster`), and prunes when the trial is unlikely to beat the
-best final so far (see :mod:`curvecast.decisions`).
+best final so far. It reads the study through :mod:`curvecast.io.optuna`, applies the
+rules of :mod:`curvecast.decisions`, and records each decision on the trial.
+
+:func:`forecast_final` gives a trial's forecast final value, for an objective that
+returns it instead of raising ``TrialPruned`` (so that the sampler learns from pruned
+trials too).
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from itertools import islice
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+import optuna
 from optuna.pruners import BasePruner
-from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from ..curve import MIN_POINTS, Curve
-from ..decisions import Decision, confirm, decide, diverged, dominated
+from ..decisions import (
+    LEVEL,
+    Decision,
+    confirm,
+    context_size,
+    decide,
+    diverged,
+    dominated,
+    due,
+    final_step,
+    incumbent,
+)
+from ..errors import InputError
+from ..forecast import Forecast
 from ..forecasters import Forecaster, LearnedForecaster, StudyForecaster
+from ..io.optuna import (
+    ATTR,
+    FinishedTrials,
+    read_decision,
+    study_goal,
+    trial_curve,
+    write_decision,
+)
 
 if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial
 
-ATTR = "curvecast"
-"""User attribute under which each forecast and decision is recorded on the trial."""
+__all__ = ["ATTR", "Estimate", "ForecastPruner", "forecast_final"]
 
 
 class ForecastPruner(BasePruner):
@@ -45,22 +70,30 @@ class ForecastPruner(BasePruner):
     is hopeless when it is dominated: the five trials closest to it that were at least
     as good at the same step all ended (or, pruned, were forecast to end even in their
     best case) clearly worse than the best final, at a step whose values rank the
-    trials' outcomes (see :func:`curvecast.decisions.dominated`).
+    trials' outcomes (see :mod:`curvecast.decisions` for every rule).
 
     A trial is pruned when two judgements in a row find it hopeless, or one with a
     probability below ``risk / 4``: it is judged many times, and one overconfident
     forecast (of a curve on a plateau just before it drops) must not end it. A trial
     that reports NaN or inf is pruned at once, as diverged.
 
-    Every forecast is recorded in the trial's user attributes under ``"curvecast"``
-    (``step``, ``final_step``, ``median``, ``lower`` and ``upper`` of the 80% interval,
-    ``best_case``, ``prob_better``, ``expected_gain``, ``stop``, ``reason``), for
-    samplers, users and the dashboard.
+    Each judgement is recorded in the trial's user attribute ``"curvecast"`` (a
+    :class:`~curvecast.decisions.Decision`: ``step``, ``final_step``, ``median``,
+    ``lower`` and ``upper`` of the 80% interval, ``prob_better``, ``expected_gain``,
+    ``best_case``, ``incumbent``, ``stop``, ``reason``), for samplers, users, the report
+    and the dashboard. Asked again at a step already judged (a repeated report, which
+    Optuna ignores), the answer is the one recorded.
+
+    The storage is the truth, as for Optuna's own pruners: every judgement is a function
+    of what the storage holds, so a restarted worker, or another process on the same
+    storage, decides as this one would. What the pruner keeps (the finished trials read
+    so far, the fitted study model) only saves reading and fitting again.
 
     Forecasts are refreshed when a trial's reported points have grown by ``growth``
     (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...); between refreshes a report
-    only costs a check for divergence. The study's completed trials are re-read when
-    their number has grown by ``context_growth``.
+    only costs a check for divergence. The study model learns from the first completed
+    trials (in the order they completed), as many as the largest of 1, 2, 3, ... (each
+    grown by ``context_growth``) that have completed.
 
     Example:
 
@@ -104,8 +137,8 @@ class ForecastPruner(BasePruner):
             Refresh a trial's forecast when its number of reported points has grown by
             this factor (at least one point). Default 1.1.
         context_growth:
-            Re-read the completed trials when their number has grown by this factor.
-            Default 1.25.
+            Grow the completed trials the study model learns from by this factor (at
+            least one trial). Default 1.25.
         forecaster:
             The per-curve forecaster that the study's completed trials correct. Default:
             :class:`~curvecast.LearnedForecaster`.
@@ -140,178 +173,223 @@ class ForecastPruner(BasePruner):
         self._growth = growth
         self._context_growth = context_growth
         self._base = forecaster if forecaster is not None else LearnedForecaster()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # threads of one process (n_jobs > 1) share the caches
         self._fit_lock = threading.Lock()
         self._study_key: tuple | None = None
-        self._reset()
+        self._reset("min")
 
-    def _reset(self) -> None:
-        self._judged: dict[int, int] = {}  # trial number -> points at its last forecast
-        self._warned: dict[int, bool] = {}  # trial number -> its last judgement warned
-        self._curves: dict[int, Curve | None] = {}  # completed trials (None: unusable)
-        # finished trials, read once: number -> (values by step, final or best case)
-        self._finished: dict[int, tuple[dict, float]] = {}
-        self._best: float | None = None  # the best completed value
-        self._by_step: dict[int, tuple[int, list]] = {}  # step -> (trials used, others)
-        self._n_read = 0  # completed trials when the context was last renewed
-        self._study: StudyForecaster = StudyForecaster(base=self._base)
+    def _reset(self, goal: str) -> None:
+        self._goal = goal
+        self._finished = FinishedTrials(goal)  # finished trials read so far
+        self._context: tuple = ()  # numbers of the trials the study model learns from
+        self._model = StudyForecaster(base=self._base)
 
     def _follow(self, study: Study) -> None:
-        """Forget what was learned when the pruner is used for another study."""
+        """Start afresh when the pruner is used for another study."""
         key = (id(study._storage), study._study_id)
-        if key != self._study_key:
-            self._reset()
-            self._goal = _goal(study)  # a storage query: asked once per study
+        with self._lock:
+            if key == self._study_key:
+                return
+            try:
+                goal = study_goal(study)
+            except InputError:
+                raise NotImplementedError(
+                    "ForecastPruner supports single-objective studies only.") from None
+            self._reset(goal)
             self._study_key = key
 
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
         if step is None:
             return False
+        last = read_decision(trial)
+        if last is not None and last.step == step:
+            return last.stop  # judged at this step already
         values = trial.intermediate_values
-        last = values[step]
-        if not math.isfinite(last):
-            return self._record(study, trial, step, None, diverged())
+        if not math.isfinite(values[step]):
+            return self._record(study, trial, replace(diverged(), step=step))
         if step < self._n_warmup_steps:
             return False
-        with self._lock:
-            self._follow(study)
+        self._follow(study)
+        warned = last is not None and last.reason == "warning"
         if len(values) < MIN_POINTS:
-            return self._early(study, trial, step, last)
-        with self._lock:
-            seen = self._judged.get(trial.number, 0)
-            n = len(values)
-            if seen and n < max(seen + 1, seen * self._growth):
-                return False
-            self._judged[trial.number] = n
-        curve = _curve(trial, self._goal)
-        if curve.status != "ok":
-            return self._record(study, trial, step, None, diverged())
-        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        self._absorb(completed)
-        final = self._final_step(study, completed, step)
-        forecaster = self._forecaster()
-        with self._fit_lock:  # threads of one process (n_jobs > 1) share the fit caches
-            fc = forecaster.forecast([curve], [final])
-        decision = decide(fc, curve.values, self._incumbent(study, trial, final),
-                          self._risk, self._min_gain)
-        return self._record(study, trial, step, final, self._confirm(trial, decision))
+            return self._early(study, trial, step, warned)
+        forecast_at = (_points(trial, last) if last is not None and last.final_step is not None
+                       else 0)
+        if not due(len(values), forecast_at, self._growth):
+            return False
+        curve = trial_curve(trial, self._goal)
+        if curve.status != "ok":  # an earlier NaN the objective went past
+            return self._record(study, trial, replace(diverged(), step=step))
+        fc, final, bar = self._forecast(study, trial, curve)
+        decision = decide(fc, curve.values, bar, self._risk, self._min_gain)
+        decision = replace(confirm(decision, warned, self._risk), step=step,
+                           final_step=final, incumbent=bar)
+        return self._record(study, trial, decision)
 
-    def _confirm(self, trial: FrozenTrial, decision: Decision) -> Decision:
-        with self._lock:
-            out = confirm(decision, self._warned.get(trial.number, False), self._risk)
-            self._warned[trial.number] = out.reason == "warning"
-        return out
-
-    def _early(self, study: Study, trial: FrozenTrial, step: int, value: float) -> bool:
+    def _early(self, study: Study, trial: FrozenTrial, step: int, warned: bool) -> bool:
         """Too few points to forecast: stop the trial if it is dominated at this step."""
-        self._absorb(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
-                                                               TrialState.PRUNED)))
-        decision = dominated(value, self._others(step), self._incumbent(study, trial),
-                             self._goal)
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
+                                                             TrialState.PRUNED))
+        with self._lock:
+            self._finished.update(finished)
+            others = self._finished.at_step(step)
+            bar = incumbent(_known(self._finished.best), self._goal)
+        decision = dominated(trial.intermediate_values[step], others, bar, self._goal)
         if decision.reason == "no_forecast":
             return False
-        decision = self._confirm(trial, decision)
-        return self._record(study, trial, step, None, decision) if decision.stop else False
+        decision = replace(confirm(decision, warned, self._risk), step=step, incumbent=bar)
+        return self._record(study, trial, decision)
 
-    def _absorb(self, trials: list[FrozenTrial]) -> None:
-        """Keep what the rules need of finished trials not seen before (they never change,
-        and reading 500 of them anew at every report would cost more than the rest)."""
+    def _forecast(self, study: Study, trial: FrozenTrial, curve: Curve
+                  ) -> tuple[Forecast, int, float | None]:
+        """The trial's forecast at the final step, the final step and the incumbent."""
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         with self._lock:
-            for t in trials:
-                if t.number in self._finished:
-                    continue
-                outcome = _best_case(t, self._goal)
-                self._finished[t.number] = (t.intermediate_values, outcome)
-                if t.state != TrialState.COMPLETE:
-                    continue
-                ok = len(t.intermediate_values) >= MIN_POINTS
-                c = _curve(t, self._goal) if ok else None
-                self._curves[t.number] = c if c is not None and c.status == "ok" else None
-                if math.isfinite(outcome):
-                    better = self._best is None or (
-                        outcome < self._best if self._goal == "min" else outcome > self._best)
-                    self._best = outcome if better else self._best
-
-    def _others(self, step: int) -> list[tuple[float, float]]:
-        """(value at ``step``, final or best case) of the finished trials read so far."""
-        with self._lock:
-            used, others = self._by_step.get(step, (0, []))
-            for values, outcome in islice(self._finished.values(), used, None):  # new ones
-                if step in values:
-                    others.append((values[step], outcome))
-            self._by_step[step] = (len(self._finished), others)
-            return list(others)
-
-    def _final_step(self, study: Study, completed: list[FrozenTrial], step: int) -> int:
-        if self._max_step is not None:
-            return max(self._max_step, step)
-        ends = [t.last_step for t in completed if t.last_step is not None]
-        if not ends:
+            self._finished.update(completed)
+            best, end = self._finished.best, self._finished.last_end
+            model = self._study_model()
+        running = []
+        if best is None or (end is None and self._max_step is None):
             running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            ends = [t.last_step for t in running if t.last_step is not None]
-        return max([step, *ends])
+        ends = [] if end is None else [end]
+        final = final_step(trial.last_step, ends, [t.last_step for t in running
+                                                   if t.last_step is not None], self._max_step)
+        final = int(final)
+        others = [d for t in running if t.number != trial.number
+                  and (d := read_decision(t)) is not None]
+        bar = incumbent(_known(best), self._goal, others=others,
+                        final_step=final if self._max_step is not None else None)
+        with self._fit_lock:  # threads of one process share the study model's fits
+            fc = model.forecast([curve], [final])
+        return fc, final, bar
 
-    def _forecaster(self) -> StudyForecaster:
-        """The study forecaster, its context renewed when enough new trials completed."""
-        with self._lock:
-            done = len(self._curves)
-            if done >= max(self._n_read + 1, self._n_read * self._context_growth):
-                self._n_read = done
-                context = [c for c in self._curves.values() if c is not None]
-                self._study = self._study.with_context(context)
-            return self._study
+    def _study_model(self) -> StudyForecaster:
+        """The study model, learning from the first completed trials (call with the lock)."""
+        done = self._finished.ran_to_end
+        learned = done[:context_size(len(done), self._context_growth)]
+        key = tuple(f.number for f in learned)
+        if key != self._context:
+            self._context = key
+            self._model = StudyForecaster([f.curve for f in learned if f.curve is not None],
+                                          base=self._base)
+        return self._model
 
-    def _incumbent(self, study: Study, trial: FrozenTrial,
-                   final: int | None = None) -> float | None:
-        """The best completed value. Before any, with ``max_step`` given, the best of the
-        other running trials' recorded worst cases (80%) at the same final step: a trial
-        is then pruned only when it will almost surely end worse than another trial
-        would even at its worst. Without ``max_step`` the final step of a study with no
-        completed trial is unknown, and nothing is pruned for it."""
-        if self._best is not None:
-            return self._best
-        if self._max_step is None or final is None:
-            return None
-        worst = "upper" if self._goal == "min" else "lower"
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        records = [t.user_attrs.get(ATTR, {}) for t in running if t.number != trial.number]
-        bars = [r[worst] for r in records
-                if worst in r and not r.get("stop") and r.get("final_step") == final]
-        if not bars:
-            return None
-        return min(bars) if self._goal == "min" else max(bars)
-
-    def _record(self, study: Study, trial: FrozenTrial, step: int, final: int | None,
-                decision: Decision) -> bool:
-        attrs = {"step": step, **decision.to_dict()}
-        if final is not None:
-            attrs["final_step"] = final
-        study._storage.set_trial_user_attr(trial._trial_id, ATTR, attrs)
+    def _record(self, study: Study, trial: FrozenTrial, decision: Decision) -> bool:
+        write_decision(study, trial, decision)
         return decision.stop
 
+    def estimate(self, study: Study, trial: FrozenTrial) -> Estimate | None:
+        """The trial's forecast final value (see :func:`forecast_final`)."""
+        step = trial.last_step
+        if step is None:
+            return None
+        last = read_decision(trial)
+        if (last is not None and last.step == step and last.median is not None
+                and last.lower is not None and last.upper is not None
+                and last.final_step is not None):
+            return Estimate(last.median, last.lower, last.upper, step, last.final_step, True)
+        if len(trial.intermediate_values) < MIN_POINTS:
+            return None
+        self._follow(study)
+        curve = trial_curve(trial, self._goal)
+        if curve.status != "ok":
+            return None
+        fc, final, _ = self._forecast(study, trial, curve)
+        if not bool(np.asarray(fc.valid).ravel()[0]):
+            return None
+        lower, upper = (float(np.ravel(b)[0]) for b in fc.interval(LEVEL, axis=0))
+        return Estimate(float(np.ravel(fc.median)[0]), lower, upper, step, final, False)
 
-def _goal(study: Study) -> str:
-    if len(study.directions) > 1:
-        raise NotImplementedError("ForecastPruner supports single-objective studies only.")
-    return "min" if study.direction == StudyDirection.MINIMIZE else "max"
+
+def _known(best: float | None) -> list[float]:
+    return [] if best is None else [best]
 
 
-def _best_case(trial: FrozenTrial, goal: str) -> float:
-    """A finished trial's final; a pruned one's forecast best case (worst if none)."""
-    if trial.state == TrialState.COMPLETE and trial.value is not None:
-        return trial.value
-    best = trial.user_attrs.get(ATTR, {}).get("best_case")
-    if best is not None:
-        return best
-    return math.inf if goal == "min" else -math.inf
+def _points(trial: FrozenTrial, decision: Decision) -> int:
+    """How many points the trial had when ``decision`` was made (at its step)."""
+    return sum(s <= decision.step for s in trial.intermediate_values)
 
 
-def _curve(trial: FrozenTrial, goal: str) -> Curve:
-    """The trial's reported values as a curve, with its numeric parameters."""
-    steps = np.array(sorted(trial.intermediate_values), dtype=float)
-    values = np.array([trial.intermediate_values[int(s)] for s in steps], dtype=float)
-    return Curve(f"trial {trial.number}", steps, values, goal, hp=dict(trial.params))
+@dataclass(frozen=True)
+class Estimate:
+    """A trial's forecast final value: the ``median`` and the 80% interval (``lower``,
+    ``upper``) at ``final_step``, from its values up to ``step``. ``recorded``: the
+    forecast ForecastPruner's decision at that step rested on (else one made for the
+    asking)."""
+
+    median: float
+    lower: float
+    upper: float
+    step: int
+    final_step: int
+    recorded: bool
 
 
-__all__ = ["ATTR", "ForecastPruner"]
+_shared: ForecastPruner | None = None
+_shared_lock = threading.Lock()
+
+
+def forecast_final(trial: optuna.Trial | FrozenTrial, study: Study | None = None, *,
+                   pruner: ForecastPruner | None = None) -> Estimate | None:
+    """A trial's forecast final value, from what the storage holds: the forecast that
+    ForecastPruner's decision at the trial's last step rested on, where there is one,
+    else one made now the same way (by ``pruner``, else the study's own if it is a
+    ForecastPruner, else one with default settings). None when the trial cannot be
+    forecast: it diverged, or has fewer than 3 points.
+
+    An objective can return its ``median`` instead of raising ``TrialPruned``, as
+    Optuna's tutorial on WilcoxonPruner suggests for TPE: the sampler then learns from
+    the pruned trials too, from where they were heading rather than where they stopped.
+    The trial is then COMPLETE with that value, and its record says it was stopped
+    there: curvecast's pruner, report and dashboard still treat it as pruned (its value
+    is never the best final), but Optuna's ``study.best_trial`` does not know that.
+
+    Example:
+
+        .. testcode::
+
+            import optuna
+
+            from curvecast.integrations.optuna import ForecastPruner, forecast_final
+
+
+            def objective(trial):
+                lr = trial.suggest_float("lr", 1e-3, 1.0, log=True)
+                for epoch in range(30):
+                    loss = 0.3 + 0.7 / (1 + lr * (epoch + 1)) + (lr - 0.1) ** 2
+                    trial.report(loss, epoch)
+                    if trial.should_prune():
+                        estimate = forecast_final(trial)
+                        if estimate is None:  # nothing to forecast from
+                            raise optuna.TrialPruned()
+                        return estimate.median
+                return loss
+
+
+            study = optuna.create_study(pruner=ForecastPruner(),
+                                        sampler=optuna.samplers.TPESampler(seed=0))
+            study.optimize(objective, n_trials=12)
+
+    Args:
+        trial:
+            The trial (an ``optuna.Trial`` inside the objective, or a ``FrozenTrial``
+            with its ``study``).
+        study:
+            The study of a ``FrozenTrial``; not needed with an ``optuna.Trial``.
+        pruner:
+            The ForecastPruner that forecasts, where the study's is not one.
+    """
+    global _shared
+    if isinstance(trial, optuna.Trial):
+        study = trial.study
+        trial = study._storage.get_trial(trial._trial_id)  # the record as stored
+    elif study is None:
+        raise TypeError("forecast_final needs the study of a FrozenTrial")
+    if pruner is None and isinstance(study.pruner, ForecastPruner):
+        pruner = study.pruner
+    if pruner is None:
+        with _shared_lock:
+            _shared = _shared or ForecastPruner()
+            pruner = _shared
+    return pruner.estimate(study, trial)
