@@ -43,6 +43,8 @@ _MEAN_POINTS = 64
 _CDF_TOL = 1e-14
 """Quantiles solve cdf(x) = q to this: near float64's resolution, so a forecast's last
 digits do not hinge on when the solver stopped."""
+_ETA_BISECTIONS = 48
+"""Halvings of the bracket in Forecast.eta(refine=True): to float resolution."""
 
 
 def _arr(a, ndim: int) -> np.ndarray:
@@ -288,12 +290,24 @@ class Forecast:
         return self._out(np.swapaxes(draws, 1, 2))
 
     @quiet
-    def eta(self, target: float, prob: float = 0.5, after=None) -> np.ndarray:
+    def eta(self, target: float, prob: float = 0.5, after=None, *,
+            refine: bool = False) -> np.ndarray:
         """First step at which the target is reached with probability >= prob.
 
         Only steps after ``after`` (a scalar, or one step per curve) count, e.g. each
         run's last observed step. NaN where the target is not reached within the
         forecast steps. Shape (B,), or a scalar for one curve.
+
+        Without ``refine`` the answer is one of the forecast steps. With it, the step
+        is found between the two that bracket it (the last short of the target, or
+        ``after``, and the first past it), on the forecast taken linear between them
+        (each component's location, scale and weight), to float precision: a coarse
+        grid of steps then answers as a dense one would.
+
+        >>> f = Forecast(x=[0.0, 10.0], loc=[[[1.0], [0.0]]], scale=[[[0.01], [0.01]]],
+        ...              df=[[1e6]], weights=[[1.0]])[0]
+        >>> float(f.eta(0.25)), round(float(f.eta(0.25, refine=True)), 6)
+        (10.0, 7.5)
         """
         if not 0 < prob < 1:
             raise UsageError(f"prob must lie strictly between 0 and 1, got {prob}")
@@ -304,8 +318,36 @@ class Forecast:
             after = np.broadcast_to(np.asarray(after, float), (len(self),))
             hit &= self.x[None, :] > after[:, None]
         first = np.argmax(hit, axis=1)
-        out = np.where(hit.any(axis=1) & self.valid, self.x[first], np.nan)
+        found = hit.any(axis=1) & self.valid
+        out = np.where(found, self.x[first], np.nan)
+        rows = np.flatnonzero(found & (first > 0)) if refine else np.array([], int)
+        if rows.size:
+            out[rows] = self._refine_eta(rows, first[rows], target, prob,
+                                         None if after is None else after[rows])
         return out[0] if self.single else out
+
+    def _refine_eta(self, rows: np.ndarray, k: np.ndarray, target: float, prob: float,
+                    after: np.ndarray | None) -> np.ndarray:
+        """Bisect (x[k-1], x[k]] of each row for the first step reaching the target, on
+        the components interpolated linearly between the two steps."""
+        a, b = self.x[k - 1], self.x[k]
+        lo = a.copy() if after is None else np.maximum(a, after)
+        hi = b.copy()
+        pick = lambda arr, j: arr[rows, j]
+        loc0, loc1 = pick(self.loc, k - 1), pick(self.loc, k)
+        sc0, sc1 = pick(self.scale, k - 1), pick(self.scale, k)
+        w0, w1 = pick(self.weights, k - 1), pick(self.weights, k)
+        runs = [self.runs[i] for i in rows]
+        df, lower, upper = self.df[rows], self.lower[rows], self.upper[rows]
+        for _ in range(_ETA_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            t = ((mid - a) / (b - a))[:, None]
+            between = Forecast([0.0], (loc0 + t * (loc1 - loc0))[:, None],
+                               (sc0 + t * (sc1 - sc0))[:, None], df,
+                               (w0 + t * (w1 - w0))[:, None], self.goal, runs, lower, upper)
+            reached = between.prob_better_than(target)[:, 0] >= prob
+            hi, lo = np.where(reached, mid, hi), np.where(reached, lo, mid)
+        return hi
 
 
 def _log_t_density(z: np.ndarray, df: np.ndarray) -> np.ndarray:

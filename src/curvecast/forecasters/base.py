@@ -73,7 +73,39 @@ class Forecaster:
     def forecast(self, curves: Sequence[Curve], at) -> Forecast:
         """Forecast every curve at the steps ``at`` (shared by all curves)."""
         x = steps_array(at)
+        return self._forecast(list(curves), x, x)
+
+    @quiet
+    def forecast_each(self, curves: Sequence[Curve], steps) -> Forecast:
+        """Forecast each curve at steps of its own: row b of ``steps`` (B, X) for curve b.
+
+        The Forecast's ``x`` numbers the columns (0 .. X-1), since its steps differ
+        from curve to curve. Each curve is fitted once, as in :meth:`forecast`, so its
+        answer does not depend on the other curves or their steps. A forecaster that
+        reworks the answer of :meth:`forecast` (the study's) is asked once per distinct
+        row of steps instead.
+
+        >>> from curvecast.curve import Curve
+        >>> from curvecast.forecasters import LastValue
+        >>> runs = [Curve("a", [1, 2, 3], [3, 2, 1]), Curve("b", [1, 2, 3], [1, 1, 1])]
+        >>> f = LastValue().forecast_each(runs, [[4, 5], [10, 20]])
+        >>> f.x.tolist(), f.loc.shape, f.median[:, 0].round(3).tolist()
+        ([0.0, 1.0], (2, 2, 1), [1.0, 1.0])
+        """
         curves = list(curves)
+        s = np.asarray(steps, dtype=float)
+        if s.ndim != 2 or s.shape[0] != len(curves) or s.shape[1] == 0:
+            raise UsageError(f"give one row of steps per curve: {len(curves)} curves but "
+                             f"steps of shape {s.shape}")
+        if not np.isfinite(s).all() or (s < 0).any():
+            raise UsageError("steps to forecast at must be finite and >= 0")
+        cols = np.arange(s.shape[1], dtype=float)
+        if type(self).forecast is Forecaster.forecast:
+            return self._forecast(curves, s, cols)
+        return self._forecast_by_row(curves, s, cols)
+
+    def _forecast(self, curves: list[Curve], steps: np.ndarray, x: np.ndarray) -> Forecast:
+        """The Forecast at ``x`` of the curves at ``steps``: (X,) shared, or (B, X)."""
         goals = {c.goal for c in curves}
         if len(goals) > 1:
             raise UsageError("curves in one batch must share their goal")
@@ -82,7 +114,7 @@ class Forecaster:
         for rows, width in self._groups(curves):
             frame = Frame.build([curves[i] for i in rows], self.bound, self.max_points,
                                 self.tail, pad_to=width)
-            comp = self.components(frame, frame.t_at(x))
+            comp = self.components(frame, frame.t_at(steps if steps.ndim == 1 else steps[rows]))
             loc, scale = frame.to_values(comp.loc, comp.scale)
             out.put(rows, loc, scale, comp.df, comp.weight)
             # a real floor bounds the values: from below for 'min', from above for 'max'
@@ -93,6 +125,28 @@ class Forecaster:
         return Forecast(x, out.loc, out.scale, out.df, out.weight, goal,
                         [c.run for c in curves], out.lower, out.upper)
 
+    def _forecast_by_row(self, curves: list[Curve], steps: np.ndarray,
+                         x: np.ndarray) -> Forecast:
+        """forecast_each through :meth:`forecast`: one call per distinct row of steps,
+        the answers' components side by side (zero weight where one has fewer)."""
+        groups: dict[bytes, list[int]] = {}
+        for b, row in enumerate(steps):
+            groups.setdefault(row.tobytes(), []).append(b)
+        parts = []
+        for rows in groups.values():
+            at, cols = np.unique(steps[rows[0]], return_inverse=True)
+            parts.append((rows, cols, self.forecast([curves[i] for i in rows], at)))
+        B, X = steps.shape
+        K = max([f.loc.shape[2] for _, _, f in parts], default=1)
+        loc, scale, w = np.zeros((B, X, K)), np.ones((B, X, K)), np.zeros((B, X, K))
+        df, lower, upper = np.full((B, K), 1e6), np.full(B, -np.inf), np.full(B, np.inf)
+        for rows, cols, f in parts:
+            k = f.loc.shape[2]
+            loc[rows, :, :k], scale[rows, :, :k] = f.loc[:, cols], f.scale[:, cols]
+            w[rows, :, :k], df[rows, :k] = f.weights[:, cols], f.df
+            lower[rows], upper[rows] = f.lower, f.upper
+        return Forecast(x, loc, scale, df, w, parts[0][2].goal if parts else "min",
+                        [c.run for c in curves], lower, upper)
 
     def _groups(self, curves: Sequence[Curve]):
         """(rows, padded width) of the usable curves: curves padded to the same width
