@@ -21,6 +21,7 @@ import click
 from .choices import FORMATS, GOALS, METHODS
 from .cli_datasets import datasets
 from .cli_output import cell, make_console, new_table
+from .cli_retrain import retrain
 from .cli_scaling import scaling
 from .errors import CurvecastError
 
@@ -421,6 +422,7 @@ def _sweep_demo(console: Console, out: Path) -> None:
 
 
 cli.add_command(scaling)
+cli.add_command(retrain)
 cli.add_command(datasets)
 
 

@@ -23,6 +23,8 @@ directory or to the repository.
   CC BY-SA 4.0.
 * :func:`load_ppo_pong`: PPO's evaluation returns on Atari Pong from HPO-RL-Bench
   (Shala et al. 2024), noisy, at irregular timesteps.
+* :func:`load_jena2020`, :func:`load_noaa_wth`: weather series for the retraining
+  simulator (:mod:`curvecast.retrain`), as a ``Series`` rather than curves.
 
 :mod:`.catalog` names them (``curvecast datasets list``). The loaders are imported on
 first use (PEP 562): the catalog, and so the command line, needs no numpy or pandas.
@@ -39,6 +41,7 @@ _WHERE = {
     "load_lcdb": "lcdb", "load_datablations": "lm", "load_pythia": "lm",
     "load_opda": "opda", "load_ppo_pong": "hporl",
     "DATASETS": "catalog", "Dataset": "catalog",
+    "load_jena2020": "weather", "load_noaa_wth": "weather",
 }  # fmt: skip
 
 __all__ = [
@@ -48,8 +51,10 @@ __all__ = [
     "data_dir",
     "load_cifar10_cnn",
     "load_datablations",
+    "load_jena2020",
     "load_lcdb",
     "load_nasbench_nlp",
+    "load_noaa_wth",
     "load_opda",
     "load_ppo_pong",
     "load_pythia",
@@ -69,6 +74,7 @@ if TYPE_CHECKING:
         load_taskset,
     )
     from .opda import load_opda
+    from .weather import load_jena2020, load_noaa_wth
 
 
 def __getattr__(name: str):
