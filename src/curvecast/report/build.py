@@ -17,8 +17,9 @@ from ..io.output import write_text
 from .curves import curve_report
 from .evaluation import backtest_report, replay_report
 from .page import Page
+from .retrain import is_retrain, retrain_report
 
-KINDS = ("curves", "replay", "backtest")
+KINDS = ("curves", "replay", "backtest", "retrain")
 
 
 def _as_results(path: Path) -> dict | None:
@@ -54,7 +55,8 @@ def _curve_format(path: Path) -> bool:
 
 
 def detect(path: str | os.PathLike) -> tuple[str, dict | None]:
-    """('replay' | 'backtest', the parsed JSON) or ('curves', None), from the content.
+    """('replay' | 'backtest' | 'retrain', the parsed JSON) or ('curves', None), from the
+    content (a retrain result's rows have 'policy' and 'compute_fraction').
 
     >>> import json, tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"
@@ -74,6 +76,8 @@ def detect(path: str | os.PathLike) -> tuple[str, dict | None]:
         return "replay", data
     if all("method" in r and "coverage" in r for r in results):
         return "backtest", data
+    if is_retrain(results):
+        return "retrain", data
     raise InputError("a JSON object with 'results', but neither a replay (rows with 'pruner') "
                      "nor a backtest (rows with 'method' and 'coverage'); give the JSON that "
                      "'curvecast replay --json' or 'curvecast backtest --json' printed",
@@ -97,6 +101,8 @@ def build_report(path: str | os.PathLike, *, goal: str = "min", tag: str | None 
         return kind, replay_report(data, str(path))
     if kind == "backtest":
         return kind, backtest_report(data, str(path))
+    if kind == "retrain":
+        return kind, retrain_report(data, str(path))
     curves = read_curves(path, goal=goal, tag=tag, fmt=fmt, bound=options.get("bound"))
     return kind, curve_report(curves, **options)
 

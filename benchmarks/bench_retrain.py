@@ -1,0 +1,152 @@
+"""Retraining (issue 19): speed of the live loop, and the bars on Jena 2020 and NOAA WTH.
+
+    .venv/bin/python benchmarks/bench_retrain.py            # everything (about an hour)
+    .venv/bin/python benchmarks/bench_retrain.py --speed    # the two timings only
+    .venv/bin/python benchmarks/bench_retrain.py --sets wth --models ridge
+
+For each data set, target and model: every policy's error ratio and compute fraction
+against ``fixed``, the ``fixed@k`` ladder's error at the policy's compute (interpolated
+in log compute), error x compute, and the bars; a figure per data set (error ratio
+against compute fraction, the ladder drawn as a line) in benchmarks/results/retrain_*.png;
+the rows in benchmarks/results/retrain.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from curvecast.datasets import load_jena2020, load_noaa_wth
+from curvecast.retrain import ladder_error_at, run_retrain
+
+RESULTS = Path(__file__).parent / "results"
+POLICIES = ["never", "adwin", "page_hinkley", "window", "default", "default+window"]
+SETS = {  # (loader, targets, every, horizon): the issue's settings
+    "jena": (load_jena2020, ["T (degC)", "wv (m/s)"], "1h", "6h"),
+    "wth": (load_noaa_wth, ["DryBulbCelsius", "WindSpeed", "RelativeHumidity"], "6h", "6h"),
+}
+
+
+def speed() -> list[str]:
+    s = load_jena2020(["T (degC)"])
+    lines = []
+    for model, every in (("ridge", "1h"), ("gbm", "6h")):
+        t0 = time.perf_counter()
+        run_retrain(s, targets=["T (degC)"], every=every, horizon="6h", models=[model],
+                    policies=["fixed"], ladder=False, traces=False)
+        lines.append(f"| {model} | Jena 2020, {len(s):,} rows, 10-minute | {every} | fixed | "
+                     f"{time.perf_counter() - t0:.1f} s |")
+    return lines
+
+
+def bars(rows: list[dict]) -> list[dict]:
+    out = []
+    keys = {(r["target"], r["model"]) for r in rows}
+    for target, model in sorted(keys):
+        group = [r for r in rows if r["target"] == target and r["model"] == model]
+        by = {r["policy"]: r for r in group}
+        d = by["default"]
+        detectors = [by[p] for p in ("adwin", "page_hinkley") if p in by]
+        best_det = min(detectors, key=lambda r: r["error_x_compute"])
+        ladder = ladder_error_at(group, d["compute_fraction"])
+        out.append({
+            "target": target, "model": model,
+            "compute_fraction": d["compute_fraction"], "error_ratio": d["error_ratio"],
+            "bar1": d["compute_fraction"] <= 0.2 and d["error_ratio"] <= 1.0,
+            "ladder_at_compute": ladder, "bar2": d["error_ratio"] < ladder,
+            "default_exc": d["error_x_compute"], "best_detector": best_det["policy"],
+            "detector_exc": best_det["error_x_compute"],
+            "bar3": d["error_x_compute"] <= best_det["error_x_compute"],
+        })
+    return out
+
+
+def figure(name: str, rows: list[dict]) -> Path:
+    keys = sorted({(r["target"], r["model"]) for r in rows})
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8), squeeze=False)
+    for ax, (target, model) in zip(axes[0], keys, strict=True):
+        group = [r for r in rows if r["target"] == target and r["model"] == model]
+        lad = sorted((r["compute_fraction"], r["error_ratio"]) for r in group
+                     if r["policy"] == "fixed" or r["policy"].startswith("fixed@"))
+        ax.plot([p[0] for p in lad], [p[1] for p in lad], "-o", color="#888", ms=3,
+                label="fixed@k ladder")
+        for r in group:
+            if r["policy"] in POLICIES and r["compute_fraction"] > 0:
+                ax.plot(r["compute_fraction"], r["error_ratio"], "s" if r["policy"].startswith(
+                    "default") else "^", ms=7, label=r["policy"])
+        ax.set_xscale("log")
+        ax.set_xlabel("compute / fixed's")
+        ax.set_ylabel("MAE / fixed's")
+        top = max(1.05, min(1.25, max(p[1] for p in lad) + 0.02))
+        ax.set_ylim(0.97, top)
+        ax.set_title(f"{name}: {target}, {model}", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    path = RESULTS / f"retrain_{name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--speed", action="store_true", help="only the two timings")
+    ap.add_argument("--sets", default="jena,wth")
+    ap.add_argument("--models", default="ridge,gbm")
+    ap.add_argument("--jena-gbm-every", default="1h",
+                    help="decisions of gbm on Jena (1h as the bars say; 6h is 6x cheaper)")
+    a = ap.parse_args(argv)
+    print("| model | series | decisions | policy | seconds |\n|---|---|---|---|---|")
+    for line in speed():
+        print(line, flush=True)
+    if a.speed:
+        return
+    all_rows = []
+    for name in a.sets.split(","):
+        loader, targets, every, horizon = SETS[name]
+        s = loader(targets)
+        rows = []
+        for model in a.models.split(","):
+            ev = a.jena_gbm_every if (name == "jena" and model == "gbm") else every
+            t0 = time.perf_counter()
+            res = run_retrain(s, targets=targets, every=ev, horizon=horizon, models=[model],
+                              policies=POLICIES, traces=False)
+            print(f"{name} {model} every {ev}: {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                  flush=True)
+            for r in res["results"]:
+                r["set"], r["every"] = name, ev
+            rows += res["results"]
+        all_rows += rows
+        print(f"\n### {name}\n\n| target | model | policy | MAE | error_ratio | compute_fraction "
+              "| ladder at that compute | error x compute | retrains | seconds |\n"
+              "|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            group = [g for g in rows if g["target"] == r["target"] and g["model"] == r["model"]]
+            lad = ladder_error_at(group, r["compute_fraction"]) if r["compute_fraction"] > 0 else float("nan")
+            print(f"| {r['target']} | {r['model']} | {r['policy']} | {r['mae']:.4f} | "
+                  f"{r['error_ratio']:.4f} | {r['compute_fraction']:.4f} | {lad:.4f} | "
+                  f"{r['error_x_compute']:.5f} | {r['retrains']} | {r['seconds']:.1f} |")
+        print(f"\n![{name}](results/{figure(name, rows).name})\n")
+        print("| target | model | default compute | default error | bar 1 | ladder at its "
+              "compute | bar 2 | default err x comp | best detector err x comp | bar 3 |\n"
+              "|---|---|---|---|---|---|---|---|---|---|")
+        for b in bars(rows):
+            print(f"| {b['target']} | {b['model']} | {b['compute_fraction']:.4f} | "
+                  f"{b['error_ratio']:.4f} | {'pass' if b['bar1'] else 'FAIL'} | "
+                  f"{b['ladder_at_compute']:.4f} | {'pass' if b['bar2'] else 'FAIL'} | "
+                  f"{b['default_exc']:.5f} | {b['detector_exc']:.5f} ({b['best_detector']}) | "
+                  f"{'pass' if b['bar3'] else 'FAIL'} |", flush=True)
+        (RESULTS / "retrain.json").write_text(json.dumps(all_rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
