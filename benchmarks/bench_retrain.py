@@ -85,7 +85,7 @@ def figure(name: str, rows: list[dict]) -> Path:
         ax.set_xscale("log")
         ax.set_xlabel("compute / fixed's")
         ax.set_ylabel("MAE / fixed's")
-        top = max(1.05, min(1.25, max(p[1] for p in lad) + 0.02))
+        top = max(1.05, min(1.25, max(r["error_ratio"] for r in group) + 0.02))
         ax.set_ylim(0.97, top)
         ax.set_title(f"{name}: {target}, {model}", fontsize=9)
         ax.grid(alpha=0.3)
