@@ -37,6 +37,38 @@ class Stop:
     text: str
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A forecast made earlier, the one a decision rested on (a pruned trial's, recorded
+    by ForecastPruner): from the run's values up to ``step``, of its value at ``at``, the
+    ``median`` and the central ``level`` interval; ``best``, the best final it was
+    compared with. Ranked, written and drawn instead of a new forecast, so the page shows
+    what was decided."""
+
+    step: float
+    at: float
+    median: float
+    lower: float
+    upper: float
+    level: float = 0.8
+    best: float | None = None
+
+    def label(self, at: float, level: float) -> str:
+        """Which forecast a row shows, in a report of step ``at`` and interval ``level``.
+
+        >>> Recorded(12, 50, 5.1, 4.9, 5.3).label(50, 0.8)
+        'recorded at step 12'
+        >>> Recorded(12, 60, 5.1, 4.9, 5.3).label(50, 0.9)
+        'recorded at step 12, of step 60, 80% interval'
+        """
+        out = f"recorded at step {self.step:g}"
+        if self.at != at:
+            out += f", of step {self.at:g}"
+        if abs(self.level - level) > 1e-12:
+            out += f", {self.level:.0%} interval"
+        return out
+
+
 def ranked(rows: Sequence[RunForecast], goal: str) -> list[RunForecast]:
     """Runs with a forecast best first (by median, in the goal's direction), then the rest
     in file order.
@@ -66,7 +98,8 @@ def _line(steps, values, name: str, mode: str = "lines", **style) -> go.Scatter:
 
 
 def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
-               truth: Curve | None = None, stop: Stop | None = None) -> go.Figure:
+               truth: Curve | None = None, stop: Stop | None = None,
+               title: str | None = None) -> go.Figure:
     """One run's fan: one filled trace per band (widest first), the median and the
     observed curve; with ``truth``, the whole run first (grey). Bands are drawn from the
     run's last observed step on; a run with no forecast (NaN) has empty bands. With
@@ -86,20 +119,62 @@ def fan_figure(c: Curve, x: np.ndarray, bands: dict, median: np.ndarray,
     traces.append(_line(c.steps, c.values, "observed", line={"color": "black"},
                         mode="lines+markers", marker={"size": 3}))
     fig = go.Figure(traces)
-    fig.update_layout(title={"text": plot_text(c.run), "font": {"size": 13}}, xaxis_title="step",
-                      margin={"l": 50, "r": 10, "t": 40, "b": 40}, showlegend=False,
-                      hovermode="x")
+    fig.update_layout(title={"text": plot_text(title or c.run), "font": {"size": 13}},
+                      xaxis_title="step", margin={"l": 50, "r": 10, "t": 40, "b": 40},
+                      showlegend=False, hovermode="x")
     # The course of the run and its 80% band, not an untrained first point or a spike.
     seen = [c.values] + ([truth.values] if truth is not None else [])
     yrange = view_range(seen, [bands[0.8][0][ahead], bands[0.8][1][ahead]])
     if yrange is not None:
         fig.update_yaxes(range=yrange)
+    _stop_line(fig, stop)
+    return fig
+
+
+def recorded_figure(c: Curve, rec: Recorded, truth: Curve | None = None,
+                    stop: Stop | None = None) -> go.Figure:
+    """One run's recorded forecast (see :class:`Recorded`), drawn as what it is, a
+    forecast of one step: a dotted line from the value at the step it saw to the median
+    at the step it forecast, with the interval as an error bar there, and the best final
+    it was compared with (dotted, grey); the observed curve, and ``truth`` and ``stop``
+    as in :func:`fan_figure`."""
+    k = np.flatnonzero(c.steps <= rec.step)
+    seen = float(c.values[k[-1]]) if k.size else float(c.values[-1])
+    traces = []
+    if truth is not None:
+        traces.append(_line(truth.steps, truth.values, "whole run", line={"color": "#aaa"}))
+    traces.append(go.Scatter(
+        x=[float(rec.step), float(rec.at)], y=[seen, rec.median], mode="lines+markers",
+        name=f"forecast recorded at step {rec.step:g}: median, {rec.level:.0%} interval",
+        line={"color": "#1f77b4", "dash": "dot"}, marker={"size": [0, 7]},
+        error_y={"type": "data", "symmetric": False, "thickness": 1.5, "width": 6,
+                 "array": [0.0, rec.upper - rec.median],
+                 "arrayminus": [0.0, rec.median - rec.lower]}))
+    traces.append(_line(c.steps, c.values, "observed", line={"color": "black"},
+                        mode="lines+markers", marker={"size": 3}))
+    fig = go.Figure(traces)
+    fig.update_layout(title={"text": plot_text(c.run), "font": {"size": 13}},
+                      xaxis_title="step", margin={"l": 50, "r": 10, "t": 40, "b": 40},
+                      showlegend=False, hovermode="x")
+    extra = [rec.lower, rec.upper] + ([rec.best] if rec.best is not None else [])
+    yrange = view_range([c.values] + ([truth.values] if truth is not None else []), [extra])
+    if yrange is not None:
+        fig.update_yaxes(range=yrange)
+    _stop_line(fig, stop)
+    if rec.best is not None and np.isfinite(rec.best):
+        fig.add_hline(y=float(rec.best), line={"color": "#888", "dash": "dot", "width": 1},
+                      annotation_text=plot_text(f"best final then {rec.best:.5g}"),
+                      annotation_position="bottom right", annotation_font_size=10)
+    return fig
+
+
+def _stop_line(fig: go.Figure, stop: Stop | None) -> None:
+    """A dashed red line at the step where the run was stopped, its text above."""
     if stop is not None:
         fig.add_vline(x=float(stop.step), line={"color": "#d62728", "dash": "dash", "width": 1})
         fig.add_annotation(x=float(stop.step), y=1, yref="paper", yanchor="bottom",
                            xanchor="left", showarrow=False, text=plot_text(stop.text),
                            font={"size": 10, "color": "#d62728"})
-    return fig
 
 
 def _gap(a: float | None, b: float | None) -> float | None:
@@ -149,13 +224,17 @@ def curve_report(
     stops: Mapping[str, Stop] | None = None,
     notes: Sequence[str] = (),
     extra: tuple[str, Sequence[str]] = ("", ()),
+    recorded: Mapping[str, Recorded] | None = None,
 ) -> Page:
     """The page of a curve file: summary plot, ranked searchable table, fans for the
     ``top`` best forecasts and the ``runs`` named. ``truth``: the whole runs, where
     ``curves`` are their beginnings (the demo), drawn in grey in the fans. ``stops``:
     the runs stopped early (pruned trials), by name, shown in a "decision" column and on
     their fans; ``notes``: lines written under the first one; ``extra``: (words, names),
-    more runs to draw fans of and the words that say which.
+    more runs to draw fans of and the words that say which. ``recorded``: forecasts made
+    earlier, by run (see :class:`Recorded`), shown instead of new ones; the table then
+    says which forecast each row shows, and a new one of a stopped run is labelled a
+    re-forecast.
 
     >>> from curvecast.demo import sample_curves
     >>> page = curve_report(sample_curves()[:6], method="last", top=2)
@@ -164,6 +243,17 @@ def curve_report(
     """
     rows = forecast_runs(curves, at, level=level, method=method, bound=bound)
     at = rows[0].at
+    recorded = dict(recorded) if recorded is not None else None
+    by = method if isinstance(method, str) else type(method).__name__
+    if recorded:
+        rows = [RunForecast(r.run, "ok", r.n_points, r.last, at, recorded[r.run].median,
+                            recorded[r.run].lower, recorded[r.run].upper)
+                if r.run in recorded else r for r in rows]
+
+    def shown(run: str) -> str:
+        if run in recorded:
+            return recorded[run].label(at, level)
+        return f"re-forecast by {by}" if stops is not None and run in stops else "-"
     order = ranked(rows, curves.goal)
     fans = _fan_names(order, curves, top, [*runs, *extra[1]])
     n_ok = sum(r.median is not None for r in rows)
@@ -185,27 +275,41 @@ def curve_report(
         link = Markup(f'<a href="#{fan_ids[r.run]}">{name}</a>' if r.run in fan_ids else name)
         decision = ([stops[r.run].text if r.run in stops else "-"] if stops is not None
                     else [])
+        which = [shown(r.run)] if recorded is not None else []
         table.append([str(k) if r.median is not None else "-", link, r.status, *decision,
-                      r.n_points, num(r.last), num(r.median), num(r.lower), num(r.upper)])
+                      *which, r.n_points, num(r.last), num(r.median), num(r.lower),
+                      num(r.upper)])
     page.table(["rank", "run", "status", *(["decision"] if stops is not None else []),
+                *(["forecast"] if recorded is not None else []),
                 "points", "last", "median", f"lower {level:.0%}", f"upper {level:.0%}"],
-               table, text_cols=3 + (stops is not None), searchable=True)
+               table, text_cols=3 + (stops is not None) + (recorded is not None),
+               searchable=True)
 
     page.heading(f"Forecast fans (50/80/95%) of {len(fans)} runs: the {top} best"
                  + (f", {extra[0]}" if extra[1] else "") + " and any asked for with --runs")
     if fans:
         sel = [curves[n] for n in fans]
-        starts = [c.last_step for c in sel if c.last_step < at]
+        fresh = [c for c in sel if not recorded or c.run not in recorded]
+        starts = [c.last_step for c in fresh if c.last_step < at]
         x = np.unique(np.concatenate([np.linspace(min(starts, default=at), at, FAN_POINTS),
                                       starts, [at]]))
-        fc = run_forecaster(curves, at, method, bound).forecast(sel, x)
-        bands = {lv: fc.interval(lv, axis=0) for lv in FAN_LEVELS}
-        med = fc.median
+        if fresh:
+            fc = run_forecaster(curves, at, method, bound).forecast(fresh, x)
+            bands = {lv: fc.interval(lv, axis=0) for lv in FAN_LEVELS}
+            med = fc.median
         page.html('<div class="fans">')
-        for i, c in enumerate(sel):
-            band = {lv: (b[0, i], b[1, i]) for lv, b in bands.items()}
+        for c in sel:
             real = truth[c.run] if truth is not None and c.run in set(truth.runs) else None
             stop = stops.get(c.run) if stops is not None else None
-            page.figure(fan_figure(c, x, band, med[i], real, stop), wrap=fan_ids[c.run])
+            if recorded and c.run in recorded:
+                page.figure(recorded_figure(c, recorded[c.run], real, stop),
+                            wrap=fan_ids[c.run])
+                continue
+            i = next(k for k, f in enumerate(fresh) if f is c)
+            band = {lv: (b[0, i], b[1, i]) for lv, b in bands.items()}
+            title = (f"{c.run} (re-forecast by {by})" if recorded is not None
+                     and shown(c.run).startswith("re-forecast") else None)
+            page.figure(fan_figure(c, x, band, med[i], real, stop, title),
+                        wrap=fan_ids[c.run])
         page.html("</div>")
     return page

@@ -5,7 +5,11 @@ parameters as the run's hyperparameters), the goal is the study's direction, and
 page is the curve report of :mod:`curvecast.report.curves`, with each pruned trial's
 stop drawn on its fan and written in the ranked table: the step, and for
 :class:`~curvecast.integrations.optuna.ForecastPruner` the reason and the probability
-of beating the best recorded under ``"curvecast"``, and the compute it saved.
+of beating the best recorded under ``"curvecast"``, and the compute it saved. What was
+decided is what is shown: such a trial is ranked, written and drawn with the forecast its
+stop rested on (the recorded median and 80% interval of its final, with the best final
+it was compared with), not a new one; a pruned trial without a record (another pruner's)
+is re-forecast, and labelled so. The study is read through :mod:`curvecast.io.optuna`.
 
 Compute is counted in steps, a trial's length being its last reported step: the study's
 final step is the largest last step among completed trials, a pruned trial saved that
@@ -18,29 +22,39 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote
 
 from ..curve import Curve, CurveSet
+from ..decisions import LEVEL, Decision
 from ..errors import InputError
-from .curves import Stop, curve_report
+from ..io.optuna import (
+    load_study,
+    ran_to_end,
+    read_decision,
+    shown_storage,
+    stopped,
+    study_goal,
+    trial_curve,
+)
+from .curves import Recorded, Stop, curve_report
 from .page import Page
 
-ATTR = "curvecast"  # the user attribute ForecastPruner records its decisions in
 PRUNED = 8  # fans of pruned trials in a study's report, the closest calls
-JOURNAL = "journal:"  # journal:PATH, an Optuna JournalStorage file (as on NFS)
-PG_DRIVERS = ("postgresql", "postgresql+psycopg2", "postgresql+psycopg")
+
+__all__ = ["TrialStop", "closest_calls", "load_study", "shown_storage", "study_curves",
+           "study_goal", "study_line", "study_report", "trial_curves"]
 
 
 @dataclass(frozen=True)
 class TrialStop:
-    """A pruned trial: where it stopped and, if ForecastPruner stopped it, why."""
+    """A pruned trial: where it stopped and, if ForecastPruner stopped it, why and the
+    forecast that decision rested on (``forecast``: its record, when it has one)."""
 
     run: str
     step: int
     reason: str | None = None
     prob_better: float | None = None
     saved: int | None = None  # steps, None when no trial completed
+    forecast: Decision | None = None
 
     def text(self) -> str:
         """
@@ -58,85 +72,17 @@ class TrialStop:
             out += f", saved {self.saved} steps"
         return out
 
+    def recorded(self) -> Recorded | None:
+        """The forecast the stop rested on, to draw; None if none was recorded.
 
-def shown_storage(url: str) -> str:
-    """The URL with any password hidden (it is shown in messages and on the page)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):  # not a database URL: shown as given
-        return url
-
-
-def _read_only(storage: str, shown: str):
-    """A SQLite file's storage opened read-only (Optuna would otherwise add its tables to
-    any SQLite file, and SQLite create a missing one), a PostgreSQL one in read-only
-    transactions; other URLs as given."""
-    import sqlite3
-
-    import optuna
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    if storage.startswith(JOURNAL):
-        return _journal(storage.removeprefix(JOURNAL), shown)
-    try:
-        url = make_url(storage)
-    except ArgumentError:
-        return storage  # Optuna says what is wrong with it
-    if url.drivername in PG_DRIVERS and "options" not in url.query:
-        # Every transaction read-only, enforced by the server.
-        return optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {
-            "options": "-c default_transaction_read_only=on"}})
-    path = url.database
-    if (not url.drivername.startswith("sqlite") or not path or path == ":memory:"
-            or url.query or path.startswith("file:")):
-        return storage  # not a plain SQLite file: the caller's own options stand
-    if not Path(path).is_file():
-        raise InputError(f"storage {shown!r}: no such SQLite file {path!r}")
-    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
-    return optuna.storages.RDBStorage(
-        "sqlite://", engine_kwargs={"creator": lambda: sqlite3.connect(uri, uri=True)})
-
-
-def _journal(path: str, shown: str):
-    """A JournalStorage on an existing journal file (Optuna would create a missing one;
-    reading an existing one only reads it)."""
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    if not Path(path).is_file():
-        raise InputError(f"storage {shown!r}: no such journal file {path!r}")
-    return JournalStorage(JournalFileBackend(path))
-
-
-def load_study(storage: str, study_name: str):
-    """The study, loaded without writing to the storage; InputError naming the storage or
-    the study when it cannot be read. A ``sqlite:///`` file must exist, and is opened
-    read-only; ``journal:PATH`` reads an existing JournalStorage file."""
-    import optuna
-    from sqlalchemy.exc import SQLAlchemyError
-
-    shown = shown_storage(storage)
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        try:
-            storage = _read_only(storage, shown)
-            names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        except InputError:
-            raise
-        except (SQLAlchemyError, ImportError, OSError, ValueError, RuntimeError) as exc:
-            raise InputError(f"cannot read the Optuna storage {shown!r}: "
-                             f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
-        if study_name not in names:
-            have = ", ".join(repr(n) for n in names[:10]) or "none"
-            raise InputError(f"no study {study_name!r} in storage {shown!r} "
-                             f"(studies there: {have})")
-        return optuna.load_study(study_name=study_name, storage=storage)
-    finally:
-        optuna.logging.set_verbosity(level)
+        >>> d = Decision(True, "cannot_win", 0.008, 5.1, 4.9, 5.3, step=12, final_step=50)
+        >>> TrialStop("trial 3", 12, forecast=d).recorded().median
+        5.1
+        """
+        d = self.forecast
+        if d is None or None in (d.median, d.lower, d.upper, d.step, d.final_step):
+            return None
+        return Recorded(d.step, d.final_step, d.median, d.lower, d.upper, LEVEL, d.incumbent)
 
 
 def study_curves(study) -> tuple[CurveSet, dict[str, TrialStop], dict]:
@@ -153,32 +99,22 @@ def study_curves(study) -> tuple[CurveSet, dict[str, TrialStop], dict]:
     return CurveSet(curves, source=f"study {study.study_name}"), stops, totals
 
 
-def study_goal(study) -> str:
-    """'min' or 'max', the study's direction; InputError for a multi-objective study."""
-    if len(study.directions) > 1:
-        raise InputError(f"study {study.study_name!r} has {len(study.directions)} objectives; "
-                         "a report needs a single-objective study")
-    return "max" if study.direction.name == "MAXIMIZE" else "min"
-
-
 def trial_curves(trials, goal: str) -> tuple[list[Curve], dict[str, TrialStop], dict]:
     """The curves, stops and totals of :func:`study_curves` for ``trials`` (each with at
-    least one intermediate value), running ones included as curves but not in totals."""
-    from optuna.trial import TrialState
-
-    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    least one intermediate value), running ones included as curves but not in totals. A
+    trial stopped early counts as pruned even where its objective returned a value
+    (see :func:`curvecast.io.optuna.stopped`)."""
+    done = ran_to_end(trials)
     final = max((t.last_step for t in done), default=None)
     curves, stops = [], {}
     for t in trials:
-        run = f"trial {t.number}"
-        steps = sorted(t.intermediate_values)
-        curves.append(Curve(run, steps, [t.intermediate_values[s] for s in steps], goal=goal,
-                            hp=dict(t.params), meta={"state": t.state.name}))
-        if t.state == TrialState.PRUNED:
-            stops[run] = _trial_stop(run, t, final)
-    counted = done + [t for t in trials if t.state == TrialState.PRUNED]
-    used = sum(stops[f"trial {t.number}"].step if t.state == TrialState.PRUNED
-               else int(t.last_step) for t in counted)
+        c = trial_curve(t, goal)
+        curves.append(c)
+        if stopped(t):
+            stops[c.run] = _trial_stop(c.run, t, final)
+    counted = done + [t for t in trials if stopped(t)]
+    used = sum(stops[f"trial {t.number}"].step if stopped(t) else int(t.last_step)
+               for t in counted)
     totals = {"final_step": final, "trials": len(counted), "used": used,
               "full": final * len(counted) if final is not None else None,
               "pruned": len(stops), "by_forecast": sum(s.reason is not None for s in stops.values())}
@@ -188,13 +124,14 @@ def trial_curves(trials, goal: str) -> tuple[list[Curve], dict[str, TrialStop], 
 def _trial_stop(run: str, t, final: int | None) -> TrialStop:
     """Where a pruned trial stopped: ForecastPruner's record if it left one, else its
     last reported step."""
-    rec = t.user_attrs.get(ATTR)
-    stopped = isinstance(rec, dict) and rec.get("stop") and "step" in rec
-    step = int(rec["step"]) if stopped else int(t.last_step)
-    prob = rec.get("prob_better") if stopped else None
-    return TrialStop(run, step, str(rec.get("reason")) if stopped else None,
-                     float(prob) if isinstance(prob, int | float) else None,
-                     max(final - step, 0) if final is not None else None)
+    rec = read_decision(t)
+    if rec is None or not rec.stop or rec.step is None:
+        return TrialStop(run, int(t.last_step), saved=_saved(final, int(t.last_step)))
+    return TrialStop(run, rec.step, rec.reason, rec.prob_better, _saved(final, rec.step), rec)
+
+
+def _saved(final: int | None, step: int) -> int | None:
+    return max(final - step, 0) if final is not None else None
 
 
 def study_line(study_name: str, totals: dict) -> str:
@@ -224,8 +161,18 @@ def study_report(storage: str | os.PathLike, study_name: str, pruned: int = PRUN
     study = load_study(str(storage), study_name)
     curves, stops, totals = study_curves(study)
     page_stops = {run: Stop(s.step, s.text()) for run, s in stops.items()}
+    recorded = {run: r for run, s in stops.items() if (r := s.recorded()) is not None}
     close = closest_calls(stops, pruned)
-    return curve_report(curves, stops=page_stops, notes=[study_line(study_name, totals)],
+    notes = [study_line(study_name, totals)]
+    if recorded:
+        notes.append(f"{len(recorded)} pruned trials show the forecast their stop rested on, "
+                     "as ForecastPruner recorded it (median and 80% interval of the final, "
+                     "from the values up to the stop).")
+    if len(stops) > len(recorded):
+        notes.append(f"{len(stops) - len(recorded)} pruned trials have no recorded forecast "
+                     "(another pruner stopped them, or too early to forecast): they are "
+                     "re-forecast now, labelled so.")
+    return curve_report(curves, stops=page_stops, notes=notes, recorded=recorded,
                         title=f"curvecast report: study {study_name} "
                               f"({shown_storage(str(storage))})",
                         extra=(f"the {len(close)} pruned closest to winning", close), **options)

@@ -1,6 +1,7 @@
 """The report of an Optuna study read from its storage: a real SQLite study made by
 replaying the bundled sample under ForecastPruner (and one under MedianPruner), the
-pruned trials' decisions on the page, the compute saved, and bad storages refused."""
+pruned trials' decisions on the page, the forecasts those decisions rested on drawn as
+recorded (not re-forecast), the compute saved, and bad storages refused."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from test_report import assert_self_contained, figures, written
 from curvecast.demo import sample_curves
 from curvecast.evaluate.replay import replay_study
 from curvecast.integrations.optuna import ATTR, ForecastPruner
+from curvecast.io.optuna import read_decision
+from curvecast.report.page import num
 
 TRIALS = 10
 
@@ -57,7 +60,10 @@ def test_study_report(tmp_path, capsys, storage):
     titles = [f["layout"]["title"]["text"] for f in figs[1:]]
     assert {f"trial {t.number}" for t in closest} | {f"trial {first.number}"} <= set(titles)
     assert len(figs) == 1 + len(set(titles)) and 3 <= len(titles) <= 5
-    assert len(figs[0]["data"]) == 2 and all(len(f["data"]) == 5 for f in figs[1:])
+    assert len(figs[0]["data"]) == 2
+    recorded = {f"trial {t.number}" for t in pruned if read_decision(t).median is not None}
+    for f in figs[1:]:  # a recorded forecast and the curve; or 3 bands, median and curve
+        assert len(f["data"]) == (2 if f["layout"]["title"]["text"] in recorded else 5)
     assert html.count("<tr>") == len(trials) + 1 and "<th>decision</th>" not in html
     assert '<th class="text">decision</th>' in html
     # each pruned trial's decision: step, reason, probability, steps saved
@@ -129,3 +135,68 @@ def test_unreachable_storage_and_no_input_exit_2(tmp_path, capsys):
     assert code == 2 and "exactly one of FILE or --storage" in err and not out.exists()
     code, _, err = cli(capsys, "report", "--study", "s")
     assert code == 2 and "--study needs --storage" in err
+
+
+ROW = re.compile(r"<tr>(.*?)</tr>", re.DOTALL)
+CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.DOTALL)
+
+
+def _rows(html: str) -> dict[str, list[str]]:
+    """The ranked table's cells by run name (links and tags dropped)."""
+    out = {}
+    for row in ROW.findall(html):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in CELL.findall(row)]
+        if cells:
+            out[cells[1]] = cells
+    return out
+
+
+def test_what_was_decided_is_what_is_shown(tmp_path, capsys, storage):
+    """Each pruned trial is ranked, written and drawn with the forecast its stop rested
+    on: the recorded median and 80% interval of its final, the best final it had to beat.
+    A trial pruned as hopeless ranks below the best completed one."""
+    url, _, study, _ = storage
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED
+              and read_decision(t).median is not None]
+    assert pruned
+    names = ",".join(f"trial {t.number}" for t in pruned)
+    code, err, out = written(tmp_path, capsys, "--storage", url, "--study", "sweep",
+                             "--top", "0", "--runs", names, "--pruned", "0")
+    assert code == 0, err
+    html = out.read_text()
+    rows = _rows(html)
+    header = re.findall(r"<th(?: class=\"text\")?>(.*?)</th>", html)
+    col = {h: header.index(h) for h in ("rank", "forecast", "median", "lower 80%", "upper 80%")}
+    fans = {f["layout"]["title"]["text"]: f for f in figures(html)[1:]}
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = min(done, key=lambda t: t.value)
+    for t in pruned:
+        d, row = read_decision(t), rows[f"trial {t.number}"]
+        assert row[col["forecast"]] == f"recorded at step {d.step}"
+        assert [row[col[k]] for k in ("median", "lower 80%", "upper 80%")] == [
+            num(d.median), num(d.lower), num(d.upper)]
+        fan = fans[f"trial {t.number}"]
+        forecast = fan["data"][0]
+        assert forecast["x"] == [d.step, d.final_step] and forecast["y"][1] == d.median
+        assert forecast["error_y"]["array"][1] == pytest.approx(d.upper - d.median)
+        assert forecast["error_y"]["arrayminus"][1] == pytest.approx(d.median - d.lower)
+        assert fan["layout"]["shapes"][-1]["y0"] == d.incumbent  # the best final then
+        if d.reason == "cannot_win":  # P(better) < 0.05: the 80% band is above the best
+            assert d.prob_better < 0.05 and d.lower > d.incumbent
+            assert int(row[col["rank"]]) > int(rows[f"trial {best.number}"][col["rank"]])
+    assert "re-forecast" not in html
+
+
+def test_other_pruners_trials_are_labelled_re_forecasts(tmp_path, capsys, storage):
+    url, _, _, study = storage
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    code, err, out = written(tmp_path, capsys, "--storage", url, "--study", "median",
+                             "--method", "last", "--top", "0", "--pruned", "2")
+    assert code == 0, err
+    html = out.read_text()
+    header = re.findall(r"<th(?: class=\"text\")?>(.*?)</th>", html)
+    rows = _rows(html)
+    for t in pruned:
+        assert rows[f"trial {t.number}"][header.index("forecast")] == "re-forecast by last"
+    titles = [f["layout"]["title"]["text"] for f in figures(html)[1:]]
+    assert titles and all(t.endswith("(re-forecast by last)") for t in titles)
