@@ -1,11 +1,29 @@
-"""The stop rules as pure functions: decide, confirm, dominated."""
+"""The stop rules as pure functions: decide, confirm, dominated, and what they rest
+on: the incumbent, the final step, a finished run's best case, when to forecast again
+and how many finished runs to learn from."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from curvecast.decisions import FIRM, Decision, confirm, decide, diverged, dominated
+from curvecast.decisions import (
+    FIRM,
+    Decision,
+    best_case,
+    confirm,
+    context_size,
+    decide,
+    diverged,
+    dominated,
+    due,
+    final_step,
+    incumbent,
+)
 from curvecast.forecast import Forecast
 
 
@@ -93,3 +111,52 @@ def test_dominated_mirrors_for_max():
     incumbent = min(b for _, b in others)
     assert dominated(-2.9, mirrored, -incumbent, goal="max").stop
     assert not dominated(-1.0, mirrored, -incumbent, goal="max").stop
+
+
+@pytest.mark.parametrize("goal", ["min", "max"])
+def test_best_case_is_the_final_else_the_recorded_best_case_else_the_worst(goal):
+    s = 1.0 if goal == "min" else -1.0
+    stopped = Decision(True, "cannot_win", best_case=s * 2.0)
+    assert best_case(s * 1.0, stopped, goal) == s * 1.0  # it ran to its end
+    assert best_case(None, stopped, goal) == s * 2.0
+    assert best_case(None, Decision(True, "dominated"), goal) == s * math.inf
+    assert best_case(None, None, goal) == s * math.inf
+
+
+@pytest.mark.parametrize("goal", ["min", "max"])
+def test_incumbent_is_the_best_final_else_the_running_trials_worst_cases(goal):
+    s = 1.0 if goal == "min" else -1.0
+    assert incumbent([s * 3.0, s * 1.0, math.nan, s * math.inf], goal) == s * 1.0
+    worst = "upper" if goal == "min" else "lower"
+    running = [Decision(False, "continue", final_step=50, **{worst: s * 4.0}),
+               Decision(False, "warning", final_step=50, **{worst: s * 3.0}),
+               Decision(True, "cannot_win", final_step=50, **{worst: s * 0.5}),  # stopped
+               Decision(False, "continue", final_step=60, **{worst: s * 0.1}),  # other end
+               Decision(False, "dominated")]  # no forecast
+    assert incumbent([], goal, others=running, final_step=50) == s * 3.0
+    assert incumbent([], goal, others=running) is None  # the final step is not fixed
+    assert incumbent([s * 9.0], goal, others=running, final_step=50) == s * 9.0
+    assert incumbent([], goal, others=running[2:3], final_step=50) is None
+
+
+def test_final_step():
+    assert final_step(5, [30, 50, 40], [70]) == 50  # the running do not count once one ends
+    assert final_step(5, [], [12, 8]) == 12
+    assert final_step(5, [], []) == 5
+    assert final_step(60, [30], max_step=50) == 60 and final_step(5, [30], max_step=50) == 50
+
+
+@given(st.integers(0, 10_000), st.floats(1.0, 3.0))
+def test_context_size_is_a_schedule_point_at_most_n(n, growth):
+    k = context_size(n, growth)
+    assert 0 <= k <= n and (k > 0) == (n > 0)
+    assert context_size(k, growth) == k  # a point of the schedule
+    nxt = max(k + 1, math.ceil(k * growth))
+    assert nxt > n  # the next point is beyond n
+    assert context_size(n + 1, growth) >= k  # never shrinks
+
+
+@given(st.integers(1, 500), st.integers(0, 500), st.floats(1.0, 3.0))
+def test_due_when_points_grew_by_the_factor(points, judged, growth):
+    assert due(points, judged, growth) == (judged == 0 or (
+        points >= judged + 1 and points >= judged * growth))

@@ -390,3 +390,74 @@ def test_two_pruners_on_one_storage_decide_as_one(sqlite_dir):
                 hand_over=1)
     assert any(r[0] == "PRUNED" for r in _decided(one))
     _assert_same(_decided(two), _decided(one))
+
+
+# Estimates for the sampler: a pruned trial's objective returns its forecast final.
+
+def test_forecast_final_docstring_example_runs():
+    from curvecast.integrations.optuna import forecast_final
+
+    ns = {}
+    code = forecast_final.__doc__.split(".. testcode::")[1].split("Args:")[0]
+    exec(compile("\n".join(line[12:] for line in code.splitlines()), "example", "exec"), ns)  # noqa: S102
+    trials = ns["study"].trials
+    estimated = [t for t in trials if read_decision(t) is not None and read_decision(t).stop
+                 and t.state == optuna.trial.TrialState.COMPLETE]
+    assert estimated, [t.state for t in trials]
+    for t in estimated:  # the value given to the sampler is the forecast the stop rested on
+        assert t.value == read_decision(t).median
+
+
+def test_returning_the_forecast_changes_no_decision_of_forecast_pruner():
+    """Trials that return their forecast are stopped trials to ForecastPruner: the same
+    trials stop at the same steps, the best found is the same, and each returned value
+    is the recorded median."""
+    from curvecast.evaluate.replay import replay_study
+
+    runs = RUNS[:16]
+    plain = replay_study(runs, ForecastPruner(forecaster=_pow3()))
+    pruner = ForecastPruner(forecaster=_pow3())
+    told = replay_study(runs, pruner, estimator=pruner)
+    assert told.estimated > 0 and (told.compute, told.best) == (plain.compute, plain.best)
+    for a, b in zip(plain.study.trials, told.study.trials, strict=True):
+        assert a.last_step == b.last_step
+        if a.state == optuna.trial.TrialState.PRUNED:
+            d = read_decision(b)
+            assert d.stop and d.step == b.last_step
+            if b.state == optuna.trial.TrialState.COMPLETE:  # returned its forecast
+                assert b.value == d.median
+            else:  # nothing to forecast from (its first two reports): pruned
+                assert d.median is None and b.state == optuna.trial.TrialState.PRUNED
+
+
+def test_another_pruners_stopped_trials_are_recorded_as_pruned_with_their_forecast():
+    from curvecast.evaluate.replay import replay_study
+    from curvecast.io.optuna import stopped
+
+    runs = RUNS[:12]
+    r = replay_study(runs, optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=4),
+                     estimator=ForecastPruner(forecaster=_pow3()))
+    done = [t for t in r.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    returned = [t for t in done if stopped(t)]
+    assert len(returned) == r.estimated > 0
+    for t in returned:
+        d = read_decision(t)
+        assert d.reason == "pruned" and d.step == t.last_step and t.value == d.median
+        assert d.lower <= d.median <= d.upper and d.final_step == 50
+    whole = [t.value for t in done if not stopped(t)]
+    assert r.best == min(whole)
+
+
+def test_replay_cli_pruned_value_forecast(capsys):
+    path = "src/curvecast/data/nasbench_nlp_sample.csv"
+    with pytest.raises(SystemExit) as e:
+        main(["replay", path, "--trials", "8", "--repeats", "1", "--pruners", "nop,median",
+              "--pruned-value", "forecast", "--json"])
+    assert e.value.code == 0
+    out = {r["pruner"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    assert {r["pruned_value"] for r in out.values()} == {"forecast"}
+    nop = out["nop"]["best_found"]
+    assert nop["per_repeat"] == [nop["mean"]] and out["median"]["best_found"]["mean"] >= nop["mean"]
+    with pytest.raises(SystemExit) as e:
+        main(["replay", path, "--pruned-value", "maybe"])
+    assert e.value.code == 2

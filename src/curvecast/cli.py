@@ -203,13 +203,14 @@ def _ms(v: float) -> str:
 
 def _replay_table(results) -> Table:
     table = new_table(("pruner", "compute mean", "compute worst", "regret mean", "regret worst",
-                       "latency ms", "p90 ms", "seconds"), left=("pruner",))
+                       "best found", "latency ms", "p90 ms", "seconds"), left=("pruner",))
     for r in results:
         d = r.to_dict()
+        found = (d.get("best_found") or {}).get("mean")
         table.add_row(r.pruner, f"{d['compute_fraction']['mean']:.3f}",
                       f"{d['compute_fraction']['worst']:.3f}", f"{d['regret']['mean']:.3f}",
-                      f"{d['regret']['worst']:.3f}", _ms(r.latency_ms), _ms(r.latency_p90_ms),
-                      f"{r.seconds:.1f}")
+                      f"{d['regret']['worst']:.3f}", "-" if found is None else f"{found:.5g}",
+                      _ms(r.latency_ms), _ms(r.latency_p90_ms), f"{r.seconds:.1f}")
     return table
 
 
@@ -229,9 +230,16 @@ def _replay_table(results) -> Table:
 @click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
+@click.option("--pruned-value", type=click.Choice(["none", "forecast"]), default="none",
+              show_default=True,
+              help="What a pruned trial's objective does: none raises TrialPruned; forecast "
+                   "returns the trial's forecast final (curvecast's forecast_final), as an "
+                   "objective that lets the sampler learn from pruned trials does. Best found "
+                   "counts only trials that ran to their end.")
 @click.option("--progress", is_flag=True, help="Show progress on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, progress, as_json) -> None:
+def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, pruned_value, progress,
+           as_json) -> None:
     """Replay the runs in FILE as Optuna studies under each pruner: compute and regret."""
     from rich.console import Console
     from rich.progress import Progress
@@ -244,7 +252,8 @@ def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, progress, as_js
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("replay", total=len(names) * repeats)
         results = run_replay(curves, names, trials=trials, repeats=repeats, seed=seed,
-                             progress=lambda msg: bar.update(task, advance=1, description=msg))
+                             progress=lambda msg: bar.update(task, advance=1, description=msg),
+                             pruned_value=pruned_value)
     if as_json:
         click.echo(json.dumps({"results": [r.to_dict() for r in results]}, indent=2))
     else:

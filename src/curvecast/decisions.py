@@ -46,7 +46,8 @@ class Decision:
     reason: 'diverged', 'cannot_win' (probability of beating the incumbent below risk),
     'converged' (expected gain below min_gain), 'dominated' (see ``dominated``),
     'warning' (a first judgement of hopelessness, not acted on; see ``confirm``),
-    'continue', or 'no_forecast'. ``median``, ``lower`` and ``upper`` (of the central
+    'continue', 'no_forecast', or 'pruned' (stopped by another rule, the forecast given
+    to the sampler recorded with it). ``median``, ``lower`` and ``upper`` (of the central
     ``LEVEL`` interval) are the run's forecast at ``final_step``, made from its values
     up to ``step``; ``incumbent`` is the best final it was compared with.
 

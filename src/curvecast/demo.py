@@ -138,6 +138,7 @@ def run_sweep(out: str | Path) -> tuple[list[SweepRow], float, Path]:
 
     from .evaluate.replay import new_bests, oracle_study, replay_study
     from .integrations.optuna import ForecastPruner
+    from .io.optuna import state
     from .io.output import output_dir, staged
 
     db = output_dir(out) / "sweep.db"
@@ -150,7 +151,7 @@ def run_sweep(out: str | Path) -> tuple[list[SweepRow], float, Path]:
         with staged(db) as tmp:  # a fresh database, in place only once both studies ran
             for name, pruner in pruners.items():
                 r = replay_study(runs, pruner, storage=f"sqlite:///{tmp}", study_name=name)
-                states = [t.state.name for t in r.study.trials]
+                states = [state(t) for t in r.study.trials]  # as the report reads them
                 rows.append(SweepRow(name, len(states), states.count("COMPLETE"),
                                      states.count("PRUNED"), states.count("FAIL"), r.steps,
                                      r.compute, r.best))

@@ -9,7 +9,14 @@ pruned. Per pruner and repeat:
 * normalised regret: (best final among completed trials - best final among the drawn
   runs) / (median final of the drawn runs - best final among them), in the goal's
   direction (0: the best run was kept; 1: no better than a typical run);
-* latency: every ``should_prune`` call timed.
+* latency: every ``should_prune`` call timed;
+* best found: the best final among the trials that ran to their end.
+
+With ``pruned_value="forecast"`` a pruned trial's objective returns the trial's forecast
+final (:func:`curvecast.integrations.optuna.forecast_final`) instead of raising
+``TrialPruned``, as an objective that lets the sampler learn from pruned trials does; such
+a trial is COMPLETE in the study but stopped all the same, and never the best found.
+Each trial records its run's name as the user attribute ``run``.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import optuna
 from ..curve import Curve
 from ..errors import UsageError
 from ..forecasters import Forecaster
-from ..integrations.optuna import ForecastPruner
+from ..integrations.optuna import ForecastPruner, forecast_final
+from ..io.optuna import RUN_ATTR
 
 
 def _pruners() -> dict[str, Callable[[], optuna.pruners.BasePruner]]:
@@ -48,6 +56,8 @@ PRUNERS = (*_pruners(), ORACLE)
 """Pruner names replay accepts: ours, Optuna's with their default settings (patient:
 PatientPruner around MedianPruner with patience 1, as Optuna's documentation shows), and
 the oracle (:func:`oracle_study`), the floor of compute at regret 0."""
+PRUNED_VALUES = ("none", "forecast")
+"""What a pruned trial's objective does: raise TrialPruned, or return its forecast final."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class ReplayResult:
     latency_ms: float  # median over every should_prune call
     latency_p90_ms: float
     seconds: float
+    best: np.ndarray | None = None  # best final found per repeat (NaN: none completed)
+    pruned_value: str = "none"
 
     def to_dict(self) -> dict:
         return {
@@ -72,15 +84,22 @@ class ReplayResult:
             "latency_p90_ms": self.latency_p90_ms if math.isfinite(self.latency_p90_ms) else None,
             "repeats": int(self.compute.size),
             "seconds": self.seconds,
+            "best_found": None if self.best is None else {
+                "mean": float(np.nanmean(self.best)) if np.isfinite(self.best).any() else None,
+                "per_repeat": [float(b) if np.isfinite(b) else None for b in self.best]},
+            "pruned_value": self.pruned_value,
         }
 
 
 def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "median"),
            trials: int = 100, repeats: int = 10, seed: int = 0,
            progress: Callable[[str], None] | None = None,
-           forecaster: Forecaster | None = None) -> list[ReplayResult]:
+           forecaster: Forecaster | None = None,
+           pruned_value: str = "none") -> list[ReplayResult]:
     """Replay ``trials`` of ``runs`` per repeat under each pruner (see the module docstring).
-    ``forecaster``: the per-curve forecaster of ForecastPruner (default: its own).
+    ``forecaster``: the per-curve forecaster of ForecastPruner (default: its own);
+    ``pruned_value``: 'none' (pruned trials raise TrialPruned) or 'forecast' (they return
+    their forecast final, made by ForecastPruner with ``forecaster``).
 
     >>> from curvecast.demo import sample_curves
     >>> res = replay(list(sample_curves()), ["nop"], trials=5, repeats=1)
@@ -90,6 +109,9 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
     factories: dict = _pruners()
     factories["forecast"] = lambda: ForecastPruner(forecaster=forecaster)
     factories[ORACLE] = None
+    if pruned_value not in PRUNED_VALUES:
+        raise UsageError(f"pruned_value must be one of {list(PRUNED_VALUES)}, "
+                         f"not {pruned_value!r}")
     unknown = [p for p in pruners if p not in factories]
     if unknown:
         raise UsageError(f"unknown pruners {unknown}; choose from {list(factories)}")
@@ -104,7 +126,7 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
     out = []
     for name in pruners:
         t0 = time.perf_counter()
-        compute, regret, lat = [], [], []
+        compute, regret, lat, best = [], [], [], []
         for r, order in enumerate(draws):
             drawn = [runs[i] for i in order]
             if name == ORACLE:
@@ -112,16 +134,21 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
             else:
                 with _quiet():
                     pruner = factories[name]()
-                one = replay_study(drawn, pruner)
+                estimator = (None if pruned_value == "none" else pruner
+                             if isinstance(pruner, ForecastPruner)
+                             else ForecastPruner(forecaster=forecaster))
+                one = replay_study(drawn, pruner, estimator=estimator)
             compute.append(one.compute)
             regret.append(one.regret)
+            best.append(np.nan if one.best is None else one.best)
             lat.extend(one.latency)
             if progress:
                 progress(f"{name}: repeat {r + 1}/{repeats}")
         lat_ms = np.array(lat) * 1e3 if lat else np.array([np.nan])
         out.append(ReplayResult(name, np.array(compute), np.array(regret),
                                 float(np.median(lat_ms)), float(np.quantile(lat_ms, 0.9)),
-                                time.perf_counter() - t0))
+                                time.perf_counter() - t0, np.array(best, float),
+                                "none" if name == ORACLE else pruned_value))
     return out
 
 
@@ -137,6 +164,7 @@ class StudyReplay:
     latency: list[float]
     study: optuna.Study | None  # None for the oracle, which needs no study
     steps: int  # values reported
+    estimated: int = 0  # pruned trials that returned their forecast final
 
 
 def oracle_study(runs: Sequence[Curve]) -> StudyReplay:
@@ -178,9 +206,13 @@ def new_bests(runs: Sequence[Curve]) -> list[bool]:
 
 
 def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
-                 storage: str | None = None, study_name: str | None = None) -> StudyReplay:
+                 storage: str | None = None, study_name: str | None = None,
+                 estimator: ForecastPruner | None = None) -> StudyReplay:
     """Replay ``runs`` in order as one new Optuna study under ``pruner`` (in memory, or in
-    ``storage``, e.g. ``sqlite:///sweep.db``)."""
+    ``storage``, e.g. ``sqlite:///sweep.db``). With ``estimator``, a pruned trial returns
+    its forecast final (by that ForecastPruner: see
+    :func:`~curvecast.integrations.optuna.forecast_final`) instead of raising TrialPruned,
+    where it has one."""
     runs = list(runs)
     goal = runs[0].goal
     with _quiet():
@@ -189,7 +221,8 @@ def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
                                     pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
     latency: list[float] = []
     reported = 0
-    choices = hp_choices(runs)
+    choices, ints = hp_choices(runs), hp_ints(runs)
+    estimated: set[int] = set()
     if any(len(c) > 1 for c in choices.values()):  # each trial takes its run's category
         for r in runs:
             study.enqueue_trial({k: str(r.hp[k]) for k in choices if k in r.hp})
@@ -197,7 +230,8 @@ def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
     def objective(trial: optuna.Trial) -> float:
         nonlocal reported
         run = runs[trial.number]
-        suggest_hp(trial, run.hp, choices)
+        trial.set_user_attr(RUN_ATTR, run.run)
+        suggest_hp(trial, run.hp, choices, ints)
         for step, value in zip(int_steps(run), run.values, strict=True):
             trial.report(float(value), step)
             reported += 1
@@ -205,16 +239,23 @@ def replay_study(runs: Sequence[Curve], pruner: optuna.pruners.BasePruner,
             stop = trial.should_prune()
             latency.append(time.perf_counter() - t)
             if stop:
+                if estimator is not None:
+                    guess = forecast_final(trial, pruner=estimator)
+                    if guess is not None and math.isfinite(guess.median):
+                        estimated.add(trial.number)
+                        return guess.median
                 raise optuna.TrialPruned()
         return float(run.values[-1])
 
     with _quiet():
         study.optimize(objective, n_trials=len(runs))
     total = sum(len(r) for r in runs)
-    done = [t.value for t in study.trials
-            if t.state == optuna.trial.TrialState.COMPLETE and math.isfinite(t.value)]
+    done = [t.value for t in study.trials  # ran to their end: not the estimates
+            if t.state == optuna.trial.TrialState.COMPLETE and t.number not in estimated
+            and math.isfinite(t.value)]
     best = (min(done) if goal == "min" else max(done)) if done else None
-    return StudyReplay(reported / total, _regret(runs, done), best, latency, study, reported)
+    return StudyReplay(reported / total, _regret(runs, done), best, latency, study, reported,
+                       len(estimated))
 
 
 def _regret(runs: list[Curve], done: list[float]) -> float:
@@ -241,7 +282,24 @@ def int_steps(run: Curve) -> list[int]:
 
 
 def _is_number(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+    return (not isinstance(v, bool) and isinstance(v, int | float | np.integer | np.floating)
+            and math.isfinite(v))
+
+
+def _is_int(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int | np.integer)
+
+
+def hp_ints(runs: Sequence[Curve]) -> set[str]:
+    """The hyperparameters that are integers in every run that has them (Optuna needs one
+    kind of distribution per name across a study's trials).
+
+    >>> sorted(hp_ints([Curve("a", [1], [1.0], hp={"layers": 2, "lr": 0.1}),
+    ...                 Curve("b", [1], [1.0], hp={"layers": 4, "lr": 1})]))
+    ['layers']
+    """
+    names = {k for r in runs for k in r.hp}
+    return {k for k in names if all(_is_int(r.hp[k]) for r in runs if k in r.hp)}
 
 
 def hp_choices(runs: Sequence[Curve]) -> dict[str, list[str]]:
@@ -256,21 +314,26 @@ def hp_choices(runs: Sequence[Curve]) -> dict[str, list[str]]:
     return {k: sorted({str(r.hp[k]) for r in runs if k in r.hp}) for k in sorted(text)}
 
 
-def suggest_hp(trial: optuna.Trial, hp: dict, choices: dict[str, list[str]] | None = None) -> None:
-    """Record the run's hyperparameters as the trial's parameters (numbers as floats,
-    anything else as a string category). ``choices`` (see :func:`hp_choices`) lists the
-    categories of the whole study; with more than one, the trial's own must have been
-    enqueued (``study.enqueue_trial``), as :func:`replay_study` does.
+def suggest_hp(trial: optuna.Trial, hp: dict, choices: dict[str, list[str]] | None = None,
+               ints: set[str] | None = None) -> None:
+    """Record the run's hyperparameters as the trial's parameters (integers as integers,
+    other numbers as floats, anything else as a string category). ``choices`` (see
+    :func:`hp_choices`) lists the categories of the whole study; with more than one, the
+    trial's own must have been enqueued (``study.enqueue_trial``), as :func:`replay_study`
+    does. ``ints`` (see :func:`hp_ints`): the names recorded as integers (default: those
+    whose value here is one).
 
     >>> trial = optuna.create_study().ask()
-    >>> suggest_hp(trial, {"lr": 0.1, "cell": "lstm"})
+    >>> suggest_hp(trial, {"lr": 0.1, "cell": "lstm", "layers": 3})
     >>> trial.params
-    {'lr': 0.1, 'cell': 'lstm'}
+    {'lr': 0.1, 'cell': 'lstm', 'layers': 3}
     """
     choices = choices or {}
     for k, v in hp.items():
         if k in choices or not _is_number(v):
             trial.suggest_categorical(k, choices.get(k, [str(v)]))
+        elif k in ints if ints is not None else _is_int(v):
+            trial.suggest_int(k, int(v), int(v))
         else:
             trial.suggest_float(k, float(v), float(v))
 

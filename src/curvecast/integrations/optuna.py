@@ -331,19 +331,21 @@ _shared_lock = threading.Lock()
 
 
 def forecast_final(trial: optuna.Trial | FrozenTrial, study: Study | None = None, *,
-                   pruner: ForecastPruner | None = None) -> Estimate | None:
-    """A trial's forecast final value, from what the storage holds: the forecast that
-    ForecastPruner's decision at the trial's last step rested on, where there is one,
-    else one made now the same way (by ``pruner``, else the study's own if it is a
+                   pruner: ForecastPruner | None = None, record: bool = True
+                   ) -> Estimate | None:
+    """A stopped trial's forecast final value, from what the storage holds: the forecast
+    that ForecastPruner's decision at the trial's last step rested on, where there is
+    one, else one made now the same way (by ``pruner``, else the study's own if it is a
     ForecastPruner, else one with default settings). None when the trial cannot be
     forecast: it diverged, or has fewer than 3 points.
 
     An objective can return its ``median`` instead of raising ``TrialPruned``, as
     Optuna's tutorial on WilcoxonPruner suggests for TPE: the sampler then learns from
     the pruned trials too, from where they were heading rather than where they stopped.
-    The trial is then COMPLETE with that value, and its record says it was stopped
-    there: curvecast's pruner, report and dashboard still treat it as pruned (its value
-    is never the best final), but Optuna's ``study.best_trial`` does not know that.
+    The trial is then COMPLETE with that value, and its record (written here when
+    another pruner stopped it: reason 'pruned', with the forecast) says it was stopped
+    at that step: curvecast's pruner, report and dashboard treat it as pruned (its
+    value is never taken for a final), but Optuna's ``study.best_trial`` does not know.
 
     Example:
 
@@ -379,6 +381,10 @@ def forecast_final(trial: optuna.Trial | FrozenTrial, study: Study | None = None
             The study of a ``FrozenTrial``; not needed with an ``optuna.Trial``.
         pruner:
             The ForecastPruner that forecasts, where the study's is not one.
+        record:
+            Record that the trial stopped at its last step with this forecast, where no
+            decision to stop it there is recorded (default True: call this when the
+            trial stops).
     """
     global _shared
     if isinstance(trial, optuna.Trial):
@@ -392,4 +398,13 @@ def forecast_final(trial: optuna.Trial | FrozenTrial, study: Study | None = None
         with _shared_lock:
             _shared = _shared or ForecastPruner()
             pruner = _shared
-    return pruner.estimate(study, trial)
+    estimate = pruner.estimate(study, trial)
+    last = read_decision(trial)
+    if estimate is not None and record and not (
+            last is not None and last.stop and last.step == trial.last_step):
+        best = estimate.lower if study_goal(study) == "min" else estimate.upper
+        write_decision(study, trial, Decision(
+            True, "pruned", median=estimate.median, lower=estimate.lower,
+            upper=estimate.upper, best_case=best, step=estimate.step,
+            final_step=estimate.final_step))
+    return estimate
