@@ -235,3 +235,52 @@ def test_maximised_study_ranks_up_and_multi_objective_is_refused(tmp_path, capsy
     with pytest.raises(SystemExit) as exc:
         main(["dashboard", "--storage", url, "--study", "two"])
     assert exc.value.code == 2 and "2 objectives" in capsys.readouterr().err
+
+
+def test_pruned_trials_show_the_forecast_their_stop_rested_on(study_db):
+    """What was decided is what is shown: a trial ForecastPruner stopped is shown with the
+    recorded forecast (row and fan), never re-forecast."""
+    from curvecast.io.optuna import read_decision
+
+    s = LiveStudy(study_db, "s").snapshot()
+    trials = optuna.load_study(study_name="s", storage=study_db).get_trials()
+    recorded = {t.number: read_decision(t) for t in trials if t.state.name == "PRUNED"
+                and read_decision(t).median is not None}
+    assert recorded
+    rows = {r["number"]: r for r in s["trials"]}
+    for number, d in recorded.items():
+        row = rows[number]
+        assert row["forecast"] == {"median": d.median, "lower": d.lower, "upper": d.upper}
+        assert row["forecast_source"] == f"recorded at step {d.step}"
+    fans = [f for f in s["fans"] if f["number"] in recorded]
+    assert fans
+    for f in fans:
+        d = recorded[f["number"]]
+        assert f["fan"] is None and f["forecast_source"] == f"forecast recorded at step {d.step}"
+        r = f["recorded"]
+        assert (r["step"], r["final_step"], r["median"], r["lower"], r["upper"]) == (
+            d.step, d.final_step, d.median, d.lower, d.upper)
+        assert r["best"] == d.incumbent and r["prob_better"] == d.prob_better
+        assert r["value"] == f["values"][-1]  # from the last value it saw
+        assert f["yrange"][0] <= min(d.lower, d.incumbent) and f["yrange"][1] >= d.upper
+
+
+def test_run_names_and_integer_parameters_from_a_replayed_study(tmp_path):
+    """The replay records run names and integer hyperparameters as integers: the table
+    shows them so; another pruner's stopped trial is re-forecast, labelled so."""
+    from curvecast.demo import sample_curves
+    from curvecast.evaluate.replay import replay_study
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    runs = list(sample_curves())[:6]
+    replay_study(runs, optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=5),
+                 storage=url, study_name="r")
+    s = LiveStudy(url, "r", method="last").snapshot()
+    for row, run in zip(s["trials"], runs, strict=True):
+        assert row["run"] == run.run
+        assert row["params"]["num_params"] == str(run.hp["num_params"])  # no ".0"
+        if row["state"] == "PRUNED" and row["forecast"] is not None:
+            assert row["forecast_source"] == "re-forecast by last"
+    pruned = [f for f in s["fans"] if f["state"] == "PRUNED"]
+    assert pruned and all(f["recorded"] is None for f in pruned)
+    assert all(f["forecast_source"] in (None, "re-forecast by last") for f in pruned)

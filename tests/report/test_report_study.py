@@ -181,6 +181,8 @@ def test_what_was_decided_is_what_is_shown(tmp_path, capsys, storage):
         assert forecast["error_y"]["array"][1] == pytest.approx(d.upper - d.median)
         assert forecast["error_y"]["arrayminus"][1] == pytest.approx(d.median - d.lower)
         assert fan["layout"]["shapes"][-1]["y0"] == d.incumbent  # the best final then
+        lo, hi = fan["layout"]["yaxis"]["range"]  # both in view
+        assert lo <= min(d.lower, d.incumbent) and hi >= max(d.upper, d.incumbent)
         if d.reason == "cannot_win":  # P(better) < 0.05: the 80% band is above the best
             assert d.prob_better < 0.05 and d.lower > d.incumbent
             assert int(row[col["rank"]]) > int(rows[f"trial {best.number}"][col["rank"]])

@@ -156,10 +156,12 @@ def recorded_figure(c: Curve, rec: Recorded, truth: Curve | None = None,
     fig.update_layout(title={"text": plot_text(c.run), "font": {"size": 13}},
                       xaxis_title="step", margin={"l": 50, "r": 10, "t": 40, "b": 40},
                       showlegend=False, hovermode="x")
-    extra = [rec.lower, rec.upper] + ([rec.best] if rec.best is not None else [])
+    extra = [v for v in (rec.lower, rec.upper, rec.best) if v is not None and np.isfinite(v)]
     yrange = view_range([c.values] + ([truth.values] if truth is not None else []), [extra])
-    if yrange is not None:
-        fig.update_yaxes(range=yrange)
+    if yrange is not None:  # what the decision rested on stays in view
+        lo, hi = min(yrange[0], *extra), max(yrange[1], *extra)
+        pad = 0.05 * (hi - lo) if hi > lo else 0.0
+        fig.update_yaxes(range=[lo - pad * (lo < yrange[0]), hi + pad * (hi > yrange[1])])
     _stop_line(fig, stop)
     if rec.best is not None and np.isfinite(rec.best):
         fig.add_hline(y=float(rec.best), line={"color": "#888", "dash": "dot", "width": 1},

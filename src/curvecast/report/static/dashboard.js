@@ -10,7 +10,9 @@
   var BANDS = [['0.95', 0.15], ['0.8', 0.25], ['0.5', 0.4]];
   var CONFIG = {responsive: true, displaylogo: false, displayModeBar: 'hover'};
   var COLUMNS = ['trial', 'run', 'state', 'decision', 'points', 'last step', 'last',
-                 'final value', 'forecast median', 'lower', 'upper', 'ETA', 'params'];
+                 'final value', 'forecast median', 'lower', 'upper', 'forecast', 'ETA',
+                 'params'];
+  var TEXT = {0: true, 1: true, 2: true, 3: true, 11: true, 13: true};  // flush-left columns
   var version = null, last = null;
   window.curvecast = {renders: 0, version: null};  // read by the browser tests
 
@@ -90,7 +92,7 @@
   }
 
   function fanTraces(p) {
-    var f = p.fan, traces = [];
+    var f = p.fan, r = p.recorded, traces = [];
     BANDS.forEach(function (b) {
       var band = f ? f.bands[b[0]] : null;
       traces.push({type: 'scatter', mode: 'lines', fill: 'toself', hoverinfo: 'skip',
@@ -99,8 +101,16 @@
         x: band ? f.x.concat(f.x.slice().reverse()) : [],
         y: band ? band[1].concat(band[0].slice().reverse()) : []});
     });
-    traces.push({type: 'scatter', mode: 'lines', name: 'forecast median',
-                 x: f ? f.x : [], y: f ? f.median : [], line: {color: '#1f77b4'}});
+    if (r) {  // the forecast a stop rested on, as recorded: its final only, not a path
+      traces.push({type: 'scatter', mode: 'lines+markers', line: {color: '#1f77b4', dash: 'dot'},
+                   name: 'forecast recorded at step ' + fmt(r.step), marker: {size: [0, 7]},
+                   x: [r.step, r.final_step], y: [r.value, r.median],
+                   error_y: {type: 'data', symmetric: false, thickness: 1.5, width: 6,
+                             array: [0, r.upper - r.median], arrayminus: [0, r.median - r.lower]}});
+    } else {
+      traces.push({type: 'scatter', mode: 'lines', name: 'forecast median',
+                   x: f ? f.x : [], y: f ? f.median : [], line: {color: '#1f77b4'}});
+    }
     traces.push({type: 'scatter', mode: 'lines+markers', name: 'observed', x: p.steps,
                  y: p.values, line: {color: 'black'}, marker: {size: 3}});
     return traces;
@@ -109,13 +119,16 @@
   function fanLayout(p, s) {
     // Two lines, each escaped; the <br> between them is ours.
     var title = esc(p.title + ' \u00b7 ' + p.state.toLowerCase()) + '<br><sub>' +
-                esc(p.decision) + '</sub>';
+                esc(p.decision + (p.forecast_source ? ' \u00b7 ' + p.forecast_source : '')) +
+                '</sub>';
     var layout = {title: {text: title, font: {size: 12}, x: 0.02, xanchor: 'left'},
                   margin: {l: 50, r: 10, t: 48, b: 35}, showlegend: false, hovermode: 'x',
                   xaxis: {title: {text: 'step'}}, uirevision: 'fan', shapes: targetShape(s)};
     if (s.final_step !== null && p.steps.length) {  // the whole run's length, for context
-      layout.xaxis.range = [Math.min(p.steps[0], 0), Math.max(s.final_step,
-                                                              p.steps[p.steps.length - 1])];
+      var end = Math.max(s.final_step, p.steps[p.steps.length - 1],
+                         p.recorded ? p.recorded.final_step : 0);
+      // room for a recorded forecast's error bar at the final step
+      layout.xaxis.range = [Math.min(p.steps[0], 0), p.recorded ? end * 1.03 : end];
     }
     if (p.yrange) layout.yaxis = {range: p.yrange};
     if (p.eta !== null && p.state === 'RUNNING') {  // where the forecast reaches the target
@@ -125,6 +138,10 @@
     if (p.stop) {
       layout.shapes.push({type: 'line', x0: p.stop.step, x1: p.stop.step, yref: 'paper', y0: 0,
                           y1: 1, line: {color: '#d62728', dash: 'dash', width: 1}});
+    }
+    if (p.recorded && p.recorded.best !== null) {  // the best final the stop compared with
+      layout.shapes.push({type: 'line', xref: 'paper', x0: 0, x1: 1, y0: p.recorded.best,
+                          y1: p.recorded.best, line: {color: '#888', dash: 'dot', width: 1}});
     }
     return layout;
   }
@@ -166,17 +183,17 @@
   function renderTable(s) {
     var table = document.getElementById('trials');
     var head = el('tr');
-    COLUMNS.forEach(function (c, j) { head.appendChild(el('th', c, j < 4 || j === 12 ? 'text' : '')); });
+    COLUMNS.forEach(function (c, j) { head.appendChild(el('th', c, TEXT[j] ? 'text' : '')); });
     table.tHead.replaceChildren(head);
     var body = document.createDocumentFragment();
     rank(s).forEach(function (t) {
       var fc = t.forecast || {};
       var params = Object.keys(t.params).map(function (k) { return k + '=' + t.params[k]; });
       var cells = [t.name, t.run || '-', t.state.toLowerCase(), t.decision, t.points,
-                   t.last_step, t.last, t.value, fc.median, fc.lower, fc.upper, t.eta,
-                   params.join(', ')];
+                   t.last_step, t.last, t.value, fc.median, fc.lower, fc.upper,
+                   t.forecast_source, t.eta, params.join(', ')];
       var tr = el('tr');
-      cells.forEach(function (v, j) { tr.appendChild(el('td', fmt(v), j < 4 || j === 12 ? 'text' : '')); });
+      cells.forEach(function (v, j) { tr.appendChild(el('td', fmt(v), TEXT[j] ? 'text' : '')); });
       body.appendChild(tr);
     });
     table.tBodies[0].replaceChildren(body);
