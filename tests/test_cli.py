@@ -152,7 +152,7 @@ def test_table_output(capsys, runs_csv):
 def test_json_output_shape_and_at_default(capsys, runs_csv):
     data = forecast_json(capsys, runs_csv)
     assert [r["run"] for r in data["runs"]] == ["a", "b", "c"]
-    assert data["goal"] == "min" and data["level"] == 0.8 and data["method"] == "ensemble"
+    assert data["goal"] == "min" and data["level"] == 0.8 and data["method"] == "default"
     for run, (steps, values) in three_runs().items():
         r = by_run(data)[run]
         assert r["status"] == "ok" and r["n_points"] == len(steps)
