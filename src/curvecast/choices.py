@@ -21,5 +21,5 @@ DEFAULT_METHOD = "ensemble"
 """What method 'default' means: the project's best forecaster of the day."""
 METHODS = ("default", "bma", "ensemble", "last", "mcmc", "mean_last", "study") + FAMILIES
 """Every forecaster name (api.method_names())."""
-LAWS = ("power", "plain_power", "bnsl", "chinchilla", "data_constrained")
+LAWS = ("power", "plain_power", "bnsl", "chinchilla", "overtraining", "data_constrained")
 """Scaling laws (scaling.LAWS)."""

@@ -186,6 +186,20 @@ def _chinchilla_grid(X, y):
     return _product(_e_grid(y), _HOFFMANN_COEF, _HOFFMANN_COEF, _HOFFMANN_EXP, _HOFFMANN_EXP)
 
 
+def _overtraining(theta, X):
+    """Gadre et al. 2024, eq. (4): L = E + (a M^eta + b M^-eta) C^-eta, C = 6 N D, M = D / N.
+    It is Chinchilla's law with alpha = beta = 2 eta, written in compute and the token
+    multiplier (a = A 6^eta, b = B 6^eta)."""
+    e, a, b, eta = (theta[:, j, None] for j in range(4))
+    ln, ld = np.log(X["n"])[None, :], np.log(X["d"])[None, :]
+    lc, lm = np.log(6.0) + ln + ld, ld - ln
+    return _lse(e, a + eta * (lm - lc), b - eta * (lm + lc))
+
+
+def _overtraining_grid(X, y):
+    return _product(_e_grid(y), _HOFFMANN_COEF, _HOFFMANN_COEF, (0.05, 0.1, 0.15, 0.25, 0.5))
+
+
 def optimal_n_for_tokens(d, params: Mapping[str, float] = _CHINCHILLA_PUBLISHED):
     """Compute-optimal parameters for a data budget of ``d`` tokens under a Chinchilla
     law (C = 6ND): from N* = G (C/6)^a, D* = (C/6)^b / G with G = (alpha A / beta B)^(1 /
@@ -275,6 +289,16 @@ LAWS: dict[str, Law] = {
             logged=(True, True, True, False, False),
             bounds=(_COEF, _COEF, _COEF, _EXP, _EXP), log_loss=_chinchilla,
             grid=_chinchilla_grid, decreasing=("n", "d"),
+        ),
+        Law(
+            name="overtraining",
+            formula="L = E + (a M^eta + b M^-eta) C^-eta, C = 6ND, token multiplier M = D/N",
+            citation="Gadre et al. 2024, 'Language models scale reliably with over-training "
+                     "and on downstream tasks' (arXiv:2403.08540), eq. 4 (Chinchilla's law "
+                     "with alpha = beta = 2 eta)",
+            inputs=("n", "d"), params=("E", "a", "b", "eta"), logged=(True, True, True, False),
+            bounds=(_COEF, _COEF, _COEF, _EXP), log_loss=_overtraining,
+            grid=_overtraining_grid, decreasing=("n", "d"),
         ),
         Law(
             name="data_constrained",
