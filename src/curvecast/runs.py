@@ -75,8 +75,8 @@ def run_forecaster(curves: CurveSet, at: float, method: str | Forecaster = "ense
     """The forecaster ``method`` for the runs of ``curves`` forecast at step ``at``: 'study'
     learns from the runs that got to ``at`` (they have finished)."""
     forecaster = make_forecaster(method, bound)
-    if hasattr(forecaster, "with_context"):
-        forecaster = forecaster.with_context([c for c in curves if c.last_step >= at])
+    if forecaster.uses_context:
+        forecaster = forecaster.fit([c for c in curves if c.last_step >= at])
     return forecaster
 
 
