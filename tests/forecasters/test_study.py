@@ -135,3 +135,22 @@ def test_cli_forecast_learns_from_the_runs_in_the_file_that_finished(tmp_path, c
         err[method] = np.mean([abs(r["median"] - truth[r["run"]]) for r in rows
                                if r["run"] in truth])
     assert err["study"] < 0.5 * err["ensemble"]
+
+
+def test_fit_is_the_one_way_to_learn_from_a_study():
+    context, test = sweep(40), heads(sweep(30, seed=1))
+    study = StudyForecaster(base=LastValue())
+    assert study.uses_context and not LastValue().uses_context
+    assert study.fit(context) is study and len(study.context_) == 40
+    fitted = study.forecast(test, [40]).median
+    np.testing.assert_allclose(StudyForecaster(context, base=LastValue())
+                               .forecast(test, [40]).median, fitted)
+    # fitting again replaces the study (and its cached models); fit([]) forgets it
+    base = LastValue().forecast(test, [40]).median
+    np.testing.assert_allclose(study.fit([]).forecast(test, [40]).median, base)
+    assert not np.allclose(study.fit(context).forecast(test, [40]).median, base)
+    last = LastValue()
+    assert last.fit(context) is last and last.context_ == context
+    with pytest.warns(DeprecationWarning, match="use fit"):
+        old = study.with_context(context)
+    np.testing.assert_allclose(old.forecast(test, [40]).median, fitted)

@@ -278,8 +278,8 @@ def _score(method: Forecaster, ctx, full, cutoff, levels, qs, scale, typical) ->
                                               "spearman", "curve_nmae", *ROBUST), nan),
                 "coverage": {str(lv): nan for lv in levels}, "failures": 0, "seconds": 0.0,
                 "too_short": too_short}
-    if ctx and hasattr(method, "with_context"):
-        method = method.with_context(ctx)
+    if method.uses_context:  # fit([]) forgets the previous split's study
+        method = method.fit(ctx)
     truth = np.array([c.values[-1] for c in full])
     seen = [cut_point(c, cutoff) for c in full]
     heads = [c.head(k) for c, k in zip(full, seen, strict=True)]

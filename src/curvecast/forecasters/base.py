@@ -62,8 +62,29 @@ class Forecaster:
     min_points: int = MIN_POINTS
     """Curves with fewer points get no forecast (NaN)."""
 
+    uses_context: bool = False
+    """Whether :meth:`fit` changes the forecasts (a study-aware forecaster); callers that
+    cache forecasts need to refit only such forecasters when the study changes."""
+
     def __init__(self, bound: float | None = None) -> None:
         self.bound = bound
+
+    def fit(self, context: Sequence[Curve]) -> Forecaster:
+        """Learn from other runs of the same study (finished or partial); returns self.
+
+        The one way to give a forecaster a study: ``f.fit(runs).forecast(curves, at)``.
+        Learned state ends in ``_`` (scikit-learn's convention); fitting again replaces
+        it, and ``fit([])`` forgets the study. A per-curve forecaster only stores the
+        runs: its forecasts do not depend on them (``uses_context`` is False).
+
+        >>> from curvecast.curve import Curve
+        >>> from curvecast.forecasters import LastValue
+        >>> f = LastValue().fit([Curve("done", [1, 2, 3], [3, 2, 1])])
+        >>> len(f.context_), f.forecast([Curve("a", [1, 2], [2, 1])], [5]).median.tolist()
+        (1, [[1.0]])
+        """
+        self.context_ = list(context)
+        return self
 
     def components(self, frame: Frame, t: np.ndarray) -> Components:
         """Mixture components at times t (B, X) for the curves in ``frame``."""

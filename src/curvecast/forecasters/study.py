@@ -17,6 +17,7 @@ With fewer than MIN_CONTEXT finished runs the per-curve forecast is returned as 
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,16 +76,35 @@ class StudyForecaster(Forecaster):
     """
 
     name = "study"
+    uses_context = True
 
     def __init__(self, context: Sequence[Curve] = (), base: Forecaster | None = None,
                  bound: float | None = None) -> None:
         super().__init__(bound)
         self.base = base if base is not None else LearnedForecaster(bound=bound)
-        self.context = [c for c in context if c.status == "ok"]
+        self.fit(context)
+
+    def fit(self, context: Sequence[Curve]) -> StudyForecaster:
+        """Learn from the study's finished runs (runs that diverged are ignored); the
+        models fitted on an earlier study are dropped. Returns self.
+
+        >>> from curvecast.curve import Curve
+        >>> from curvecast.forecasters import LastValue
+        >>> done = [Curve(str(i), [1, 2, 3, 4], [1, .8 - i / 90, .7 - i / 50, .6 - i / 40])
+        ...         for i in range(8)]
+        >>> f = StudyForecaster(base=LastValue()).fit(done)
+        >>> fc = f.forecast([done[4].head(2)], [4])
+        >>> len(f.context_), bool(abs(fc.median[0, 0] - done[4].last) < 0.05)
+        (8, True)
+        """
+        self.context_ = [c for c in context if c.status == "ok"]
         self._models: OrderedDict = OrderedDict()
+        return self
 
     def with_context(self, context: Sequence[Curve]) -> StudyForecaster:
-        """The same forecaster learning from other finished runs."""
+        """Deprecated (use :meth:`fit`): a new forecaster learning from ``context``."""
+        warnings.warn("StudyForecaster.with_context is deprecated; use fit(context)",
+                      DeprecationWarning, stacklevel=2)
         return StudyForecaster(context, self.base, self.bound)
 
     @quiet
@@ -92,10 +112,10 @@ class StudyForecaster(Forecaster):
         x = steps_array(at)
         curves = list(curves)
         fc = self.base.forecast(curves, x)
-        if len(self.context) < MIN_CONTEXT or not curves:
+        if len(self.context_) < MIN_CONTEXT or not curves:
             return fc
         goal = curves[0].goal
-        context = [c for c in self.context if c.goal == goal]
+        context = [c for c in self.context_ if c.goal == goal]
         ok = [i for i, c in enumerate(curves) if fc.valid[i]]
         by_step: dict[float, list[int]] = {}
         for i in ok:
@@ -173,6 +193,8 @@ class _StudyModel:
         sign = 1.0 if runs[0].goal == "min" else -1.0
         feats = _Features.fit(heads, sign, truth[good][:, -1], spread_q)
         F = feats(heads, spread_q)
+        if F.shape[1] == 0:  # every finished run looked the same at s: nothing to learn
+            return None
         # small matrices: one BLAS thread is fastest, and several, beside a busy process
         # (a training job), spin for locks: a 200 x 200 Cholesky took 0.3 s, not 0.3 ms
         with threadpool_limits(limits=1, user_api="blas"):

@@ -111,7 +111,7 @@ class LiveStudy:
         self._signature = None
         self._state: dict | None = None
         self._fits: dict[int, tuple[tuple, _Fit | None]] = {}
-        self._learns_from_study = hasattr(make_forecaster(method, bound), "with_context")
+        self._learns_from_study = make_forecaster(method, bound).uses_context
 
     def snapshot(self) -> dict:
         """The current state; the same object (and version) while nothing changed."""
