@@ -289,3 +289,8 @@ def scaling_report(file, out, **o) -> None:
         click.echo(json.dumps({"report": str(path.resolve())}))
     else:
         click.echo(f"scaling report: {path.resolve()}")
+
+
+from .cli_downstream import downstream as _downstream  # issue 20
+
+scaling.add_command(_downstream)

@@ -1,0 +1,666 @@
+"""Downstream accuracy of a larger model, forecast from small ones, with intervals.
+
+Two routes, chosen per metric by held-out error:
+
+* **two-stage** (loss given): parameters N and tokens D -> loss by a scaling law fitted
+  to the small models (``fit_law``), then loss -> accuracy by a link with a floor and a
+  ceiling fitted on the small models' observed (loss, accuracy) pairs:
+
+  - ``exponential``: acc = f + exp(a - gamma L), capped at 1 — Gadre et al. 2024
+    ("Language models scale reliably with over-training and on downstream tasks",
+    arXiv:2403.08540, eq. 4: top-1 error = eps - k exp(-gamma L), eps the error of
+    chance);
+  - ``sigmoid``: acc = f + (u - f) / (1 + exp(k (L - L0))) — the second step of the
+    model ladder of Bhagia et al. 2024 ("Establishing task scaling laws via
+    compute-efficient model ladders", arXiv:2412.04403, eq. 2, with its offset b the
+    floor);
+
+* **direct** (no loss, or as a rival): accuracy against log compute C = k N D,
+  ``sigmoid`` as above in s = log C, or the naive ``linear`` fit of accuracy on log C.
+  With groups (model families) each family gets an offset in log compute, shrunk to 0
+  (families differ in how much capability a FLOP buys: Ruan et al. 2024,
+  arXiv:2405.10938).
+
+The floor f is the metric's chance accuracy, unless the small models score below it
+(a biased guesser: WSC's 'always no'), then their 5th percentile. Intervals carry both
+stages' uncertainty: each draw takes one bootstrap replicate of the scaling law (over
+runs) with one of its residuals, one bootstrap replicate of the link (over models, not
+rows: a model's checkpoints are not independent) with one of its residuals, and an
+extrapolation term measured, as ``fit_law``'s drift, by hiding the largest small models
+and predicting them (a law's bootstrap measures noise, not a curve bending beyond the
+data). The same inner hold-outs choose the method (``method="auto"``).
+
+>>> import numpy as np, pandas as pd
+>>> n = np.repeat(np.geomspace(1e7, 3e9, 7), 4); d = np.tile([2e9, 8e9, 3e10, 1e11], 7)
+>>> loss = 1.7 + 400 * n**-0.34 + 1500 * d**-0.3
+>>> acc = 0.25 + 0.6 / (1 + np.exp(4 * (loss - 2.6)))
+>>> t = pd.DataFrame({"n": n, "d": d, "loss": loss, "acc": acc})
+>>> r = holdout_forecast(t, n="n", d="d", metrics=["acc"], loss="loss", chance=0.25,
+...                      holdout_top=1, n_boot=20)
+>>> r.mean_abs_error < 0.02, r.points[0].lower <= r.points[0].pred <= r.points[0].upper
+(True, True)
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from ..errors import InputError, UsageError
+from ..numerics import quiet
+from .fit import ScalingFit, ScalingWarning, fit_law
+
+log = logging.getLogger(__name__)
+
+LEVEL = 0.9
+N_BOOT = 100
+K_FLOPS = 6.0
+SHRINK = 0.05
+"""Penalty on a family's log-compute offset, in accuracy per unit of offset: an offset of
+1 (a factor e in compute efficiency) costs as much as a 5-point residual."""
+FLOOR_Q = 0.05
+INNER_CUTS = 2
+"""Inner hold-outs: the largest 1 and 2 sizes of the small models (per group)."""
+N_DRAWS = 4000
+TWO_STAGE = ("two-stage-sigmoid", "two-stage-exponential")
+DIRECT = ("direct-sigmoid", "direct-linear")
+METHODS = (*TWO_STAGE, *DIRECT)
+
+
+# --------------------------------------------------------------------------- links
+
+
+@dataclass(frozen=True)
+class Link:
+    """A map from a score s (minus the loss, or log compute) to accuracy, with a floor.
+
+    ``f(theta, s, floor)``: theta (k, p) and s (k, m) or (m,) -> accuracy (k, m);
+    ``starts(s, y, floor)`` the starting points; ``bounds(floor, y)`` their box.
+
+    >>> LINKS["sigmoid"].f(np.array([[0.9, 0.0, 0.0]]), np.array([-50.0, 0.0, 50.0]),
+    ...                    0.25).round(3).tolist()
+    [[0.25, 0.575, 0.9]]
+    """
+
+    name: str
+    formula: str
+    citation: str
+    f: Callable = field(repr=False)
+    starts: Callable = field(repr=False)
+    bounds: Callable = field(repr=False)
+
+
+def _sigmoid(theta, s, floor):
+    u, logk, s0 = (theta[:, j, None] for j in range(3))
+    return floor + (u - floor) / (1.0 + np.exp(-np.exp(logk) * (s - s0)))
+
+
+def _sigmoid_starts(s, y, floor):
+    top = min(1.0, max(float(np.max(y)) + 0.05, floor + 0.05))
+    sd = max(float(np.std(s)), 1e-6)
+    return [(u, np.log(k / sd), s0) for u in (top, 1.0) for k in (0.5, 2.0, 6.0)
+            for s0 in np.quantile(s, (0.3, 0.7, 1.0))]
+
+
+def _sigmoid_bounds(floor, s):
+    span = float(np.ptp(s)) + 1.0
+    lo = [floor + 1e-4, np.log(1e-3 / span), float(np.min(s)) - 10 * span]
+    return lo, [1.0, np.log(1e3 / span), float(np.max(s)) + 10 * span]
+
+
+def _exponential(theta, s, floor):
+    a, logg = theta[:, 0, None], theta[:, 1, None]
+    return np.minimum(floor + np.exp(a + np.exp(logg) * s), 1.0)  # s = -L
+
+
+def _exponential_starts(s, y, floor):
+    gap = np.maximum(np.asarray(y) - floor, 1e-3)
+    out = []
+    for g in (0.3, 1.0, 3.0):
+        out.append((float(np.log(np.median(gap)) - g * np.median(s)), np.log(g)))
+    return out
+
+
+def _exponential_bounds(floor, s):
+    return [-50.0, np.log(1e-4)], [float(np.log(max(1.0 - floor, 1e-4))), np.log(50.0)]
+
+
+def _linear(theta, s, floor):
+    return np.clip(theta[:, 0, None] + theta[:, 1, None] * s, 0.0, 1.0)
+
+
+LINKS: dict[str, Link] = {
+    "sigmoid": Link("sigmoid", "acc = f + (u - f) / (1 + exp(-k (s - s0)))",
+                    "Bhagia et al. 2024, arXiv:2412.04403 (model ladders, step 2)",
+                    _sigmoid, _sigmoid_starts, _sigmoid_bounds),
+    "exponential": Link("exponential", "acc = min(f + exp(a - gamma L), 1)",
+                        "Gadre et al. 2024, arXiv:2403.08540 (eq. 4)",
+                        _exponential, _exponential_starts, _exponential_bounds),
+    "linear": Link("linear", "acc = a + b log C", "naive baseline", _linear,
+                   lambda s, y, f: [(float(np.mean(y)), 0.0)],
+                   lambda f, s: ([-np.inf, -np.inf], [np.inf, np.inf])),
+}
+
+
+def _link_of(method: str) -> Link:
+    return LINKS[method.rsplit("-", 1)[1]]
+
+
+# --------------------------------------------------------------------------- fitting a link
+
+
+def _design(groups: np.ndarray, levels: Sequence) -> np.ndarray:
+    """One-hot (m, g) of each row's group among ``levels`` (unknown groups: all zero)."""
+    return (np.asarray(groups, object)[:, None] == np.asarray(levels, object)[None, :]
+            ).astype(float)
+
+
+def _fit_link(link: Link, s, y, floor, G, w, theta0=None) -> np.ndarray:
+    """Least squares (soft-L1, scale 0.05) of ``link`` with per-group offsets in s
+    (columns of G), shrunk by ``SHRINK``; ``w`` multiplicity weights (a bootstrap)."""
+    g = G.shape[1]
+    sw = np.sqrt(w)
+
+    def resid(theta):
+        z = s + G @ theta[len(theta) - g:] if g else s
+        r = (link.f(theta[None, :len(theta) - g], z, floor)[0] - y) * sw
+        return np.concatenate([r, SHRINK * theta[len(theta) - g:]])
+
+    lo, hi = link.bounds(floor, s)
+    lo, hi = np.r_[lo, -np.full(g, 20.0)], np.r_[hi, np.full(g, 20.0)]
+    if link.name == "linear":
+        A = np.column_stack([np.ones_like(s), s, G]) * sw[:, None]
+        reg = np.hstack([np.zeros((g, 2)), SHRINK * np.eye(g)])
+        return np.linalg.lstsq(np.vstack([A, reg]), np.r_[y * sw, np.zeros(g)], rcond=None)[0]
+    starts = ([theta0] if theta0 is not None
+              else [np.r_[t, np.zeros(g)] for t in link.starts(s, y, floor)])
+    best = None
+    for x0 in starts:
+        x0 = np.clip(np.asarray(x0, float), lo + 1e-9, hi - 1e-9)
+        r = least_squares(resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.05,
+                          max_nfev=400 if theta0 is None else 100)
+        if best is None or r.cost < best.cost:
+            best = r
+    return best.x
+
+
+# --------------------------------------------------------------------------- one metric
+
+
+@dataclass
+class MetricFit:
+    """One metric's fitted route: a link (and, two-stage, the scaling laws of the loss).
+
+    ``theta_`` the full-data link parameters (with one offset per group of ``levels_``
+    for direct routes), ``boot_`` its replicates over models, ``resid_`` its residuals,
+    ``drift_`` the sd of accuracy error per unit of log compute beyond the data.
+    """
+
+    method: str
+    metric: str
+    floor: float
+    theta_: np.ndarray
+    boot_: np.ndarray
+    resid_: np.ndarray
+    levels_: tuple
+    mu_: float
+    sd_: float
+    nmu_: float = 0.0
+    nsd_: float = 0.0
+    losses: dict | None = None
+    drift_: float = 0.0
+    logc_max_: dict = field(default_factory=dict)
+    k: float = K_FLOPS
+
+    def _scores(self, n, d, groups, loss_draws=None):
+        """s for the rows: (m,) from the fit, or (B, m) from loss draws."""
+        if self.method.startswith("two-stage"):
+            L = loss_draws if loss_draws is not None else _loss_pred(self.losses, n, d, groups)
+            return -L
+        return (np.log(self.k * n * d) - self.mu_) / self.sd_
+
+    def _beyond(self, n, d, groups) -> np.ndarray:
+        top = np.array([self.logc_max_.get(g, max(self.logc_max_.values())) for g in groups])
+        return np.maximum(np.log(self.k * n * d) - top, 0.0)
+
+    def predict(self, n, d, groups, loss=None) -> np.ndarray:
+        """Accuracy at the rows (``loss``: use these losses instead of stage one's)."""
+        s = -np.asarray(loss, float) if loss is not None else self._scores(n, d, groups)
+        return _apply(self, self.theta_[None, :], s, groups, n)[0]
+
+    def draws(self, n, d, groups, rng, size: int = N_DRAWS, loss_draws=None) -> np.ndarray:
+        """(size, m) predictive draws of accuracy for one new model at each row."""
+        m = len(n)
+        if self.method.startswith("two-stage"):
+            L = loss_draws if loss_draws is not None else _loss_draws(
+                self.losses, n, d, groups, rng, size)
+            s = -L
+        else:
+            s = np.broadcast_to(self._scores(n, d, groups), (size, m))
+        boot = self.boot_ if len(self.boot_) else self.theta_[None, :]
+        theta = boot[rng.integers(0, len(boot), size)]
+        acc = _apply(self, theta, s, groups, n)
+        r = self.resid_[rng.integers(0, len(self.resid_), (size, m))]
+        z = rng.standard_normal((size, 1))
+        return np.clip(acc + r + self.drift_ * z * self._beyond(n, d, groups), 0.0, 1.0)
+
+
+def _covariates(levels, groups, n, nmu: float, nsd: float) -> np.ndarray:
+    """Columns added to the score s, each with its own coefficient: one per family (its
+    offset in log compute) and, for direct routes (``nsd`` > 0), standardised log N (a
+    tilt: at equal compute, parameters and tokens need not buy the same accuracy)."""
+    cols = [_design(groups, levels)] if levels else []
+    if nsd > 0:
+        cols.append(((np.log(np.asarray(n, float)) - nmu) / nsd)[:, None])
+    return np.hstack(cols) if cols else np.zeros((len(n), 0))
+
+
+def _apply(fit: MetricFit, theta: np.ndarray, s: np.ndarray, groups, n) -> np.ndarray:
+    G = _covariates(fit.levels_, groups, n, fit.nmu_, fit.nsd_)
+    g = G.shape[1]
+    link = _link_of(fit.method)
+    if g:
+        s = s + (theta[:, len(theta[0]) - g:] @ G.T)
+        theta = theta[:, :len(theta[0]) - g]
+    return link.f(theta, s, fit.floor)
+
+
+def _loss_pred(losses: dict, n, d, groups) -> np.ndarray:
+    out = np.empty(len(n))
+    for g in set(groups):
+        m = np.asarray(groups) == g
+        out[m] = losses[g].predict({"n": n[m], "d": d[m]}).pred
+    return out
+
+
+def _loss_draws(losses: dict, n, d, groups, rng, size) -> np.ndarray:
+    """(size, m) losses for one new run: a bootstrap replicate of the law plus one of its
+    log-residuals, widened beyond the data by the law's drift (as ``ScalingFit.predict``)."""
+    out = np.empty((size, len(n)))
+    for g in set(groups):
+        m = np.asarray(groups) == g
+        fit: ScalingFit = losses[g]
+        X = {"n": n[m], "d": d[m]}
+        boot = fit.boot_ if len(fit.boot_) else fit.theta_[None, :]
+        curves = fit.law.log_loss(boot, X)
+        r = fit.residuals_ - np.median(fit.residuals_)
+        c = np.sqrt(fit.n_points / max(fit.n_points - fit.law.n_params, 1))
+        beyond = np.maximum(np.log(n[m] * d[m]) - getattr(fit, "log_size_max_", np.inf), 0.0)
+        drift = getattr(fit, "drift_", 0.0) * rng.standard_normal((size, 1)) * beyond
+        out[:, m] = np.exp(curves[rng.integers(0, len(curves), size)]
+                           + c * r[rng.integers(0, len(r), (size, 1))] + drift)
+    return out
+
+
+def _fit_losses(n, d, loss, groups, law: str, n_boot: int, seed: int, drift: bool) -> dict:
+    out = {}
+    for g in dict.fromkeys(groups):
+        m = np.asarray(groups) == g
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalingWarning)
+            out[g] = fit_law(law, {"n": n[m], "d": d[m]}, loss[m], n_boot=n_boot, seed=seed,
+                             drift=drift)
+        for w in out[g].warnings_:
+            log.info("loss law%s: %s", "" if g is None else f" of group {g!r}", w)
+    return out
+
+
+def _floor(chance: float, y: np.ndarray) -> float:
+    return float(min(chance, np.quantile(y, FLOOR_Q)))
+
+
+def fit_metric(method: str, n, d, y, groups, *, chance: float = 0.0, loss=None,
+               losses: dict | None = None, n_boot: int = N_BOOT, seed: int = 0,
+               k: float = K_FLOPS) -> MetricFit:
+    """Fit one metric's route ``method`` (one of :data:`METHODS`) to the small models'
+    rows: parameters ``n``, tokens ``d``, accuracies ``y`` and ``groups`` (a label per
+    row, None for one family); two-stage needs each row's observed ``loss`` and the
+    fitted scaling laws of the loss by group (``losses``). The link's bootstrap resamples
+    models (a group's rows at one N), not rows. Without the extrapolation term (``forecast_split`` measures it).
+
+    >>> n = np.geomspace(1e8, 1e10, 8); d = 20 * n
+    >>> y = 0.25 + 0.5 / (1 + np.exp(-1.5 * (np.log(6 * n * d) - 45)))
+    >>> f = fit_metric("direct-sigmoid", n, d, y, [None] * 8, chance=0.25, n_boot=10)
+    >>> round(float(f.predict(np.array([3e10]), np.array([6e11]), [None])[0]), 2)
+    0.75
+    """
+    n, d, y = (np.asarray(a, float) for a in (n, d, y))
+    groups = list(groups)
+    link = _link_of(method)
+    two = method in TWO_STAGE
+    if two and (loss is None or losses is None):
+        raise UsageError(f"method {method!r} needs a loss column")
+    floor = _floor(chance, y) if link.name != "linear" else 0.0
+    levels = () if two else tuple(g for g in dict.fromkeys(groups) if g is not None)
+    logc = np.log(k * n * d)
+    mu, sd = float(np.mean(logc)), max(float(np.std(logc)), 1e-6)
+    s = -np.asarray(loss, float) if two else (logc - mu) / sd
+    if link.name == "linear":
+        s = logc
+        mu, sd = 0.0, 1.0
+    logn = np.log(n)
+    nmu, nsd = (0.0, 0.0) if two or np.ptp(logn) == 0 else (float(np.mean(logn)),
+                                                             float(np.std(logn)))
+    G = _covariates(levels, groups, n, nmu, nsd)
+    theta = _fit_link(link, s, y, floor, G, np.ones_like(y))
+    fit = MetricFit(method, "", floor, theta, np.empty((0, len(theta))), np.zeros(1), levels,
+                    mu, sd, nmu, nsd, losses, 0.0, _max_logc(logc, groups), k)
+    fit.resid_ = y - fit.predict(n, d, groups, loss=loss if two else None)
+    rng = np.random.default_rng(seed)
+    cluster = pd.factorize(pd.Series([f"{g}|{v:.6g}" for g, v in zip(groups, n, strict=True)]))[0]
+    n_cl = cluster.max() + 1
+    boot = []
+    for _ in range(n_boot if n_cl > 2 else 0):
+        counts = np.bincount(rng.integers(0, n_cl, n_cl), minlength=n_cl)[cluster]
+        boot.append(_fit_link(link, s, y, floor, G, counts.astype(float) + 1e-9,
+                              theta0=theta if link.name != "linear" else None))
+    fit.boot_ = np.array(boot) if boot else np.empty((0, len(theta)))
+    return fit
+
+
+def _max_logc(logc, groups) -> dict:
+    out: dict = {}
+    for g, v in zip(groups, logc, strict=True):
+        out[g] = max(out.get(g, -np.inf), float(v))
+    return out
+
+
+# --------------------------------------------------------------------------- the hold-out
+
+
+@dataclass(frozen=True)
+class DownstreamPoint:
+    """One held-out (metric, model): its true accuracy, the forecast and its interval.
+
+    >>> DownstreamPoint("mmlu", None, 7e9, 3e11, 0.27, 0.26, 0.24, 0.29).to_dict()["pred"]
+    0.26
+    """
+
+    metric: str
+    group: str | None
+    n: float
+    d: float
+    true: float
+    pred: float
+    lower: float
+    upper: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class DownstreamResult:
+    """What :func:`holdout_forecast` found: the held-out points, the route chosen per
+    metric with every candidate's inner held-out error, and the predictive draws.
+
+    ``draws[metric]`` is (draws, points of that metric), aligned across metrics (the
+    same stage-one loss draws), so averages over metrics keep their correlation.
+    """
+
+    points: list[DownstreamPoint]
+    level: float
+    methods: dict[str, str]
+    inner_errors: dict[str, dict[str, float]]
+    draws: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    @property
+    def mean_abs_error(self) -> float:
+        """Mean |pred - true| over the held-out points (accuracy units)."""
+        return float(np.mean([abs(p.pred - p.true) for p in self.points]))
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of held-out true accuracies inside their interval."""
+        return float(np.mean([p.lower <= p.true <= p.upper for p in self.points]))
+
+    def to_dict(self) -> dict:
+        """The CLI's JSON: points, mean_abs_error, coverage (and the routes chosen)."""
+        return {"points": [p.to_dict() for p in self.points],
+                "mean_abs_error": self.mean_abs_error, "coverage": self.coverage,
+                "level": self.level, "methods": self.methods,
+                "inner_errors": self.inner_errors}
+
+
+def _largest(n: np.ndarray, groups: list, top: int) -> np.ndarray:
+    """Rows of the models at the ``top`` largest distinct N of their group."""
+    out = np.zeros(len(n), bool)
+    g_arr = np.array(groups, object)
+    for g in dict.fromkeys(groups):
+        m = g_arr == g
+        sizes = np.unique(n[m])
+        out |= m & np.isin(n, sizes[::-1][:top])
+    return out
+
+
+def _finals(n: np.ndarray, d: np.ndarray, groups: list, rows: np.ndarray) -> np.ndarray:
+    """Of the rows ``rows`` (a mask), the one with the most tokens of each model."""
+    keep = np.zeros(len(n), bool)
+    seen: dict = {}
+    for i in np.flatnonzero(rows):
+        key = (groups[i], n[i])
+        if key not in seen or d[i] > d[seen[key]]:
+            seen[key] = i
+    keep[list(seen.values())] = True
+    return keep
+
+
+@dataclass
+class _Data:
+    n: np.ndarray
+    d: np.ndarray
+    groups: list
+    loss: np.ndarray | None
+    y: dict[str, np.ndarray]
+
+    def take(self, m: np.ndarray) -> _Data:
+        return _Data(self.n[m], self.d[m], [g for g, k in zip(self.groups, m, strict=True) if k],
+                     None if self.loss is None else self.loss[m],
+                     {k: v[m] for k, v in self.y.items()})
+
+
+def _stage_one(data: _Data, law: str, n_boot: int, seed: int, drift: bool):
+    if data.loss is None:
+        return None
+    ok = np.isfinite(data.loss)
+    sub = data.take(ok)
+    return _fit_losses(sub.n, sub.d, sub.loss, sub.groups, law, n_boot, seed, drift)
+
+
+def _fit_on(method, data: _Data, metric, chance, losses, n_boot, seed, k) -> MetricFit:
+    y = data.y[metric]
+    ok = np.isfinite(y) & (np.isfinite(data.loss) if method in TWO_STAGE else True)
+    sub = data.take(ok)
+    fit = fit_metric(method, sub.n, sub.d, sub.y[metric], sub.groups, chance=chance,
+                     loss=sub.loss, losses=losses, n_boot=n_boot, seed=seed, k=k)
+    fit.metric = metric
+    return fit
+
+
+def _inner(data: _Data, metrics, methods, chance, law, seed, k) -> dict:
+    """Errors and distances beyond the data of every method on the small models' own
+    largest sizes (hidden in turn, 1 then 2 per group): {(metric, method): (e, dist)}."""
+    out: dict = {(m, meth): ([], []) for m in metrics for meth in methods}
+    for cut in range(1, INNER_CUTS + 1):
+        held = _largest(data.n, data.groups, cut)
+        train = ~held
+        if not _enough(data.n[train], data.groups, train):
+            break
+        tr = data.take(train)
+        losses = _stage_one(tr, law, 0, seed, drift=False)
+        te = data.take(_finals(data.n, data.d, data.groups, held))
+        for metric in metrics:
+            ok = np.isfinite(te.y[metric])
+            if not ok.any():
+                continue
+            t = te.take(ok)
+            for meth in methods:
+                try:
+                    fit = _fit_on(meth, tr, metric, chance[metric], losses, 0, seed, k)
+                except (ValueError, InputError) as exc:
+                    log.info("inner fit of %s / %s failed: %s", metric, meth, exc)
+                    continue
+                e, dist = out[(metric, meth)]
+                e.append(t.y[metric] - fit.predict(t.n, t.d, t.groups))
+                dist.append(fit._beyond(t.n, t.d, t.groups))
+    return {key: (np.concatenate(e), np.concatenate(dd)) for key, (e, dd) in out.items() if e}
+
+
+def _enough(n_train: np.ndarray, groups, train) -> bool:
+    """At least three distinct sizes left to fit in some group."""
+    g = np.array(groups, object)[train]
+    return any(np.unique(n_train[g == v]).size >= 3 for v in dict.fromkeys(g))
+
+
+def _drift(e: np.ndarray, dist: np.ndarray, resid: np.ndarray) -> float:
+    """sd of accuracy error per unit of log compute beyond the data, beyond the noise the
+    residuals already carry (as ``fit_law``'s drift, for accuracies)."""
+    far = dist > 0
+    if not far.any():
+        return 0.0
+    excess = max(float(np.mean(e[far] ** 2)) - float(np.mean(resid**2)), 0.0)
+    return float(np.sqrt(excess / float(np.mean(dist[far] ** 2))))
+
+
+def _quantiles(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    q = (1 - level) / 2
+    lo, hi = np.quantile(draws, [q, 1 - q], axis=0)
+    return lo, hi
+
+
+@quiet
+def forecast_split(
+    table: pd.DataFrame,
+    train: np.ndarray,
+    test: np.ndarray,
+    *,
+    n: str,
+    d: str,
+    metrics: Sequence[str],
+    loss: str | None = None,
+    group: str | None = None,
+    chance: float | Mapping[str, float] = 0.0,
+    methods: Sequence[str] | None = None,
+    law: str = "chinchilla",
+    level: float = LEVEL,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    k: float = K_FLOPS,
+) -> DownstreamResult:
+    """Fit on the rows ``train`` (a mask) of ``table`` and forecast the rows ``test``.
+
+    ``methods``: the candidates (default: the two-stage links with a ``loss`` column,
+    else direct sigmoid and linear), of which each metric takes the one with the least
+    inner held-out error (see the module's text); one name forces it. ``chance``: one
+    floor for every metric or one per metric (default 0). Returns one point per
+    (metric, test row) with a finite true value. See :func:`holdout_forecast`.
+    """
+    data = _columns(table, n, d, metrics, loss, group)
+    chance = {m: float(chance[m] if isinstance(chance, Mapping) else chance) for m in metrics}
+    methods = tuple(methods or (TWO_STAGE if loss else DIRECT))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise UsageError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    if loss is None and any(m in TWO_STAGE for m in methods):
+        raise UsageError("the two-stage methods need a loss column (--loss)")
+    train, test = np.asarray(train, bool), np.asarray(test, bool)
+    tr, te = data.take(train), data.take(test)
+    if not _enough(tr.n, tr.groups, np.ones(len(tr.n), bool)) and len(np.unique(tr.n)) < 3:
+        raise InputError("the models left to fit have fewer than 3 distinct sizes (--n); "
+                         "hold out fewer (--holdout-top)")
+    inner = _inner(tr, metrics, methods, chance, law, seed, k) if len(methods) > 1 else {}
+    losses = _stage_one(tr, law, n_boot, seed, drift=True)
+    rng = np.random.default_rng(seed)
+    loss_draws = (None if losses is None
+                  else _loss_draws(losses, te.n, te.d, te.groups, rng, N_DRAWS))
+    points, chosen, errors, draws = [], {}, {}, {}
+    for metric in metrics:
+        errors[metric] = {meth: float(np.mean(np.abs(inner[(metric, meth)][0])))
+                          for meth in methods if (metric, meth) in inner}
+        best = min(errors[metric], key=errors[metric].get) if errors[metric] else methods[0]
+        fit = _fit_on(best, tr, metric, chance[metric], losses, n_boot, seed, k)
+        if (metric, best) in inner:
+            fit.drift_ = _drift(*inner[(metric, best)], fit.resid_)
+        chosen[metric] = best
+        ok = np.isfinite(te.y[metric])
+        pred = fit.predict(te.n, te.d, te.groups)
+        dr = fit.draws(te.n, te.d, te.groups, rng, loss_draws=loss_draws)
+        lo, hi = _quantiles(dr, level)
+        draws[metric] = dr[:, ok]
+        for i in np.flatnonzero(ok):
+            points.append(DownstreamPoint(metric, te.groups[i], float(te.n[i]), float(te.d[i]),
+                                          float(te.y[metric][i]), float(pred[i]),
+                                          float(min(lo[i], pred[i])), float(max(hi[i], pred[i]))))
+    return DownstreamResult(points, level, chosen, errors, draws)
+
+
+def holdout_forecast(table: pd.DataFrame, *, n: str, d: str, metrics: Sequence[str],
+                     holdout_top: int = 1, group: str | None = None, **kw) -> DownstreamResult:
+    """Hold out the models at the ``holdout_top`` largest distinct N of each group (all
+    their rows), fit on the rest, and forecast each held-out model's row with the most
+    tokens (its final checkpoint): one point per (metric, held-out model). Keywords as
+    :func:`forecast_split`. See the module's example.
+    """
+    if holdout_top < 1:
+        raise UsageError(f"holdout_top must be at least 1, got {holdout_top}")
+    data = _columns(table, n, d, metrics, kw.get("loss"), group)
+    held = _largest(data.n, data.groups, holdout_top)
+    return forecast_split(table, ~held, _finals(data.n, data.d, data.groups, held), n=n, d=d,
+                          metrics=metrics, group=group, **kw)
+
+
+def _columns(table: pd.DataFrame, n, d, metrics, loss, group) -> _Data:
+    """The arrays of the named columns, checked: a missing column, a non-positive N or D,
+    a non-positive loss or an accuracy outside [0, 1] is an ``InputError`` naming the row
+    (from 1) and the column; NaN accuracies and losses are rows not evaluated."""
+    need = [n, d, *metrics, *([loss] if loss else []), *([group] if group else [])]
+    missing = [c for c in dict.fromkeys(need) if c not in table.columns]
+    if missing:
+        raise InputError(f"no column {', '.join(map(repr, missing))}; the columns are "
+                         f"{', '.join(map(repr, table.columns))}")
+    if not metrics:
+        raise UsageError("give at least one metric column")
+    arrays = {}
+    for col in dict.fromkeys([n, d, *metrics, *([loss] if loss else [])]):
+        raw = table[col]
+        blank = (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
+        v = pd.to_numeric(raw.where(~blank), errors="coerce").to_numpy(float)
+        if col in (n, d) and blank.any():
+            i = int(np.argmax(blank))
+            raise InputError("empty cell: every row needs N and D; fill it in or drop the "
+                             "row", row=i + 1, column=col)
+        text = ~blank & np.isnan(v) & ~raw.astype(str).str.strip().str.lower().isin(
+            ("nan", "inf", "-inf")).to_numpy()
+        if text.any():
+            i = int(np.argmax(text))
+            raise InputError(f"{table[col].iloc[i]!r} is not a number", row=i + 1, column=col)
+        arrays[col] = v
+    for col, what in ((n, "parameters N"), (d, "tokens D")):
+        bad = ~(np.isfinite(arrays[col]) & (arrays[col] > 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"{what} must be a positive number, got {arrays[col][i]:g}",
+                             row=i + 1, column=col)
+    for col in metrics:
+        v = arrays[col]
+        bad = ~np.isnan(v) & ~((v >= 0) & (v <= 1))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"an accuracy must lie in [0, 1], got {v[i]:g} (give fractions, "
+                             "not percentages)", row=i + 1, column=col)
+    if loss:
+        v = arrays[loss]
+        bad = ~np.isnan(v) & ~(np.isfinite(v) & (v > 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"a loss must be positive and finite, got {v[i]:g}", row=i + 1,
+                             column=loss)
+    groups = (table[group].astype(str).str.strip().tolist() if group else [None] * len(table))
+    return _Data(arrays[n], arrays[d], groups, arrays[loss] if loss else None,
+                 {m: arrays[m] for m in metrics})
