@@ -16,7 +16,14 @@ from .curve import Curve, CurveSet, check_goal
 from .errors import UsageError
 from .families import FAMILIES
 from .forecast import Forecast
-from .forecasters import METHODS, FamilyForecaster, Forecaster, LearnedForecaster, StudyForecaster
+from .forecasters import (
+    METHODS,
+    FamilyForecaster,
+    Forecaster,
+    JointForecaster,
+    LearnedForecaster,
+    StudyForecaster,
+)
 
 
 def method_names() -> list[str]:
@@ -28,7 +35,7 @@ def make_forecaster(method: str | Forecaster = "default", bound: float | None = 
                     model: str | Path | None = None) -> Forecaster:
     """A forecaster from its name ('ensemble', 'last', 'mean_last', a family such as
     'pow3' fitted alone) or as given. ``model``: a combiner network file for the methods
-    that use one (ensemble, study; e.g. a held-out network of ``benchmarks/models/``).
+    that use one (ensemble, study, joint; e.g. a held-out network of ``benchmarks/models/``).
 
     >>> make_forecaster("study").name, make_forecaster("pow3").name, make_forecaster().name
     ('study', 'pow3', 'ensemble')
@@ -37,9 +44,11 @@ def make_forecaster(method: str | Forecaster = "default", bound: float | None = 
         return method
     if method == "default":  # whatever the project's default is (choices.DEFAULT_METHOD)
         method = DEFAULT_METHOD
-    if method in ("ensemble", "study") and model is not None:
+    if method in ("ensemble", "study", "joint") and model is not None:
         net = LearnedForecaster(model, bound=bound)
-        return net if method == "ensemble" else StudyForecaster(base=net, bound=bound)
+        if method == "ensemble":
+            return net
+        return (StudyForecaster if method == "study" else JointForecaster)(base=net, bound=bound)
     if method in METHODS:
         return METHODS[method](bound=bound)
     if method in FAMILIES:

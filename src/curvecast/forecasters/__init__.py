@@ -3,6 +3,7 @@
 from .base import Forecaster
 from .baselines import LastValue, MeanLastK
 from .ensemble import EnsembleForecaster
+from .joint import JointForecaster
 from .learned import LearnedForecaster
 from .mcmc import MCMCForecaster
 from .single import FamilyForecaster
@@ -11,6 +12,7 @@ from .study import StudyForecaster
 METHODS = {
     "ensemble": LearnedForecaster,
     "bma": EnsembleForecaster,
+    "joint": JointForecaster,
     "last": LastValue,
     "mean_last": MeanLastK,
     "mcmc": MCMCForecaster,
@@ -18,6 +20,7 @@ METHODS = {
 }
 """Forecasters by the name the command line uses."""
 
-__all__ = ["METHODS", "EnsembleForecaster", "FamilyForecaster", "Forecaster", "LastValue",
+__all__ = ["METHODS", "EnsembleForecaster", "FamilyForecaster", "Forecaster", "JointForecaster",
+           "LastValue",
            "LearnedForecaster",
            "MCMCForecaster", "MeanLastK", "StudyForecaster"]

@@ -1,0 +1,208 @@
+"""Issue 16's bars 1-4, per source, cutoff and K, for the default and other methods.
+
+Every shared source is backtested with the issue's protocol (cutoffs 0.1, 0.2, 0.4;
+K = 0 and K = 50 finished runs in context), every number from a network that never saw
+the data set scored: ``benchmarks/models/combiner_minus_<data set>.npz`` for the data
+sets the shipped network was trained on (TaskSet: trained without that task only, the
+other TaskSet tasks were seen), the shipped network for OPDA ImageNet, PPO Pong and the
+data-constrained language models (it never saw them). Scores are kept in a JSON file
+(``--json``, merged run after run), so a new method is scored without redoing the
+families; ``--table`` prints the bars from that file alone.
+
+Bars (issue 16), for each method against the last value in the same run:
+
+1. Spearman(method) - Spearman(last) >= 0.03 at K = 0, >= 0.10 at K = 50 (cutoffs 0.1, 0.2);
+2. medAE at K = 0 <= 0.8 x the best of last, mean_last and every family (in hindsight:
+   the oracle); at K = 50 <= 0.7 x the method's own K = 0 medAE;
+3. nmae_typical and medAE <= the last value's (every cutoff, same K);
+4. 80% intervals cover 75-85%, 90% intervals 86-94%.
+
+    .venv/bin/python benchmarks/bench_joint.py --methods default,last,mean_last,families
+    .venv/bin/python benchmarks/bench_joint.py --methods joint --only opda,pong
+    .venv/bin/python benchmarks/bench_joint.py --table --bars default,joint
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from curvecast.datasets import (
+    TASKSET_TASKS,
+    load_cifar10_cnn,
+    load_datablations,
+    load_lcdb,
+    load_nasbench_nlp,
+    load_opda,
+    load_ppo_pong,
+    load_taskset,
+)
+from curvecast.evaluate import backtest
+from curvecast.families import FAMILIES
+
+CUTOFFS = (0.1, 0.2, 0.4)
+CONTEXTS = (0, 50)
+RESULTS = Path("benchmarks/results/joint.json")
+MODELS = "benchmarks/models/combiner_minus_{}.npz"
+BASELINES = ("last", "mean_last", *FAMILIES)
+"""What bar 2 compares with: the best of these, picked in hindsight per cutoff."""
+
+
+def sources() -> dict:
+    """Name -> (loader, bound, held-out network or None for the shipped one, source)."""
+    out = {}
+    for task in TASKSET_TASKS:
+        short = task.removeprefix("FixedTextRNNClassification_imdb_")
+        out[f"taskset/{short}"] = (lambda task=task: load_taskset(task), None,
+                                   MODELS.format(short), "taskset")
+    out["nasbench_nlp"] = (load_nasbench_nlp, None, MODELS.format("nasbench_nlp"), "nas")
+    out["cifar10_cnn"] = (load_cifar10_cnn, None, MODELS.format("cifar10_cnn"), "cifar")
+    out["lcdb"] = (lambda: load_lcdb(max_datasets=50, seed=0), 1.0, MODELS.format("lcdb"),
+                   "lcdb")
+    out["opda/alexnet"] = (lambda: load_opda("alexnet"), 1.0, None, "opda")
+    out["opda/convnext"] = (lambda: load_opda("convnext"), 1.0, None, "opda")
+    out["ppo_pong"] = (load_ppo_pong, None, None, "pong")
+    out["datablations"] = (load_datablations, None, None, "lm")
+    return out
+
+
+def subsample(curves, n: int) -> list:
+    """At most n runs, drawn at random (seed 0), in their file order."""
+    curves = list(curves)
+    if len(curves) <= n:
+        return curves
+    pick = np.sort(np.random.default_rng(0).choice(len(curves), n, replace=False))
+    return [curves[i] for i in pick]
+
+
+def run(names: list[str], methods: list[str], runs: int, repeats: int, path: Path) -> None:
+    """Backtest ``methods`` on each source and merge the rows into the JSON ``path``."""
+    store = json.loads(path.read_text()) if path.exists() else {}
+    for name in names:
+        load, bound, model, _ = sources()[name]
+        curves = subsample(load(), runs)
+        contexts = [k for k in CONTEXTS if k < len(curves) // 2]
+        t0 = time.perf_counter()
+        rows = []
+        # methods that cannot learn from a study score only K = 0 (at K = 50 they
+        # answer the same, on 50 fewer runs)
+        for ks, ms in ((contexts, [m for m in methods if m not in BASELINES]),
+                       ([0], [m for m in methods if m in BASELINES])):
+            if ms:
+                bt = backtest(curves, CUTOFFS, ms, bound=bound, context=ks, repeats=repeats,
+                              model=model)
+                rows += bt.to_dict()["results"]
+        entry = store.setdefault(name, {"runs": len(curves), "rows": []})
+        done = {(r["method"], r["cutoff"], r["context"]) for r in rows}
+        entry["rows"] = [r for r in entry["rows"]
+                         if (r["method"], r["cutoff"], r["context"]) not in done] + rows
+        entry["runs"] = len(curves)
+        print(f"{name}: {len(curves)} runs, {', '.join(methods)} in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(store, indent=0))
+
+
+def bars(entry: dict, method: str) -> list[dict]:
+    """One dict per (cutoff, K): the method's bars 1-4 against the last value."""
+    at = {(r["method"], r["cutoff"], r["context"]): r for r in entry["rows"]}
+    out = []
+    for cut in CUTOFFS:
+        for k in CONTEXTS:
+            me, last = at.get((method, cut, k)), at.get(("last", cut, k)) or at.get(
+                ("last", cut, 0))
+            if me is None or last is None:
+                continue
+            base = [at[(m, cut, 0)] for m in BASELINES if (m, cut, 0) in at]
+            oracle = min(base, key=lambda r: r["medae"]) if base else None
+            zero = at.get((method, cut, 0))
+            d_rho = me["spearman"] - last["spearman"]
+            if k == 0:
+                ratio2 = me["medae"] / oracle["medae"] if oracle and oracle["medae"] > 0 else np.nan
+                ok2 = ratio2 <= 0.8
+            else:
+                ratio2 = me["medae"] / zero["medae"] if zero and zero["medae"] > 0 else np.nan
+                ok2 = ratio2 <= 0.7
+            r_typ = _ratio(me["nmae_typical"], last["nmae_typical"])
+            r_med = _ratio(me["medae"], last["medae"])
+            c80, c90 = me["coverage"]["0.8"], me["coverage"]["0.9"]
+            out.append({
+                "cutoff": cut, "K": k, "n": me["n_runs"], "d_spearman": d_rho,
+                "bar1": (d_rho >= (0.03 if k == 0 else 0.10)) if cut <= 0.2 else None,
+                "medae_ratio": ratio2, "oracle": oracle["method"] if oracle else "-",
+                "bar2": bool(ok2),
+                "typ_vs_last": r_typ, "med_vs_last": r_med,
+                "bar3": bool(r_typ <= 1.0 + 1e-9 and (r_med <= 1.0 + 1e-9 or me["medae"] == 0)),
+                "cov80": c80, "cov90": c90,
+                "bar4": bool(0.75 <= c80 <= 0.85 and 0.86 <= c90 <= 0.94),
+            })
+    return out
+
+
+def _ratio(a: float, b: float) -> float:
+    if b > 0:
+        return a / b
+    return 1.0 if a == b else float("inf")
+
+
+def _mark(ok) -> str:
+    return "-" if ok is None else ("pass" if ok else "FAIL")
+
+
+def table(store: dict, methods: list[str]) -> str:
+    """The bars as a markdown table, one row per source, cutoff, K and method."""
+    lines = [("| source | runs | method | cutoff | K | dSpearman (1) | medAE ratio (2) [oracle] | "
+             "typ/med vs last (3) | cov 80/90 (4) | bars passed |"),
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
+    tally: dict[str, list[int]] = {}
+    for name, entry in store.items():
+        for method in methods:
+            for b in bars(entry, method):
+                marks = [b["bar1"], b["bar2"], b["bar3"], b["bar4"]]
+                got = [i + 1 for i, m in enumerate(marks) if m]
+                miss = [i + 1 for i, m in enumerate(marks) if m is False]
+                t = tally.setdefault(method, [0, 0])
+                t[0] += len(got)
+                t[1] += len(got) + len(miss)
+                oracle = f" [{b['oracle']}]" if b["K"] == 0 else " [own K=0]"
+                lines.append(
+                    f"| {name} | {entry['runs']} | {method} | {b['cutoff']:g} | {b['K']} | "
+                    f"{b['d_spearman']:+.3f} {_mark(b['bar1'])} | {b['medae_ratio']:.2f}"
+                    f"{oracle} {_mark(b['bar2'])} | {b['typ_vs_last']:.2f}/{b['med_vs_last']:.2f} "
+                    f"{_mark(b['bar3'])} | {b['cov80']:.2f}/{b['cov90']:.2f} {_mark(b['bar4'])} | "
+                    f"{','.join(map(str, got)) or 'none'} |")
+    lines.append("")
+    lines += [f"{m}: {t[0]} of {t[1]} bar checks pass" for m, t in tally.items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="", help="comma-separated source name prefixes")
+    ap.add_argument("--methods", default="default,last,mean_last,families",
+                    help="methods to score ('families': every family alone)")
+    ap.add_argument("--runs", type=int, default=200, help="runs per data set at most")
+    ap.add_argument("--repeats", type=int, default=2, help="random K = 50 splits")
+    ap.add_argument("--table", action="store_true", help="only print the bars from --json")
+    ap.add_argument("--bars", default="default", help="methods whose bars are printed")
+    ap.add_argument("--json", default=str(RESULTS))
+    args = ap.parse_args()
+    path = Path(args.json)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if not args.table:
+        methods = []
+        for m in args.methods.split(","):
+            methods += list(FAMILIES) if m == "families" else [m]
+        only = [o for o in args.only.split(",") if o]
+        names = [n for n in sources() if not only or any(n.startswith(o) for o in only)]
+        run(names, methods, args.runs, args.repeats, path)
+    print(table(json.loads(path.read_text()), args.bars.split(",")))
+
+
+if __name__ == "__main__":
+    main()

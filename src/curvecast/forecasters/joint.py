@@ -1,0 +1,354 @@
+"""The joint forecaster of a study: the per-curve forecast, then what the sweep teaches.
+
+With no other runs it is the per-curve forecaster (the learned combiner). Given the
+study's finished runs (:meth:`JointForecaster.fit`), every run forecast at step s is
+compared with the finished runs cut at the same step: each was forecast from there by the
+per-curve forecaster, and where it really went is known. A regression from the run's
+state at the cut (level, last, best, recent change, the change and spread the per-curve
+forecast expects, numeric hyperparameters) to the per-curve forecast's error, learned on
+the finished runs, corrects the forecast (Baker et al. 2017 regress finals on such
+features; here on the error of a per-curve forecast, so that with little to learn the
+answer stays the per-curve one). The regression is kernel ridge (an RBF plus a linear
+kernel); its lengthscale and ridge, including "no correction at all", are chosen by the
+closed-form leave-one-out error on the finished runs. The predictive distribution is
+conformal: the leave-one-out errors of the finished runs, scaled by each run's own
+per-curve spread, are its quantiles (Vovk et al. 2017; Papadopoulos et al. 2008's
+normalised nonconformity scores), so intervals cover as often on this study's runs as
+they did on its finished ones, whatever the per-curve forecaster's calibration here.
+
+All of it is fitted on the study in hand: nothing is learned across sources, so the
+held-out numbers of a source need no held-out training (only the per-curve network
+does: ``benchmarks/models/``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..curve import Curve
+from ..forecast import Forecast
+from ..numerics import quiet
+from .base import Forecaster, steps_array
+from .learned import LearnedForecaster
+
+MIN_CONTEXT = 8
+"""Fewest finished runs reaching a step (and cut where a run stands) to learn from."""
+QUANTILES = 24
+"""Components of the predictive mixture: quantiles of the leave-one-out errors."""
+TAIL_DF = 4.0
+"""Degrees of freedom of those components: a run may land beyond every finished one."""
+LENGTHSCALES = (0.5, 1.0, 2.0)
+"""RBF lengthscales tried, in units of sqrt(features) of standardised inputs."""
+RIDGES = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+"""Ridge penalties tried (relative to the kernel's unit diagonal); 'none' is also tried."""
+LINEAR = 0.3
+"""Weight of the linear kernel beside the RBF one."""
+REF_POINTS = 3
+"""Points averaged for a run's level now."""
+OUTSIDE = 0.25
+"""A run whose state lies beyond the finished runs' range by more than this fraction of
+it is unlike all of them: it keeps its per-curve forecast."""
+CACHE = 128
+"""Fitted study models kept (one per step seen and steps asked)."""
+SPREAD = np.array([0.1, 0.5, 0.9])
+"""Quantiles of the per-curve forecast that give its centre and spread."""
+Z90 = 2.5631
+"""Width of a normal's 10-90% range in standard deviations."""
+
+
+class JointForecaster(Forecaster):
+    """One forecaster for a study: per-curve with no context, learning from the study's
+    finished runs once fitted (see the module docstring).
+
+    Parameters
+    ----------
+    context: finished runs of the same study (as :meth:`fit`).
+    base: the per-curve forecaster (default: the learned combiner).
+    bound: the metric's best attainable value, if known.
+
+    >>> from curvecast.curve import Curve
+    >>> from curvecast.forecasters import LastValue
+    >>> x = np.arange(1, 21.0)
+    >>> runs = [Curve(str(i), x, 1 + i / 10 - (i % 4) / 10 * (x > 10), hp={"lr": 10.0 ** -(i % 4)})
+    ...         for i in range(30)]  # the late drop is set by the learning rate
+    >>> f = JointForecaster(base=LastValue()).fit(runs[:20])
+    >>> fc = f.forecast([r.head(8) for r in runs[20:]], [20])
+    >>> err = np.abs(fc.median[:, 0] - [r.values[-1] for r in runs[20:]])
+    >>> bool(err.mean() < 0.08), round(float(np.mean([(i % 4) / 10 for i in range(20, 30)])), 2)
+    (True, 0.13)
+    """
+
+    name = "joint"
+    uses_context = True
+
+    def __init__(self, context: Sequence[Curve] = (), base: Forecaster | None = None,
+                 bound: float | None = None) -> None:
+        super().__init__(bound)
+        self.base = base if base is not None else LearnedForecaster(bound=bound)
+        self.fit(context)
+
+    def fit(self, context: Sequence[Curve]) -> JointForecaster:
+        """Learn from the study's finished runs (those that diverged are ignored); models
+        fitted on an earlier study are dropped. Returns self."""
+        self.context_ = [c for c in context if c.status == "ok"]
+        self._models: OrderedDict = OrderedDict()
+        return self
+
+    @quiet
+    def forecast(self, curves: Sequence[Curve], at) -> Forecast:
+        x = steps_array(at)
+        curves = list(curves)
+        fc = self.base.forecast(curves, x)
+        if len(self.context_) < MIN_CONTEXT or not curves:
+            return fc
+        context = [c for c in self.context_ if c.goal == curves[0].goal]
+        by_step: dict[float, list[int]] = {}
+        for i in np.flatnonzero(fc.valid):
+            by_step.setdefault(float(curves[i].steps[-1]), []).append(int(i))
+        parts, q = [], None
+        for s, idx in by_step.items():
+            model = self._model(context, s, x)
+            if model is None:
+                continue
+            q = fc.quantiles(SPREAD) if q is None else q
+            like, comp = model.apply([curves[i] for i in idx], q[idx])
+            idx = [i for i, ok in zip(idx, like, strict=True) if ok]
+            if idx:
+                parts.append((idx, comp))
+        return _merge(fc, parts) if parts else fc
+
+    def _model(self, context: list[Curve], s: float, x: np.ndarray) -> _JointModel | None:
+        # the finished runs' heads are the same for every s between two of their steps
+        cut = tuple(int(np.searchsorted(c.steps, s, side="right")) for c in context)
+        key = (context[0].goal if context else "", hash(cut), x.tobytes())
+        if key not in self._models:
+            with threadpool_limits(limits=1, user_api="blas"):  # small matrices
+                self._models[key] = _JointModel.fit(context, s, x, self.base)
+            if len(self._models) > CACHE:
+                self._models.popitem(last=False)
+        self._models.move_to_end(key)
+        return self._models[key]
+
+
+@dataclass
+class _Space:
+    """Study space: ``asinh((sign * y - centre) / width)``, centre the median of the
+    finished runs' last values and width their 10-90% range in normal units; linear
+    near the centre, logarithmic far out (a run that exploded to 1e15 cannot swamp the
+    rest)."""
+
+    sign: float
+    centre: float
+    width: float
+
+    @classmethod
+    def of(cls, finals: np.ndarray, sign: float) -> _Space:
+        v = sign * finals
+        q10, q90 = np.quantile(v, [0.1, 0.9])
+        centre = float(np.median(v))
+        width = float(max((q90 - q10) / Z90, 1e-9 * max(abs(centre), 1.0), 1e-300))
+        return cls(sign, centre, width)
+
+    def to_T(self, y):
+        return np.arcsinh((self.sign * np.asarray(y, float) - self.centre) / self.width)
+
+    def from_T(self, T):
+        return self.sign * (self.centre + self.width * np.sinh(T))
+
+    def slope(self, T):
+        """|dy/dT| at T."""
+        return self.width * np.cosh(T)
+
+
+@dataclass
+class _JointModel:
+    """The study's correction at the columns ``cols`` of the steps asked, for runs seen
+    up to one step: per group of columns (those the same finished runs reach), a kernel
+    ridge fit and the normalised leave-one-out errors that calibrate it."""
+
+    space: _Space
+    ref: int  # the column whose per-curve forecast gives the features
+    hp_keys: list[str]
+    hp_log: np.ndarray
+    keep: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    F: np.ndarray  # standardised features of the finished runs (n, D)
+    groups: list  # (cols, rows of F, lengthscale, dual coefficients (n_g, C) or None, errors (M, C))
+
+    @classmethod
+    def fit(cls, context: list[Curve], s: float, x: np.ndarray, base: Forecaster):
+        heads, runs = [], []
+        for c in context:
+            k = int(np.searchsorted(c.steps, s, side="right"))
+            if k >= base.min_points and c.steps[-1] > s:
+                heads.append(c.head(k))
+                runs.append(c)
+        ahead = np.flatnonzero(x > s)
+        if len(runs) < MIN_CONTEXT or ahead.size == 0:
+            return None
+        ends = np.array([c.steps[-1] for c in runs])
+        reach = ends[:, None] >= x[None, ahead]  # (n, C): which runs got to which steps
+        counts = reach.sum(axis=0)
+        if counts.max() < MIN_CONTEXT:
+            return None
+        fc = base.forecast(heads, x)
+        if fc.valid.sum() < MIN_CONTEXT:
+            return None
+        good = np.flatnonzero(fc.valid)
+        heads = [heads[i] for i in good]
+        runs = [runs[i] for i in good]
+        reach = reach[good]
+        q = fc.quantiles(SPREAD)[good]  # (n, X, 3)
+        sign = 1.0 if runs[0].goal == "min" else -1.0
+        space = _Space.of(np.array([c.values[-1] for c in runs]), sign)
+        # the features read the per-curve forecast at the farthest step most runs reach
+        enough = ahead[reach.sum(axis=0) >= MIN_CONTEXT]
+        ref = int(enough[-1])
+        keys = sorted(set.intersection(*(set(_numeric(h.hp)) for h in heads)))
+        H = np.array([[float(h.hp[k]) for k in keys] for h in heads]).reshape(len(heads), -1)
+        hp_log = (H > 0).all(axis=0) & (H.max(axis=0) > 20 * H.min(axis=0).clip(1e-300))
+        raw = _raw(heads, q, ref, space, keys, hp_log)
+        keep = raw.std(axis=0) > 1e-12
+        if not keep.any():
+            return None
+        mean, std = raw[:, keep].mean(axis=0), raw[:, keep].std(axis=0)
+        F = (raw[:, keep] - mean) / std
+        truth = np.array([np.interp(x[ahead], c.steps, c.values) for c in runs])
+        Tq = space.to_T(q[:, ahead])  # (n, C, 3)
+        R = space.to_T(truth) - Tq[..., 1]
+        scale = _scale(Tq)
+        groups = []
+        by_mask: dict[bytes, list[int]] = {}
+        for j in range(ahead.size):
+            if reach[:, j].sum() >= MIN_CONTEXT:
+                by_mask.setdefault(reach[:, j].tobytes(), []).append(j)
+        for js in by_mask.values():
+            rows = np.flatnonzero(reach[:, js[0]])
+            groups.append((ahead[js], rows, *_ridge(F[rows], R[np.ix_(rows, js)],
+                                                    scale[np.ix_(rows, js)])))
+        return cls(space, ref, keys, hp_log, keep, mean, std, F.min(axis=0), F.max(axis=0),
+                   F, groups)
+
+    def apply(self, curves: list[Curve], q: np.ndarray):
+        """(like, (cols, loc, scale)): which runs are like the finished ones at the cut
+        (see OUTSIDE), and for those the mixture components (n_like, C, QUANTILES) at the
+        columns ``cols`` of the steps asked, from the per-curve quantiles q (n, X, 3)."""
+        raw = _raw(curves, q, self.ref, self.space, self.hp_keys, self.hp_log)
+        F = (raw[:, self.keep] - self.mean) / self.std
+        state = np.flatnonzero(self.keep) < STATE_COLUMNS
+        pad = OUTSIDE * (self.hi - self.lo)
+        like = (((F >= self.lo - pad) & (F <= self.hi + pad)) | ~state).all(axis=1)
+        F = np.clip(np.nan_to_num(F[like], nan=0.0, posinf=0.0, neginf=0.0), self.lo, self.hi)
+        q = q[like]
+        cols_all, loc_all, scale_all = [], [], []
+        for cols, rows, ell, alpha, errors, width in self.groups:
+            Tq = self.space.to_T(q[:, cols])
+            corr = 0.0 if alpha is None else _kernel(F, self.F[rows], ell) @ alpha
+            centre = Tq[..., 1] + corr  # (n, C)
+            d = _scale(Tq)
+            locT = centre[..., None] + d[..., None] * errors.T[None]  # (n, C, M)
+            cols_all.append(cols)
+            loc_all.append(self.space.from_T(locT))
+            scale_all.append(self.space.slope(locT) * d[..., None] * width[None, :, None])
+        cols = np.concatenate(cols_all)
+        return like, (cols, np.concatenate(loc_all, axis=1), np.concatenate(scale_all, axis=1))
+
+
+STATE_COLUMNS = 5
+"""The first columns of _raw: the run's state at the cut and the change expected from it."""
+
+
+def _raw(curves: list[Curve], q: np.ndarray, ref: int, space: _Space, keys: list[str],
+         hp_log: np.ndarray) -> np.ndarray:
+    """Features: level, last, best, change over the second half of the points seen, the
+    per-curve forecast's expected change at column ``ref`` and its log spread (study
+    space), numeric hyperparameters (log where they span decades)."""
+    state = []
+    for c in curves:
+        T = space.to_T(c.values)
+        state.append([T[-REF_POINTS:].mean(), T[-1], T.min(), T[-1] - T[len(T) // 2]])
+    state = np.array(state).reshape(len(curves), 4)
+    Tq = space.to_T(q[:, ref])
+    spread = np.log(np.abs(Tq[:, 2] - Tq[:, 0]) + 1e-6)
+    H = np.array([[_hp(c.hp, k) for k in keys] for c in curves]).reshape(len(curves), -1)
+    H = np.where(hp_log, np.log(np.where(H > 0, H, np.nan)), H)
+    return np.column_stack([state, Tq[:, 1] - state[:, 0], spread, H])
+
+
+def _scale(Tq: np.ndarray) -> np.ndarray:
+    """Each run's own spread in study space (its per-curve 10-90% range in normal units),
+    floored at half the median spread: the normaliser of the conformal scores."""
+    d = np.abs(Tq[..., 2] - Tq[..., 0]) / Z90
+    floor = 0.5 * np.median(d, axis=0, keepdims=True)
+    return np.maximum(d, np.maximum(floor, 1e-6))
+
+
+def _kernel(A: np.ndarray, B: np.ndarray, ell: float) -> np.ndarray:
+    D = max(A.shape[1], 1)
+    d2 = ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=2)
+    return np.exp(-d2 / (2 * ell**2 * D)) + LINEAR * (A @ B.T) / D
+
+
+def _ridge(F: np.ndarray, R: np.ndarray, d: np.ndarray):
+    """(lengthscale, dual coefficients or None, normalised errors (M, C), bandwidths (C,))
+    of the kernel ridge whose leave-one-out absolute error (over all columns, in units
+    of each run's spread) is least, 'no correction' included."""
+    n = len(F)
+    best = (np.abs(R / d).mean(), None, None, R)  # no correction: its errors are R itself
+    for ell in LENGTHSCALES:
+        S, U = np.linalg.eigh(_kernel(F, F, ell))
+        S = np.maximum(S, 0.0)
+        UR = U.T @ R
+        for lam in RIDGES:
+            f = S / (S + lam)
+            fitted = U @ (f[:, None] * UR)
+            h = np.einsum("ij,j,ij->i", U, f, U)
+            loo = (R - fitted) / np.maximum(1 - h, 1e-6)[:, None]
+            cost = np.abs(loo / d).mean()
+            if cost < best[0]:
+                best = (cost, ell, U @ (UR / (S + lam)[:, None]), loo)
+    _, ell, alpha, loo = best
+    E = loo / d
+    levels = (np.arange(QUANTILES) + 0.5) / QUANTILES
+    errors = np.quantile(E, levels, axis=0)
+    # Silverman's robust rule: a few huge errors must not blur every component
+    iqr = np.subtract(*np.quantile(E, [0.75, 0.25], axis=0)) / 1.349
+    width = np.maximum(0.9 * np.minimum(np.std(E, axis=0), iqr) * n ** -0.2, 0.05)
+    return ell if ell is not None else 1.0, alpha, errors, width
+
+
+def _numeric(hp: dict) -> list[str]:
+    return [k for k, v in hp.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)]
+
+
+def _hp(hp: dict, key: str) -> float:
+    v = hp.get(key)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else np.nan
+
+
+def _merge(fc: Forecast, parts) -> Forecast:
+    """The per-curve forecast with the study's components where the study answers."""
+    B, X, Kb = fc.loc.shape
+    M = QUANTILES
+    loc = np.concatenate([fc.loc, np.zeros((B, X, M))], axis=2)
+    scale = np.concatenate([fc.scale, np.ones((B, X, M))], axis=2)
+    w = fc.weights if fc.weights.ndim == 3 else np.broadcast_to(fc.weights[:, None, :], (B, X, Kb))
+    weight = np.concatenate([w, np.zeros((B, X, M))], axis=2)
+    for idx, (cols, lc, sc) in parts:
+        r, c = np.ix_(idx, cols)
+        ok = np.isfinite(lc).all(axis=2) & np.isfinite(sc).all(axis=2) & (sc > 0).all(axis=2)
+        loc[r, c, Kb:] = np.where(ok[..., None], lc, 0.0)
+        scale[r, c, Kb:] = np.where(ok[..., None], sc, 1.0)
+        weight[r, c, :Kb] = np.where(ok[..., None], 0.0, weight[r, c, :Kb])
+        weight[r, c, Kb:] = np.where(ok[..., None], 1.0 / M, 0.0)
+    df = np.concatenate([fc.df, np.full((B, M), TAIL_DF)], axis=1)
+    return Forecast(fc.x, loc, scale, df, weight, fc.goal, fc.runs, fc.lower, fc.upper)

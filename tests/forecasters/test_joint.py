@@ -1,0 +1,107 @@
+"""The joint forecaster: per-curve alone, learning from the study once fitted."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pytest
+from test_study import X, heads, sweep
+
+from curvecast.api import make_forecaster
+from curvecast.curve import Curve, CurveSet
+from curvecast.evaluate import backtest
+from curvecast.forecasters import JointForecaster, LastValue
+from curvecast.io import read_curves
+
+QS = [0.05, 0.1, 0.5, 0.9, 0.95]
+
+
+def test_without_a_study_it_is_the_per_curve_forecast():
+    test = heads(sweep(20, seed=1))
+    base = LastValue().forecast(test, [40]).quantiles(QS)
+    for context in ([], sweep(5)):  # fewer than MIN_CONTEXT finished runs: unchanged
+        got = JointForecaster(context, base=LastValue()).forecast(test, [40]).quantiles(QS)
+        np.testing.assert_allclose(got, base)
+    assert make_forecaster("joint").name == "joint" and JointForecaster.uses_context
+
+
+def test_learns_what_the_hyperparameters_say_and_covers_as_stated():
+    context, test = sweep(60), sweep(300, seed=1)
+    truth = np.array([c.values[-1] for c in test])
+    f = JointForecaster(base=LastValue())
+    assert f.fit(context) is f
+    fc = f.forecast(heads(test), [20, 40])
+    base = LastValue().forecast(heads(test), [20, 40])
+    assert np.abs(fc.median[:, 1] - truth).mean() < 0.3 * np.abs(base.median[:, 1] - truth).mean()
+    for level, lo_ok, hi_ok in ((0.8, 0.72, 0.9), (0.9, 0.84, 0.97)):
+        lo, hi = fc.interval(level, axis=0)[:, :, 1]
+        assert lo_ok <= np.mean((truth >= lo) & (truth <= hi)) <= hi_ok
+    # the middle step is corrected too; a second call reuses the fitted model
+    mid = np.array([c.values[19] for c in test])
+    assert np.abs(fc.median[:, 0] - mid).mean() < np.abs(base.median[:, 0] - mid).mean()
+    assert len(f._models) == 1
+    f.forecast(heads(test[:5]), [20, 40])
+    assert len(f._models) == 1
+    # fit([]) forgets the study
+    np.testing.assert_allclose(f.fit([]).forecast(heads(test), [40]).median,
+                               base.median[:, 1:])
+
+
+def test_a_study_with_nothing_to_teach_leaves_the_forecast_about_as_it_was():
+    """Finals that are the last value plus noise no feature predicts: the chosen
+    correction is (near) none, and intervals widen to the noise."""
+    rng = np.random.default_rng(0)
+    runs = []
+    for i in range(120):
+        y = 1 + rng.random() * np.ones(X.size)
+        y[-1] += 0.1 * rng.standard_normal()
+        runs.append(Curve(str(i), X, y, hp={"lr": float(rng.random())}))
+    context, test = runs[:60], runs[60:]
+    truth = np.array([c.values[-1] for c in test])
+    fc = JointForecaster(context, base=LastValue()).forecast(heads(test), [40])
+    err = np.abs(fc.median[:, 0] - truth).mean()
+    assert err < 1.15 * np.abs(np.array([c.values[11] for c in test]) - truth).mean()
+    lo, hi = fc.interval(0.8, axis=0)[:, :, 0]
+    assert 0.65 <= np.mean((truth >= lo) & (truth <= hi)) <= 0.95
+
+
+def test_wild_finished_runs_do_not_break_it_and_goals_max_work():
+    wild = sweep(40, goal="max")
+    wild[0] = Curve("boom", X, np.where(X > 20, -1e15, wild[0].values), "max")
+    wild[1] = Curve("nan", X, np.where(X > 30, np.nan, wild[1].values), "max")
+    fc = JointForecaster(wild, base=LastValue()).forecast(heads(sweep(30, 2, "max")), [40])
+    assert np.isfinite(fc.median).all() and np.isfinite(fc.interval(0.9, axis=0)).all()
+    assert np.abs(fc.interval(0.9, axis=0)).max() < 1e3
+
+
+def _sample() -> list[Curve]:
+    src = resources.files("curvecast") / "data" / "nasbench_nlp_sample.csv"
+    with resources.as_file(src) as p:
+        return list(read_curves(p))
+
+
+def test_batch_and_row_order_do_not_change_a_run_s_forecast():
+    runs = _sample()
+    f = JointForecaster().fit(runs[:14])
+    rng = np.random.default_rng(0)
+    batch = [runs[14 + i % 10].head(int(rng.integers(5, 30))) for i in range(60)]
+    at = [30.0, 50.0]
+    whole = f.forecast(batch, at).quantiles(QS)
+    order = rng.permutation(len(batch))
+    np.testing.assert_allclose(f.forecast([batch[i] for i in order], at).quantiles(QS),
+                               whole[order], rtol=1e-12, atol=0)
+    for i in (0, 17, 59):
+        np.testing.assert_allclose(JointForecaster().fit(runs[:14]).forecast([batch[i]], at)
+                                   .quantiles(QS)[0], whole[i], rtol=1e-12, atol=0)
+    assert np.isfinite(whole).all()
+
+
+def test_backtest_with_context_beats_the_per_curve_forecast():
+    curves = sweep(60)
+    bt = backtest(CurveSet(curves), cutoffs=[0.3], methods=[JointForecaster(base=LastValue()),
+                                                            LastValue()],
+                  context=[0, 20], repeats=2)
+    by = {(r.method, r.context): r for r in bt.results}
+    assert by["joint", 0].medae == pytest.approx(by["last", 0].medae)
+    assert by["joint", 20].medae < 0.5 * by["last", 20].medae
