@@ -60,14 +60,16 @@ class Judgement:
         """Whether the run should stop now."""
         return self.decision.stop
 
-    def metrics(self, prefix: str = "forecast/") -> dict[str, float]:
-        """The forecast as loggable numbers (those that are known): ``median``,
-        ``lower`` and ``upper`` of the 80% interval of the final value,
+    def metrics(self, prefix: str = "forecast/", *, fill: bool = False) -> dict[str, float]:
+        """The forecast as loggable numbers (those that are known; ``fill``: all five,
+        NaN where unknown, for loggers whose columns are fixed by their first row):
+        ``median``, ``lower`` and ``upper`` of the 80% interval of the final value,
         ``prob_target`` (the probability of reaching the target) and ``eta``."""
         d = self.decision
         named = {"median": d.median, "lower": d.lower, "upper": d.upper,
                  "prob_target": d.prob_better, "eta": self.eta}
-        return {prefix + k: float(v) for k, v in named.items() if v is not None}
+        return {prefix + k: math.nan if v is None else float(v) for k, v in named.items()
+                if fill or v is not None}
 
     def describe(self, monitor: str) -> str:
         """One line for a log: what was decided and the forecast it rests on."""
