@@ -182,6 +182,7 @@ class ForecastPruner(BasePruner):
         self._goal = goal
         self._finished = FinishedTrials(goal)  # finished trials read so far
         self._context: tuple = ()  # numbers of the trials the study model learns from
+        self._early_seen: dict[tuple, Decision] = {}  # early judgements, see _dominated
         self._model = StudyForecaster(base=self._base)
 
     def _follow(self, study: Study) -> None:
@@ -211,9 +212,8 @@ class ForecastPruner(BasePruner):
         if step < self._n_warmup_steps:
             return False
         self._follow(study)
-        warned = last is not None and last.reason == "warning"
         if len(values) < MIN_POINTS:
-            return self._early(study, trial, step, warned)
+            return self._early(study, trial)
         forecast_at = (_points(trial, last) if last is not None and last.final_step is not None
                        else 0)
         if not due(len(values), forecast_at, self._growth):
@@ -222,31 +222,67 @@ class ForecastPruner(BasePruner):
         if curve.status != "ok":  # an earlier NaN the objective went past
             return self._record(study, trial, replace(diverged(), step=step))
         fc, final, bar = self._forecast(study, trial, curve)
+        if forecast_at:  # the previous judgement was a forecast: its record says
+            warned = last.reason == "warning"
+        else:  # an early one, or none: judged again from what the storage holds now
+            warned = self._hopeless_early(trial, curve.steps[-2] if len(curve) == MIN_POINTS
+                                          else None)
         decision = decide(fc, curve.values, bar, self._risk, self._min_gain)
         decision = replace(confirm(decision, warned, self._risk), step=step,
                            final_step=final, incumbent=bar)
         return self._record(study, trial, decision)
 
-    def _early(self, study: Study, trial: FrozenTrial, step: int, warned: bool) -> bool:
-        """Too few points to forecast: stop the trial if it is dominated at this step."""
+    def _early(self, study: Study, trial: FrozenTrial) -> bool:
+        """Too few points to forecast: stop the trial if it is dominated at this step.
+
+        Only a stop is recorded. A judgement here costs microseconds and a storage write
+        milliseconds, so the one before (at the previous report) is judged again, from
+        what the storage holds now, rather than read back: a function of the storage
+        all the same."""
+        self._read_finished(study)
+        steps = sorted(trial.intermediate_values)
+        decision = self._dominated(trial, steps[-1])
+        if decision.reason == "no_forecast":
+            return False
+        warned = self._hopeless_early(trial, steps[-2] if len(steps) > 1 else None)
+        decision = replace(confirm(decision, warned, self._risk), step=steps[-1])
+        return self._record(study, trial, decision) if decision.stop else False
+
+    def _read_finished(self, study: Study) -> None:
         finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
                                                              TrialState.PRUNED))
         with self._lock:
             self._finished.update(finished)
+
+    def _dominated(self, trial: FrozenTrial, step: int) -> Decision:
+        """The dominated rule at ``step`` on the finished trials read (before confirm);
+        kept until another trial finishes, as the next report asks it again."""
+        value = trial.intermediate_values[step]
+        with self._lock:
+            key = (trial.number, step, value, self._finished.count)
+            if key in self._early_seen:
+                return self._early_seen[key]
             others = self._finished.at_step(step)
             bar = incumbent(_known(self._finished.best), self._goal)
-        decision = dominated(trial.intermediate_values[step], others, bar, self._goal)
-        if decision.reason == "no_forecast":
+        d = replace(dominated(value, others, bar, self._goal), incumbent=bar)
+        with self._lock:
+            self._early_seen[key] = d
+            while len(self._early_seen) > EARLY_CACHE:
+                self._early_seen.pop(next(iter(self._early_seen)))
+        return d
+
+    def _hopeless_early(self, trial: FrozenTrial, step: float | None) -> bool:
+        """Whether the early judgement at ``step`` (None: there was none) found the trial
+        hopeless, judged on the finished trials read."""
+        if step is None or step < self._n_warmup_steps:
             return False
-        decision = replace(confirm(decision, warned, self._risk), step=step, incumbent=bar)
-        return self._record(study, trial, decision)
+        return self._dominated(trial, int(step)).stop
 
     def _forecast(self, study: Study, trial: FrozenTrial, curve: Curve
                   ) -> tuple[Forecast, int, float | None]:
         """The trial's forecast at the final step, the final step and the incumbent."""
-        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        self._read_finished(study)
         with self._lock:
-            self._finished.update(completed)
             best, end = self._finished.best, self._finished.last_end
             model = self._study_model()
         running = []
@@ -300,6 +336,10 @@ class ForecastPruner(BasePruner):
             return None
         lower, upper = (float(np.ravel(b)[0]) for b in fc.interval(LEVEL, axis=0))
         return Estimate(float(np.ravel(fc.median)[0]), lower, upper, step, final, False)
+
+
+EARLY_CACHE = 256
+"""Early judgements kept (two per running trial are asked again)."""
 
 
 def _known(best: float | None) -> list[float]:

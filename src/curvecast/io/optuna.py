@@ -230,6 +230,11 @@ class FinishedTrials:
         self.last_end: int | None = None  # the largest last step of those
         self._by_step: dict[int, tuple[int, list]] = {}  # step -> (trials read, pairs)
 
+    @property
+    def count(self) -> int:
+        """Finished trials read so far."""
+        return len(self._by_number)
+
     def update(self, trials: Iterable[FrozenTrial]) -> None:
         """Read the finished trials not seen before (others are skipped)."""
         sign = 1.0 if self.goal == "min" else -1.0
