@@ -106,10 +106,11 @@ def _key(pts: Points, by: str, k: float) -> np.ndarray:
 @quiet
 def backtest(groups: list[Points], law: str, holdout_top: int, *, by: str | None = None,
              level: float = LEVEL, n_boot: int = N_BOOT, seed: int = 0, k: float = K,
-             delta: float = DELTA) -> Backtest:
+             delta: float = DELTA, prior=None) -> Backtest:
     """Hold out each group's ``holdout_top`` largest distinct values of ``by`` ('n',
     'compute', or 'x'; default 'n', or 'x' for a one-variable law), fit ``law`` to the
-    rest and predict the held-out runs."""
+    rest and predict the held-out runs; with a ``prior`` (``prior.Prior``), the fits
+    are posterior fits under it."""
     spec = get_law(law)
     by = by or ("x" if spec.inputs == ("x",) else "n")
     if holdout_top < 1:
@@ -127,7 +128,7 @@ def backtest(groups: list[Points], law: str, holdout_top: int, *, by: str | None
             warnings.simplefilter("always", ScalingWarning)
             try:
                 fit = fit_law(spec, pts.subset(~test).X, pts.y[~test], n_boot=n_boot,
-                              seed=seed, delta=delta)
+                              seed=seed, delta=delta, prior=prior)
             except InputError as exc:
                 raise InputError(f"{where}{exc.message} (after holding out {holdout_top} "
                                  f"values of {by})") from None

@@ -240,7 +240,8 @@ class ScalingFit:
         pred = self.law.predict(self.theta_, X)
         draws = self._log_draws(X)
         q = (1 - level) / 2
-        lo, hi = np.exp(np.quantile(draws, [q, 1 - q], axis=0))
+        # a draw far off (a coefficient on its bound) must not overflow the bound
+        lo, hi = np.exp(np.minimum(np.quantile(draws, [q, 1 - q], axis=0), 700.0))
         return Prediction(X, pred, lo, hi, level)
 
     def _log_draws(self, X, size: int = 4000) -> np.ndarray:
@@ -338,6 +339,7 @@ def fit_law(
     n_starts: int = N_STARTS,
     weights=None,
     drift: bool = True,
+    prior=None,
 ) -> ScalingFit:
     """Fit ``law`` to losses ``y`` at points ``X`` (input name -> array).
 
@@ -364,6 +366,10 @@ def fit_law(
     drift:
         Measure how prediction error grows beyond the data (``_drift``), which widens
         intervals of extrapolations; costs up to 3 more fits. Default True.
+    prior:
+        A ``prior.Prior`` learned across studies: fit the posterior under it instead
+        (``prior.fit_posterior``; ``n_boot`` is then the number of Laplace draws and
+        ``delta``, ``n_starts`` do not apply).
 
     >>> x = np.geomspace(10, 1e4, 15)
     >>> f = fit_law("power", {"x": x}, 0.5 + 3 * x**-0.4, n_boot=0)
@@ -371,6 +377,11 @@ def fit_law(
     {'E': 0.5, 'A': 3.0, 'alpha': 0.4}
     """
     law = get_law(law) if isinstance(law, str) else law
+    if prior is not None:
+        from .prior import fit_posterior  # imports this module
+
+        return fit_posterior(law, X, y, prior, n_boot=n_boot, seed=seed, weights=weights,
+                             drift=drift)
     X = _check_inputs(law, X)
     y = np.broadcast_to(np.asarray(y, float), next(iter(X.values())).shape)
     w = np.ones_like(y) if weights is None else np.asarray(weights, float)
