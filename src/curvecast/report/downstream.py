@@ -31,13 +31,14 @@ BAND = "rgba(214, 39, 40, 0.18)"
 
 def _metric_figure(table: pd.DataFrame, result: DownstreamResult, metric: str, *, n: str,
                    d: str, group: str | None) -> go.Figure:
-    c = K_FLOPS * pd.to_numeric(table[n], errors="coerce") * pd.to_numeric(table[d],
-                                                                            errors="coerce")
-    y = pd.to_numeric(table[metric], errors="coerce")
+    nn, dd, y = (pd.to_numeric(table[col], errors="coerce").to_numpy(float)
+                 for col in (n, d, metric))
+    c = K_FLOPS * nn * dd
     pts = sorted((p for p in result.points if p.metric == metric), key=lambda p: p.n * p.d)
     pc = np.array([K_FLOPS * p.n * p.d for p in pts])
-    hover = [f"{'' if group is None else f'{table[group].iloc[i]}, '}N {table[n].iloc[i]:.3g}, "
-             f"D {table[d].iloc[i]:.3g}: {y.iloc[i]:.4g}" for i in range(len(table))]
+    who = [""] * len(table) if group is None else [f"{g}, " for g in table[group].astype(str)]
+    hover = [f"{w}N {a:.3g}, D {b:.3g}: {v:.4g}" for w, a, b, v in zip(who, nn, dd, y,
+                                                                       strict=True)]
     traces = [go.Scatter(x=floats(c), y=floats(y), mode="markers", name="every row",
                          marker={"color": "#888", "size": 5, "opacity": 0.5},
                          hovertext=hover, hoverinfo="text")]

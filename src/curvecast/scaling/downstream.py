@@ -54,6 +54,7 @@ from scipy.optimize import least_squares
 
 from ..errors import InputError, UsageError
 from ..numerics import quiet
+from .difficulty import Aggregate, cluster_columns, clusters, combine
 from .fit import ScalingFit, ScalingWarning, fit_law
 
 log = logging.getLogger(__name__)
@@ -400,8 +401,10 @@ class DownstreamResult:
     """What :func:`holdout_forecast` found: the held-out points, the route chosen per
     metric with every candidate's inner held-out error, and the predictive draws.
 
-    ``draws[metric]`` is (draws, points of that metric), aligned across metrics (the
-    same stage-one loss draws), so averages over metrics keep their correlation.
+    ``draws[metric]`` is (draws, test rows) and ``preds[metric]`` the forecast at each
+    test row, aligned across metrics (the same
+    stage-one loss draws), so averages over metrics keep their correlation; ``clusters``
+    the weight of each difficulty cluster of an aggregate.
     """
 
     points: list[DownstreamPoint]
@@ -409,6 +412,9 @@ class DownstreamResult:
     methods: dict[str, str]
     inner_errors: dict[str, dict[str, float]]
     draws: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    preds: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    columns: tuple[str, str] = ("n", "d")
+    clusters: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def mean_abs_error(self) -> float:
@@ -552,6 +558,7 @@ def forecast_split(
     n_boot: int = N_BOOT,
     seed: int = 0,
     k: float = K_FLOPS,
+    aggregates: Mapping[str, Aggregate] | None = None,
 ) -> DownstreamResult:
     """Fit on the rows ``train`` (a mask) of ``table`` and forecast the rows ``test``.
 
@@ -560,9 +567,58 @@ def forecast_split(
     inner held-out error (see the module's text); one name forces it. ``chance``: one
     floor for every metric or one per metric (default 0). Returns one point per
     (metric, test row) with a finite true value. See :func:`holdout_forecast`.
+
+    ``aggregates``: name -> :class:`~curvecast.scaling.difficulty.Aggregate`, benchmarks
+    forecast as the weighted mean of the forecasts of their difficulty clusters (COD-like,
+    clustered on the ``train`` rows only); each gives points named for it.
     """
-    data = _columns(table, n, d, metrics, loss, group)
     chance = {m: float(chance[m] if isinstance(chance, Mapping) else chance) for m in metrics}
+    weights: dict[str, dict[str, float]] = {}
+    metrics = list(metrics)
+    for name, agg in (aggregates or {}).items():
+        missing = [c for c in agg.columns if c not in table.columns]
+        if missing:
+            raise InputError(f"no column {missing[0]!r} (a part of aggregate {name!r})")
+        _columns(table, n, d, list(agg.columns), None, None)  # parts checked in [0, 1]
+        labels = clusters(table, train, agg.columns, k=agg.k, chance=agg.chance, seed=seed)
+        table, weights[name] = cluster_columns(table, name, agg, labels)
+        metrics += list(weights[name])
+        chance.update(dict.fromkeys(weights[name], agg.chance))
+    result = _forecast(table, np.asarray(train, bool), np.asarray(test, bool), n, d,
+                       metrics, loss, group, chance, methods, law, level, n_boot, seed, k)
+    for name, w in weights.items():
+        result = _aggregated(result, table, test, name, w, group)
+    return result
+
+
+def _aggregated(result: DownstreamResult, table, test, name: str, w: dict[str, float],
+                group) -> DownstreamResult:
+    """``result`` with the clusters of aggregate ``name`` replaced by its points."""
+    te = _columns(table, *_nd(result), [name], None, group).take(np.asarray(test, bool))
+    dr = combine(result.draws, w)
+    pred = sum(w[c] * np.array(result.preds[c]) for c in w)
+    lo, hi = _quantiles(dr, result.level)
+    keep = [p for p in result.points if p.metric not in w]
+    for i in np.flatnonzero(np.isfinite(te.y[name]) & np.isfinite(pred)):
+        keep.append(DownstreamPoint(name, te.groups[i], float(te.n[i]), float(te.d[i]),
+                                    float(te.y[name][i]), float(pred[i]),
+                                    float(min(lo[i], pred[i])), float(max(hi[i], pred[i]))))
+    methods = {m: v for m, v in result.methods.items() if m not in w}
+    methods[name] = "clusters: " + ", ".join(f"{c} {result.methods[c]}" for c in w)
+    errors = {m: v for m, v in result.inner_errors.items() if m not in w}
+    errors.update({c: result.inner_errors[c] for c in w})
+    return DownstreamResult(keep, result.level, methods, errors,
+                            {**result.draws, name: dr}, {**result.preds, name: pred},
+                            result.columns, {**result.clusters, name: w})
+
+
+def _nd(result: DownstreamResult) -> tuple[str, str]:
+    return result.columns
+
+
+def _forecast(table, train, test, n, d, metrics, loss, group, chance, methods, law, level,
+              n_boot, seed, k) -> DownstreamResult:
+    data = _columns(table, n, d, metrics, loss, group)
     methods = tuple(methods or (TWO_STAGE if loss else DIRECT))
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -579,7 +635,7 @@ def forecast_split(
     rng = np.random.default_rng(seed)
     loss_draws = (None if losses is None
                   else _loss_draws(losses, te.n, te.d, te.groups, rng, N_DRAWS))
-    points, chosen, errors, draws = [], {}, {}, {}
+    points, chosen, errors, draws, preds = [], {}, {}, {}, {}
     for metric in metrics:
         errors[metric] = {meth: float(np.mean(np.abs(inner[(metric, meth)][0])))
                           for meth in methods if (metric, meth) in inner}
@@ -592,12 +648,12 @@ def forecast_split(
         pred = fit.predict(te.n, te.d, te.groups)
         dr = fit.draws(te.n, te.d, te.groups, rng, loss_draws=loss_draws)
         lo, hi = _quantiles(dr, level)
-        draws[metric] = dr[:, ok]
+        draws[metric], preds[metric] = dr, pred
         for i in np.flatnonzero(ok):
             points.append(DownstreamPoint(metric, te.groups[i], float(te.n[i]), float(te.d[i]),
                                           float(te.y[metric][i]), float(pred[i]),
                                           float(min(lo[i], pred[i])), float(max(hi[i], pred[i]))))
-    return DownstreamResult(points, level, chosen, errors, draws)
+    return DownstreamResult(points, level, chosen, errors, draws, preds, (n, d))
 
 
 def holdout_forecast(table: pd.DataFrame, *, n: str, d: str, metrics: Sequence[str],
@@ -609,7 +665,8 @@ def holdout_forecast(table: pd.DataFrame, *, n: str, d: str, metrics: Sequence[s
     """
     if holdout_top < 1:
         raise UsageError(f"holdout_top must be at least 1, got {holdout_top}")
-    data = _columns(table, n, d, metrics, kw.get("loss"), group)
+    parts = [c for a in (kw.get("aggregates") or {}).values() for c in a.columns]
+    data = _columns(table, n, d, list(metrics) or parts[:1], kw.get("loss"), group)
     held = _largest(data.n, data.groups, holdout_top)
     return forecast_split(table, ~held, _finals(data.n, data.d, data.groups, held), n=n, d=d,
                           metrics=metrics, group=group, **kw)

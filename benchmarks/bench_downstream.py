@@ -1,0 +1,242 @@
+"""Issue 20's bars for downstream accuracy, on the public data in ../shared/data/scaling.
+
+1. Pythia (Biderman et al. 2023): fit on the models up to 1.4B (every checkpoint after
+   step 0), predict the final checkpoints (step 143,000) of 2.8B, 6.9B and 12B on every
+   task: mean absolute error of the task-average accuracy <= 1.0 point; per task <= 3
+   points on average. The deduplicated Pythia family is checked the same way.
+2. Observational scaling (Ruan et al. 2024): fit on the models at or below the median
+   compute of their family, predict those above: mean absolute error <= 0.7x that of a
+   linear fit of accuracy on log compute (the naive baseline), on every benchmark.
+3. 90% intervals cover 80-97% of held-out points.
+
+    .venv/bin/python benchmarks/bench_downstream.py            # ~5 minutes on 1 core
+    .venv/bin/python benchmarks/bench_downstream.py --write    # and replace the section in BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from bench_speed import machine
+
+from curvecast.datasets.obsscaling import OBS_BENCHMARKS, OBS_CHANCE, obsscaling_table
+from curvecast.datasets.pythia import (
+    CHANCE,
+    LOSS,
+    MMLU,
+    PYTHIA_TASKS,
+    _flat,
+    mmlu_items,
+    pythia_table,
+)
+from curvecast.scaling.difficulty import Aggregate
+from curvecast.scaling.downstream import DIRECT, TWO_STAGE, forecast_split
+
+REPO = Path(__file__).resolve().parents[1]
+SECTION = "## Downstream accuracy (issue 20)"
+RESULTS = REPO / "benchmarks" / "results" / "downstream.json"
+TASKS = (*PYTHIA_TASKS, MMLU)
+FINAL = 143_000
+SMALL = 2e9  # 1.4B (1.41e9 parameters) and below
+K_COD = 3  # difficulty clusters of MMLU's 57 subjects, fixed before looking at the big models
+N_BOOT = 100
+N_BOOT_OBS = 50
+
+
+def frame(result) -> pd.DataFrame:
+    df = pd.DataFrame([p.to_dict() for p in result.points])
+    df["err"] = df["pred"] - df["true"]
+    df["cover"] = (df["lower"] <= df["true"]) & (df["true"] <= df["upper"])
+    return df
+
+
+def task_average(result, df: pd.DataFrame, metrics) -> dict:
+    """Error and interval of the task average per held-out model, from the aligned draws."""
+    draws = np.mean([result.draws[m] for m in metrics], axis=0)
+    pred = np.mean([result.preds[m] for m in metrics], axis=0)
+    q = (1 - result.level) / 2
+    lo, hi = np.quantile(draws, [q, 1 - q], axis=0)
+    true = df.pivot(index="n", columns="metric", values="true")[list(metrics)].mean(axis=1)
+    err = pred - true.to_numpy()
+    return {"mae": float(np.mean(np.abs(err))), "errors": err.round(4).tolist(),
+            "cover": float(np.mean((lo <= true.to_numpy()) & (true.to_numpy() <= hi)))}
+
+
+def pythia(variant: str, methods, cod: bool, oracle: bool = False) -> dict:
+    t = pythia_table(variant, subjects=cod)
+    train = (t["n"] < SMALL).to_numpy()
+    test = ((t["n"] > SMALL) & (t["step"] == FINAL)).to_numpy()
+    metrics = list(TASKS)
+    aggs = None
+    if cod:
+        subs = tuple(c for c in t.columns if c.startswith(f"{MMLU}:"))
+        items = mmlu_items(_flat(None)).reindex([c.split(":", 1)[1] for c in subs])
+        metrics.remove(MMLU)
+        aggs = {MMLU: Aggregate(subs, tuple(items.to_numpy(float)), K_COD, CHANCE[MMLU])}
+    two = any(m in TWO_STAGE for m in methods)
+    t0 = time.time()
+    r = forecast_split(t, train, test, n="n", d="d", metrics=metrics, loss=LOSS if two else None,
+                       chance=CHANCE, methods=methods, n_boot=N_BOOT, aggregates=aggs)
+    seconds = time.time() - t0
+    df = frame(r)
+    out = {"variant": variant, "methods": list(methods), "cod": cod, "seconds": seconds,
+           "per_task_mae": float(df["err"].abs().mean()), "coverage": float(df["cover"].mean()),
+           "n_points": len(df), "chosen": r.methods,
+           "task_mae": df.groupby("metric")["err"].apply(lambda e: e.abs().mean()).to_dict(),
+           "errors": df.pivot(index="metric", columns="n", values="err").round(4).to_dict(),
+           "average": task_average(r, df, TASKS),
+           "per_task_mae_without_wsc": float(df.loc[df.metric != "wsc", "err"].abs().mean())}
+    if oracle:
+        out["stage_one"] = _stage_one_error(t, train, test)
+    return out
+
+
+def _stage_one_error(t, train, test) -> dict:
+    """The loss law's own error on the held-out final checkpoints (LAMBADA log-ppl)."""
+    from curvecast.scaling import fit_law
+
+    tr = t[train]
+    fit = fit_law("chinchilla", {"n": tr["n"].to_numpy(), "d": tr["d"].to_numpy()},
+                  tr[LOSS].to_numpy(), n_boot=0)
+    te = t[test]
+    pred = fit.predict({"n": te["n"].to_numpy(), "d": te["d"].to_numpy()}).pred
+    return {"true": te[LOSS].round(4).tolist(), "pred": np.round(pred, 4).tolist()}
+
+
+def obsscaling(methods) -> dict:
+    t = obsscaling_table()
+    t = t[np.isfinite(t["d"])].reset_index(drop=True)
+    logc = np.log(6 * t["n"] * t["d"])
+    med = logc.groupby(t["family"]).transform("median")
+    size = logc.groupby(t["family"]).transform("size")
+    test = ((logc > med) & (size >= 2)).to_numpy()
+    train = ~test
+    t0 = time.time()
+    r = forecast_split(t, train, test, n="n", d="d", metrics=list(OBS_BENCHMARKS),
+                       group="family", chance=OBS_CHANCE, methods=methods, n_boot=N_BOOT_OBS)
+    seconds = time.time() - t0
+    df = frame(r)
+    naive = {}
+    for b in OBS_BENCHMARKS:  # pooled least squares of accuracy on log compute
+        y = t[b].to_numpy(float)
+        ok, okt = train & np.isfinite(y), test & np.isfinite(y)
+        A = np.column_stack([np.ones(ok.sum()), logc[ok]])
+        beta = np.linalg.lstsq(A, y[ok], rcond=None)[0]
+        pred = np.clip(beta[0] + beta[1] * logc[okt], 0, 1)
+        naive[b] = float(np.mean(np.abs(pred - y[okt])))
+    mae = df.groupby("metric")["err"].apply(lambda e: e.abs().mean()).to_dict()
+    cover = df.groupby("metric")["cover"].mean().to_dict()
+    return {"methods": list(methods), "seconds": seconds, "n_train": int(train.sum()),
+            "n_test": int(test.sum()), "families_held_out": int(t.loc[test, "family"].nunique()),
+            "mae": mae, "naive": naive, "ratio": {b: mae[b] / naive[b] for b in mae},
+            "coverage_by": cover, "coverage": float(df["cover"].mean()), "n_points": len(df),
+            "chosen": r.methods}
+
+
+def run() -> dict:
+    out = {"machine": machine(), "pythia": [], "obsscaling": []}
+    for variant in ("standard", "deduped"):
+        out["pythia"].append(pythia(variant, DIRECT, cod=True, oracle=variant == "standard"))
+        out["pythia"].append(pythia(variant, DIRECT, cod=False))
+        out["pythia"].append(pythia(variant, TWO_STAGE, cod=False))
+        out["pythia"].append(pythia(variant, ("direct-linear",), cod=False))
+    out["obsscaling"].append(obsscaling(DIRECT))
+    out["obsscaling"].append(obsscaling(("direct-sigmoid",)))
+    return out
+
+
+def pts(v: float) -> str:
+    return f"{100 * v:.2f}"
+
+
+def verdict(ok: bool) -> str:
+    return "**PASS**" if ok else "**FAIL**"
+
+
+def _label(r: dict) -> str:
+    m = "auto: " + " / ".join(r["methods"]) if len(r["methods"]) > 1 else r["methods"][0]
+    return m + (f" + MMLU by {K_COD} difficulty clusters" if r["cod"] else "")
+
+
+def markdown(res: dict) -> str:
+    lines = [SECTION, "", "```", ".venv/bin/python benchmarks/bench_downstream.py --write", "```",
+             "", (f"Machine: {res['machine']}. Data: `../shared/data/scaling/pythia_evals` "
+             "(Apache-2.0) and `obsscaling_ruan` (Apache-2.0). Intervals are 90%, bootstrap "
+             f"replicates {N_BOOT} per stage (Pythia) and {N_BOOT_OBS} (observational), seed 0. "
+             "Errors are in accuracy points (1 point = 0.01). Raw results: "
+             "`benchmarks/results/downstream.json`."), "",
+             "### Pythia: fit <= 1.4B (all checkpoints), predict 2.8B, 6.9B, 12B (bar 1)", "",
+             ("Tasks: ARC-c, ARC-e, LAMBADA (acc), LogiQA, PIQA, SciQ, WinoGrande, WSC and MMLU "
+             "(item-weighted mean of 57 subjects), zero-shot; 9 tasks x 3 held-out models. "
+             "Two-stage routes go through LAMBADA's log-perplexity (the only loss in the data). "
+             "'auto' picks per task the route with the least error on the small models' own "
+             "largest sizes (never the held-out ones)."), "",
+             ("| family | method | task-average MAE | per-task MAE | per-task MAE without WSC | "
+             "90% coverage (27 points) | task-average coverage | time |"),
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in res["pythia"]:
+        lines.append(f"| {r['variant']} | {_label(r)} | {pts(r['average']['mae'])} | "
+                     f"{pts(r['per_task_mae'])} | {pts(r['per_task_mae_without_wsc'])} | "
+                     f"{r['coverage']:.0%} | {r['average']['cover']:.0%} | {r['seconds']:.0f} s |")
+    main = res["pythia"][0]
+    lines += ["", "Per-task MAE (points) of the first row: " + ", ".join(
+        f"{k} {pts(v)}" for k, v in main["task_mae"].items()) + ".", "",
+        (f"Bar 1 (first row, the default route), task average <= 1.0: "
+        f"{verdict(main['average']['mae'] <= 0.01)} ({pts(main['average']['mae'])}); "
+        f"per task <= 3.0: {verdict(main['per_task_mae'] <= 0.03)} "
+        f"({pts(main['per_task_mae'])})."), ""]
+    s1 = main.get("stage_one")
+    if s1:
+        lines += [(f"Stage one alone (Chinchilla law of LAMBADA log-ppl, fitted <= 1.4B): true "
+                  f"{s1['true']}, predicted {s1['pred']} nats for 2.8B, 6.9B, 12B."), ""]
+    lines += [("### Observational scaling: fit at or below each family's median compute, "
+              "predict above (bar 2)"), ""]
+    for r in res["obsscaling"]:
+        lines += [(f"{_label(r)}: {r['n_train']} models fitted, {r['n_test']} held out "
+                  f"({r['families_held_out']} families); {r['seconds']:.0f} s."), "",
+                  "| benchmark | MAE | naive linear MAE | ratio | bar (<= 0.7) | 90% coverage |",
+                  "|---|---:|---:|---:|---|---:|"]
+        for b in OBS_BENCHMARKS:
+            lines.append(f"| {b} | {pts(r['mae'][b])} | {pts(r['naive'][b])} | "
+                         f"{r['ratio'][b]:.2f} | {verdict(r['ratio'][b] <= 0.7)} | "
+                         f"{r['coverage_by'][b]:.0%} |")
+        lines += ["", f"Coverage over all {r['n_points']} points: {r['coverage']:.0%}.", ""]
+    cov = [(r["coverage"], r["n_points"]) for r in (res["pythia"][0], res["pythia"][4],
+                                                    res["obsscaling"][0])]
+    pooled = sum(c * n for c, n in cov) / sum(n for _, n in cov)
+    lines += [(f"Bar 3 (90% intervals cover 80-97%), default routes pooled over Pythia "
+              f"standard, deduped and observational: {pooled:.0%} "
+              f"{verdict(0.8 <= pooled <= 0.97)}."), ""]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    path = REPO / "BENCHMARKS.md"
+    doc = path.read_text()
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    doc = pattern.sub(lambda _: text + "\n", doc) if pattern.search(doc) else (
+        doc.rstrip("\n") + "\n\n" + text + "\n")
+    path.write_text(doc)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help="replace the section in BENCHMARKS.md")
+    args = ap.parse_args()
+    res = run()
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(res, indent=1, default=float))
+    text = markdown(res)
+    print(text)
+    if args.write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()

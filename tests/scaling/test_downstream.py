@@ -1,0 +1,162 @@
+"""Downstream accuracy forecasts: links, two-stage and direct routes, intervals from both
+stages, difficulty clusters, bad input; and a held-out check on Pythia."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SHARED_DATA, need
+
+from curvecast.errors import InputError, UsageError
+from curvecast.scaling.difficulty import Aggregate, clusters
+from curvecast.scaling.downstream import (
+    LINKS,
+    METHODS,
+    fit_metric,
+    forecast_split,
+    holdout_forecast,
+)
+
+
+def ladder(seed: int = 0, noise: float = 0.005) -> pd.DataFrame:
+    """Seven sizes x four token budgets; loss from a Chinchilla law, accuracy a sigmoid
+    of the loss above a chance of 0.25, binomial-sized noise."""
+    rng = np.random.default_rng(seed)
+    n = np.repeat(np.geomspace(2e7, 4e9, 7), 4)
+    d = np.tile([2e9, 8e9, 3e10, 1e11], 7)
+    loss = (1.7 + 400 * n**-0.34 + 1500 * d**-0.3) * np.exp(rng.normal(0, 0.003, n.size))
+    acc = 0.25 + 0.6 / (1 + np.exp(4 * (loss - 2.6))) + rng.normal(0, noise, n.size)
+    easy = 0.25 + 0.7 / (1 + np.exp(6 * (loss - 3.2))) + rng.normal(0, noise, n.size)
+    return pd.DataFrame({"n": n, "d": d, "loss": loss, "acc": np.clip(acc, 0, 1),
+                         "easy": np.clip(easy, 0, 1)})
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "exponential"])
+def test_links_stay_between_floor_and_one(name):
+    link = LINKS[name]
+    s = np.linspace(-20, 0, 50)
+    for theta in link.starts(s, np.linspace(0.3, 0.8, 50), 0.25):
+        acc = link.f(np.clip(np.array([theta]), *link.bounds(0.25, s)), s, 0.25)
+        assert (acc >= 0.25 - 1e-12).all() and (acc <= 1 + 1e-12).all()
+        assert (np.diff(acc[0]) >= -1e-12).all()  # more score (less loss): no less accuracy
+
+
+@pytest.mark.slow
+def test_two_stage_forecasts_the_largest_model_within_its_interval():
+    r = holdout_forecast(ladder(), n="n", d="d", metrics=["acc", "easy"], loss="loss",
+                         chance=0.25, holdout_top=1, n_boot=10)
+    assert len(r.points) == 2 and {p.metric for p in r.points} == {"acc", "easy"}
+    p = r.points[0]
+    assert p.n == pytest.approx(4e9) and p.d == pytest.approx(1e11)  # the final row
+    assert r.mean_abs_error < 0.03
+    assert all(q.lower <= q.pred <= q.upper for q in r.points)
+    assert set(r.methods.values()) <= {"two-stage-sigmoid", "two-stage-exponential"}
+    assert set(r.inner_errors["acc"]) == {"two-stage-sigmoid", "two-stage-exponential"}
+
+
+def test_intervals_carry_the_loss_laws_uncertainty():
+    """Forcing the link alone (the held-out loss known) narrows the interval: the spread
+    of the two-stage forecast is not the link's alone."""
+    t = ladder(1)
+    held = t["n"] == t["n"].max()
+    test = held & (t["d"] == t["d"].max())
+    r = forecast_split(t, ~held.to_numpy(), test.to_numpy(), n="n", d="d", metrics=["acc"],
+                       loss="loss", chance=0.25, methods=["two-stage-sigmoid"], n_boot=30)
+    sub = t[~held]
+    fit = fit_metric("two-stage-sigmoid", sub["n"], sub["d"], sub["acc"], [None] * len(sub),
+                     chance=0.25, loss=sub["loss"], losses={None: None}, n_boot=30)
+    rng = np.random.default_rng(0)
+    true_loss = np.broadcast_to(t.loc[test, "loss"].to_numpy(), (4000, 1))
+    link_only = fit.draws(t.loc[test, "n"].to_numpy(), t.loc[test, "d"].to_numpy(), [None],
+                          rng, loss_draws=true_loss)
+    both = r.draws["acc"][:, 0]
+    assert np.std(both) > np.std(link_only[:, 0])
+
+
+def test_direct_route_learns_family_offsets():
+    """Two families, one needing 4x the compute for the same accuracy: with --group the
+    inefficient family's largest model is forecast without the other's bias."""
+    rows = []
+    for fam, shift in (("a", 0.0), ("b", np.log(4.0))):
+        for n in np.geomspace(1e8, 3e10, 7):
+            c = 6 * n * 20 * n
+            acc = 0.25 + 0.7 / (1 + np.exp(-0.8 * (np.log(c) - shift - 48)))
+            rows.append({"family": fam, "n": n, "d": 20 * n, "acc": acc})
+    t = pd.DataFrame(rows)
+    grouped = holdout_forecast(t, n="n", d="d", metrics=["acc"], group="family",
+                               chance=0.25, holdout_top=1, n_boot=10,
+                               methods=["direct-sigmoid"])
+    pooled = holdout_forecast(t.drop(columns="family"), n="n", d="d", metrics=["acc"],
+                              chance=0.25, holdout_top=1, n_boot=10,
+                              methods=["direct-sigmoid"])
+    assert len(grouped.points) == 2 and {p.group for p in grouped.points} == {"a", "b"}
+    assert grouped.mean_abs_error < 0.01
+    assert grouped.mean_abs_error < pooled.mean_abs_error
+
+
+def test_difficulty_clusters_separate_rising_from_flat_parts():
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 1, 12)
+    cols = {f"rise{i}": 0.25 + 0.5 * x + rng.normal(0, .01, 12) for i in range(4)}
+    cols |= {f"flat{i}": 0.25 + rng.normal(0, .01, 12) for i in range(4)}
+    t = pd.DataFrame(cols)
+    labels = clusters(t, np.arange(12) < 8, list(cols), k=2, chance=0.25)
+    assert labels.tolist() == [0] * 4 + [1] * 4  # 0: the easiest
+
+
+def test_aggregate_forecast_through_clusters():
+    t = ladder(2)
+    parts = tuple(f"p{i}" for i in range(6))
+    for i, c in enumerate(parts):  # three that rise with the loss, three at chance
+        t[c] = t["acc"] if i < 3 else 0.25 + 0.0 * t["acc"]
+    agg = Aggregate(parts, (1, 2, 3, 1, 1, 1), k=2, chance=0.25)
+    r = holdout_forecast(t, n="n", d="d", metrics=[], aggregates={"suite": agg},
+                         chance=0.25, holdout_top=1, n_boot=10)
+    assert [p.metric for p in r.points] == ["suite"]
+    w = np.array([1, 2, 3, 1, 1, 1]) / 9
+    top = t[(t["n"] == t["n"].max()) & (t["d"] == t["d"].max())]
+    assert r.points[0].true == pytest.approx(float(top[list(parts)].to_numpy()[0] @ w))
+    assert abs(r.points[0].pred - r.points[0].true) < 0.02
+    assert r.methods["suite"].startswith("clusters: ")
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    (lambda t: t.assign(acc=t["acc"] * 100), "row 1, column 'acc': an accuracy must lie"),
+    (lambda t: t.drop(columns="d"), "no column 'd'"),
+    (lambda t: t.assign(n=np.where(t.index == 3, -1.0, t["n"])), "row 4, column 'n'"),
+    (lambda t: t.assign(loss=t["loss"].astype(object).where(t.index != 2, "x")),
+     "row 3, column 'loss': 'x' is not a number"),
+])
+def test_bad_input_names_row_and_column(change, match):
+    with pytest.raises(InputError, match=match):
+        holdout_forecast(change(ladder()), n="n", d="d", metrics=["acc"], loss="loss",
+                         holdout_top=1, n_boot=0)
+
+
+def test_bad_usage():
+    with pytest.raises(UsageError, match="need a loss column"):
+        holdout_forecast(ladder(), n="n", d="d", metrics=["acc"], holdout_top=1,
+                         methods=["two-stage-sigmoid"])
+    with pytest.raises(UsageError, match="unknown method"):
+        holdout_forecast(ladder(), n="n", d="d", metrics=["acc"], holdout_top=1,
+                         methods=["magic"])
+    with pytest.raises(InputError, match="fewer than 3 distinct sizes"):
+        holdout_forecast(ladder(), n="n", d="d", metrics=["acc"], holdout_top=5)
+    assert len(METHODS) == 4
+
+
+def test_pythia_direct_forecast_of_the_largest_models():
+    """Fit <= 1.4B, forecast 2.8B-12B's final checkpoints on three tasks (the full bar is
+    in benchmarks/bench_downstream.py)."""
+    need(SHARED_DATA / "scaling" / "pythia_evals" / "pythia_v1_evals_flat.csv.gz")
+    from curvecast.datasets.pythia import CHANCE, pythia_table
+
+    t = pythia_table()
+    train = (t["n"] < 2e9).to_numpy()
+    test = ((t["n"] > 2e9) & (t["step"] == 143_000)).to_numpy()
+    r = forecast_split(t, train, test, n="n", d="d", metrics=["arc_easy", "piqa", "mmlu"],
+                       chance=CHANCE, n_boot=10)
+    assert len(r.points) == 9
+    assert r.mean_abs_error < 0.03
+    assert np.mean([p.lower <= p.true <= p.upper for p in r.points]) >= 0.6
