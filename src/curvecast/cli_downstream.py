@@ -39,6 +39,11 @@ _METHODS = ("auto", "two-stage-sigmoid", "two-stage-exponential", "direct-sigmoi
               help="auto: of the two-stage links (with --loss) or direct sigmoid and linear "
                    "(without), the one with the least error on the small models' own "
                    "largest sizes, per metric.")
+@click.option("--aggregate", default=None,
+              help="Forecast the mean of the --metric columns as one benchmark of this name "
+                   "(subtasks of a suite), through difficulty clusters (COD-like).")
+@click.option("--clusters", type=click.IntRange(1), default=3, show_default=True,
+              help="Difficulty clusters of an --aggregate.")
 @click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=0.9, show_default=True, help="Probability of the intervals.")
 @click.option("--boot", type=click.IntRange(0), default=100, show_default=True,
@@ -50,19 +55,28 @@ _METHODS = ("auto", "two-stage-sigmoid", "two-stage-exponential", "direct-sigmoi
               help="Also write a report: accuracy against compute with the forecast band.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def downstream(file, n_col, d_col, loss_col, metrics, group_col, chance, holdout_top, method,
-               level, boot, seed, fmt, html, as_json) -> None:
+               aggregate, clusters, level, boot, seed, fmt, html, as_json) -> None:
     """Hold out the largest models in FILE, forecast their accuracy on each --metric from
     the rest, and score it: one row per (metric, held-out model), at its row with the
     most tokens (its final checkpoint)."""
     from .io.output import check_target
+    from .scaling.difficulty import Aggregate
     from .scaling.downstream import holdout_forecast
     from .scaling.table import _read_frame
 
     if html is not None:
         check_target(html)  # before the fits
     table = _read_frame(file, fmt)
+    aggs = None
+    if aggregate is not None:
+        if aggregate in table.columns:
+            raise click.BadParameter(f"{aggregate!r} is a column of the file already; name "
+                                     "the aggregate otherwise", param_hint="--aggregate")
+        aggs = {aggregate: Aggregate(tuple(metrics), None, clusters, chance)}
+        metrics = ()
     try:
         result = holdout_forecast(table, n=n_col, d=d_col, metrics=list(metrics),
+                                  aggregates=aggs,
                                   loss=loss_col, group=group_col, chance=chance,
                                   holdout_top=holdout_top, level=level, n_boot=boot, seed=seed,
                                   methods=None if method == "auto" else [method])
@@ -74,10 +88,17 @@ def downstream(file, n_col, d_col, loss_col, metrics, group_col, chance, holdout
         raise InputError("no held-out model has a value of any --metric to score",
                          file=str(file))
     if html is not None:
+        import pandas as pd
+
         from .report.build import write_report
         from .report.downstream import downstream_report
 
-        write_report(downstream_report(table, result, n=n_col, d=d_col, metrics=list(metrics),
+        shown = list(metrics)
+        if aggregate:  # the parts' mean, as the forecast scores it
+            parts = aggs[aggregate].columns
+            table[aggregate] = table[list(parts)].apply(pd.to_numeric).mean(axis=1, skipna=False)
+            shown = [aggregate]
+        write_report(downstream_report(table, result, n=n_col, d=d_col, metrics=shown,
                                        group=group_col, source=str(file)), html)
     if as_json:
         out = result.to_dict()
