@@ -1,0 +1,95 @@
+"""MLflow stores written by mlflow itself read back as the curves logged, every point."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import need_module
+
+need_module("mlflow", "mlflow")
+
+import mlflow
+from mlflow.entities import Metric
+
+from curvecast.errors import InputError
+from curvecast.io.mlflow import is_mlflow_store, read_mlflow
+
+
+def loss(lr: float, step: int) -> float:
+    return 0.2 + lr + 1.0 / (1 + lr * 50 * step)
+
+
+def log_sweep(uri: str, monkeypatch, steps: int = 40) -> dict[str, list[float]]:
+    """Three runs of experiment 'sweep' (one resumed: a step logged again), one of
+    'other'; what was logged, as the reader should give it back."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 refuses mlruns/ else
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("sweep")
+    logged = {}
+    for lr in (0.1, 0.03, 0.01):
+        with mlflow.start_run(run_name=f"lr{lr}"):
+            mlflow.log_params({"lr": lr, "layers": 2, "optimizer": "adam"})
+            for s in range(steps):
+                mlflow.log_metric("val_loss", loss(lr, s), step=s)
+                mlflow.log_metric("train_loss", loss(lr, s) - 0.1, step=s)
+            if lr == 0.01:
+                mlflow.log_metric("val_loss", -1.0, step=steps // 2)  # resumed: logged again
+            logged[f"lr{lr}"] = [loss(lr, s) for s in range(steps)]
+            if lr == 0.01:
+                logged["lr0.01"][steps // 2] = -1.0
+    mlflow.set_experiment("other")
+    with mlflow.start_run(run_name="lone"):
+        mlflow.log_metric("acc", 0.5, step=0)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")  # the reader must open it by itself
+    return logged
+
+
+def test_a_tracking_directory_gives_back_every_curve_logged(tmp_path, monkeypatch):
+    store = tmp_path / "mlruns"
+    logged = log_sweep(store.as_uri(), monkeypatch)
+    assert is_mlflow_store(store) and not is_mlflow_store(tmp_path)
+    curves = read_mlflow(store, experiment="sweep", metric="val_loss")
+    assert sorted(c.run for c in curves) == sorted(logged)
+    for c in curves:
+        assert c.steps.tolist() == list(range(40))
+        assert c.values.tolist() == pytest.approx(logged[c.run], rel=1e-12)
+        assert c.hp == {"lr": float(c.run[2:]), "layers": 2, "optimizer": "adam"}
+        assert c.meta["status"] == "FINISHED" and c.meta["experiment"] == "sweep"
+    assert [c.run for c in read_mlflow(store.as_uri(), experiment="other")] == ["lone"]
+
+
+def test_every_point_of_a_long_history(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store = tmp_path / "mlruns"
+    client = mlflow.MlflowClient(store.as_uri())
+    exp = client.create_experiment("long")
+    run = client.create_run(exp, run_name="long")
+    n = 12_000  # beyond TensorBoard's default 10,000 and MLflow's pages of 1,000 runs
+    for start in range(0, n, 1000):
+        client.log_batch(run.info.run_id, metrics=[
+            Metric("loss", 1.0 / (1 + s), 1_000_000 + s, s) for s in range(start, start + 1000)])
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    (curve,) = read_mlflow(store)
+    assert len(curve) == n and curve.values[-1] == pytest.approx(1.0 / n)
+
+
+def test_what_the_store_holds_is_named_when_the_choice_is_wrong(tmp_path, monkeypatch):
+    store = tmp_path / "mlruns"
+    log_sweep(store.as_uri(), monkeypatch, steps=5)
+    with pytest.raises(InputError, match="2 experiments with runs.*'other', 'sweep'"):
+        read_mlflow(store, metric="val_loss")
+    with pytest.raises(InputError, match="no experiment 'nope'.*'sweep'"):
+        read_mlflow(store, experiment="nope")
+    with pytest.raises(InputError, match="log 2 metrics.*train_loss, val_loss"):
+        read_mlflow(store, experiment="sweep")
+    with pytest.raises(InputError, match="no run .* logged metric 'acc'"):
+        read_mlflow(store, experiment="sweep", metric="acc")
+
+
+@pytest.mark.slow  # MLflow creates its SQLite schema with 40-odd migrations (~20 s)
+def test_an_mlflow_db_file(tmp_path, monkeypatch):
+    db = tmp_path / "mlflow.db"
+    logged = log_sweep(f"sqlite:///{db}", monkeypatch, steps=6)
+    curves = read_mlflow(db, experiment="sweep", metric="val_loss")
+    assert sorted(c.run for c in curves) == sorted(logged)
+    for c in curves:
+        assert c.values.tolist() == pytest.approx(logged[c.run], rel=1e-12)
