@@ -93,20 +93,53 @@ def forecast(file, at, level, target, prob, goal, method, bound, tag, fmt, as_js
     or a directory of TensorBoard event files (pick the scalar with --tag).
     """
     from .io import read_curves
-    from .runs import forecast_runs
+    from .runs import iter_forecast_runs
 
     curves = read_curves(file, goal=goal, tag=tag, fmt=fmt, bound=bound)
-    rows = forecast_runs(curves, at, level=level, target=target, prob=prob,
-                         method=method, bound=bound)
+    rows = iter_forecast_runs(curves, at, level=level, target=target, prob=prob,
+                              method=method, bound=bound)
     if as_json:
-        out = {"goal": goal, "level": level, "method": method, "target": target, "prob": prob,
-               "runs": [r.to_dict() for r in rows]}
-        click.echo(json.dumps(out, indent=2))
+        head = {"goal": goal, "level": level, "method": method, "target": target, "prob": prob}
+        any_ok = _echo_json_rows(head, rows)
     else:
+        rows = list(rows)
+        any_ok = any(r.status == "ok" for r in rows)
         make_console().print(_table(rows, target))
-    if not any(r.status == "ok" for r in rows):
+    if not any_ok:
         click.echo("no run could be forecast (see the status column)", err=True)
         sys.exit(EXIT_PROBLEMS)
+
+
+def _echo_json_rows(head: dict, rows, batch: int = 1000) -> bool:
+    """Print ``{**head, "runs": [...rows]}`` as ``json.dumps(indent=2)`` would, a batch of
+    rows at a time: the rows of 100,000 runs are never all held (nor their text). True if
+    any row's status is 'ok'.
+
+    >>> from curvecast.runs import RunForecast
+    >>> r = RunForecast("a", "ok", 3, 1.0, 5.0, 0.9, 0.8, 1.0)
+    >>> _echo_json_rows({"goal": "min"}, iter([r]))  # doctest: +ELLIPSIS
+    {
+      "goal": "min",
+      "runs": [
+        {
+          "run": "a",
+    ...
+        }
+      ]
+    }
+    True
+    """
+    text = json.dumps({**head, "runs": []}, indent=2)
+    parts, any_ok = [text[: -len("[]\n}")] + "["], False
+    for i, r in enumerate(rows):
+        any_ok |= r.status == "ok"
+        parts.append(("," if i else "") + "\n    "
+                     + json.dumps(r.to_dict(), indent=2).replace("\n", "\n    "))
+        if len(parts) >= batch:
+            click.echo("".join(parts), nl=False)
+            parts = []
+    click.echo("".join(parts) + "\n  ]\n}")
+    return any_ok
 
 
 def _split(text: str, cast=str) -> list:
