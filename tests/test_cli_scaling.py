@@ -49,7 +49,7 @@ def test_fit_json(capsys, runs):
     code, out, _ = cli(capsys, "scaling", "fit", runs, *COLS, "--group", "data", "--json")
     assert code == 0
     doc = json.loads(out)
-    assert set(doc) == {"law", "formula", "citation", "level", "boot", "seed", "fits"}
+    assert set(doc) == {"law", "formula", "citation", "level", "boot", "seed", "prior", "fits"}
     web, codefit = doc["fits"]
     assert set(web) == {"group", "n_points", "dropped", "params", "residual_scale", "warnings"}
     assert web["group"] == "web" and web["n_points"] == 23 and web["dropped"] == 1

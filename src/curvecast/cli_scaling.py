@@ -52,6 +52,11 @@ def _scaling_options(f):
                      help="Bootstrap replicates over runs."),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of the bootstrap."),
+        click.option("--prior", "prior_spec", default=None, metavar="shipped|FILE",
+                     help="Fit the posterior under a population prior over the law's "
+                          "parameters learned across studies: 'shipped' (curvecast's, "
+                          "from the public studies in BENCHMARKS.md) or a JSON file; "
+                          "intervals then come from the posterior (--boot draws)."),
         click.option("--format", "fmt", type=click.Choice(("csv", "jsonl", "parquet")),
                      default=None, help="Input format [default: from the extension]."),
         click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
@@ -82,16 +87,26 @@ def _scaling_fits(file, o):
     from .scaling import ScalingWarning, fit_law
 
     law, groups = _scaling_points(file, o)
+    prior = _prior(o, law)
     fits = []
     for pts in groups:
         with warnings.catch_warnings(), _naming(file, pts.where):
             warnings.simplefilter("ignore", ScalingWarning)
-            fit = fit_law(law, pts.X, pts.y, n_boot=o["boot"], seed=o["seed"])
+            fit = fit_law(law, pts.X, pts.y, n_boot=o["boot"], seed=o["seed"], prior=prior)
         for w in fit.warnings_:
             click.echo(f"warning: {pts.where}{law.name}: {w}", err=True)
         _note_dropped(pts)
         fits.append((pts, fit))
     return law, fits
+
+
+def _prior(o, law):
+    """The prior --prior names for ``law`` (None without it)."""
+    if o.get("prior_spec") is None:
+        return None
+    from .scaling.prior import load_prior
+
+    return load_prior(o["prior_spec"], law.name)
 
 
 @contextmanager
@@ -129,7 +144,8 @@ def scaling_fit(file, **o) -> None:
     law, fits = _scaling_fits(file, o)
     if o["as_json"]:
         out = {"law": law.name, "formula": law.formula, "citation": law.citation,
-               "level": o["level"], "boot": o["boot"], "seed": o["seed"], "fits": [
+               "level": o["level"], "boot": o["boot"], "seed": o["seed"],
+               "prior": o["prior_spec"], "fits": [
                    {"group": pts.group, "n_points": fit.n_points, "dropped": pts.dropped,
                     "params": {k: e.to_dict() for k, e in fit.parameters(o["level"]).items()},
                     "residual_scale": fit.residual_scale, "warnings": fit.warnings_}
@@ -140,7 +156,8 @@ def scaling_fit(file, **o) -> None:
     console.print(f"{law.formula}  ({law.citation})")
     for pts, fit in fits:
         title = (f"{'' if pts.group is None else f'group {pts.group}: '}{fit.n_points} runs, "
-                 f"{o['level']:.0%} bootstrap intervals ({o['boot']} replicates); "
+                 f"{o['level']:.0%} {'posterior' if o['prior_spec'] else 'bootstrap'} "
+                 f"intervals ({o['boot']} draws); "
                  f"log-residual scale {fit.residual_scale:.3g}")
         table = new_table(("parameter", "estimate", "se", "lower", "upper"), left=("parameter",),
                           title=title)
@@ -239,27 +256,44 @@ def scaling_optimal(file, budgets, **o) -> None:
               help="Hold out the runs at this many largest distinct values of --by.")
 @click.option("--by", type=click.Choice(("n", "compute", "x")), default=None,
               help="What 'largest' means [default: n; x for a one-variable law].")
+@click.option("--fit-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=None, help="Instead of --holdout-top: fit the runs of at most this "
+              "fraction of the largest --by (0.25: a 4x extrapolation), predict the rest.")
+@click.option("--joint", is_flag=True, help="One law across the --group groups, sharing "
+              "its exponents (each group its own E and coefficients).")
+@click.option("--choose", default=None, metavar="LAW,LAW",
+              help="Per group, pick the law among these (each also under --prior) by "
+              "rolling-origin refits of the fitted runs; the choice is in the output.")
 @_scaling_options
-def scaling_backtest(file, holdout_top, by, **o) -> None:
+def scaling_backtest(file, holdout_top, by, fit_fraction, joint, choose, **o) -> None:
     """Hold out the largest models, fit the rest, and score the predicted losses."""
     from .scaling import backtest as run_backtest
 
     law, groups = _scaling_points(file, o)
+    laws = _choices(choose, law)
     for pts in groups:
         _note_dropped(pts)
     with _naming(file):
         bt = run_backtest(groups, law.name, holdout_top, by=by, level=o["level"],
-                          n_boot=o["boot"], seed=o["seed"], k=o["k"])
+                          n_boot=o["boot"], seed=o["seed"], k=o["k"], prior=_prior(o, law),
+                          fit_fraction=fit_fraction, joint=joint, choose=laws)
     for w in bt.warnings:
         click.echo(f"warning: {w}", err=True)
+    for group, c in bt.chosen.items():
+        errs = ", ".join(f"{k} {v:.2%}" for k, v in c["rolling_errors"].items())
+        click.echo(f"{'' if group is None else f'group {group}: '}law {c['law']} (rolling-"
+                   f"origin errors: {errs})", err=True)
     if o["as_json"]:
         dropped = sum(pts.dropped for pts in groups)  # diverged runs, not scored
-        click.echo(json.dumps({**bt.to_dict(), "dropped": dropped}, indent=2))
+        click.echo(json.dumps({**bt.to_dict(), "dropped": dropped, "fit_fraction": fit_fraction,
+                               "joint": joint, "prior": o["prior_spec"]}, indent=2))
         return
     one = law.inputs == ("x",)
     cols = ["group", *(["x"] if one else ["n", "d"]), "true", "pred", "lower", "upper",
             "rel error"]
-    table = new_table(cols, left=("group",), title=f"{law.name}: {holdout_top} largest {bt.by} "
+    held = (f"{holdout_top} largest {bt.by}" if fit_fraction is None
+            else f"runs above {fit_fraction:g} x the largest {bt.by}")
+    table = new_table(cols, left=("group",), title=f"{law.name}: {held} "
                       f"held out; mean relative error {bt.mean_rel_error:.2%}, {bt.level:.0%} "
                       f"interval coverage {bt.coverage:.0%}")
     for p, rel in zip(bt.points, bt.rel_errors, strict=True):
@@ -267,6 +301,23 @@ def scaling_backtest(file, holdout_top, by, **o) -> None:
         table.add_row("-" if p.group is None else p.group,
                       *(cell(d[c]) for c in cols[1:-1]), f"{rel:.2%}")
     make_console().print(table)
+
+
+def _choices(text, law) -> tuple[str, ...]:
+    """The laws of --choose, each of the same inputs as --law's."""
+    if not text:
+        return ()
+    from .scaling import get_law
+
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    for name in names:
+        if name not in LAWS:
+            raise click.BadParameter(f"unknown law {name!r}; use of {', '.join(LAWS)}",
+                                     param_hint="--choose")
+        if not set(get_law(name).inputs) <= set(law.inputs):
+            raise click.BadParameter(f"law {name!r} needs inputs the --law {law.name!r} "
+                                     "does not read", param_hint="--choose")
+    return names
 
 
 @scaling.command("report")

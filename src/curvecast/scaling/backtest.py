@@ -19,7 +19,7 @@ of held-out losses inside their interval.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -71,6 +71,7 @@ class Backtest:
     level: float
     points: list[HeldOut]
     warnings: list[str]
+    chosen: dict = field(default_factory=dict)
 
     @property
     def rel_errors(self) -> np.ndarray:
@@ -89,7 +90,8 @@ class Backtest:
         return {"law": self.law, "holdout_top": self.holdout_top, "by": self.by,
                 "level": self.level, "points": [p.to_dict() for p in self.points],
                 "mean_rel_error": self.mean_rel_error, "coverage": self.coverage,
-                "warnings": self.warnings}
+                "warnings": self.warnings,
+                **({"chosen": self.chosen} if self.chosen else {})}
 
 
 def _key(pts: Points, by: str, k: float) -> np.ndarray:
@@ -103,41 +105,111 @@ def _key(pts: Points, by: str, k: float) -> np.ndarray:
     return pts.X[by]
 
 
+def _split(pts: Points, key: np.ndarray, by: str, holdout_top: int,
+           fit_fraction: float | None) -> np.ndarray:
+    """Which runs are held out: the ``holdout_top`` largest values of ``by``, or with
+    ``fit_fraction`` every run above that fraction of the largest."""
+    levels = np.unique(key)
+    if fit_fraction is not None:
+        test = key > fit_fraction * levels[-1]
+        if np.unique(key[~test]).size < 2:
+            raise InputError(f"{pts.where}fewer than 2 distinct values of {by} are at most "
+                             f"{fit_fraction:g} of the largest; nothing left to fit")
+        return test
+    if len(levels) <= holdout_top:
+        raise InputError(f"{pts.where}only {len(levels)} distinct values of {by}; holding out "
+                         f"{holdout_top} leaves nothing to fit")
+    return key >= levels[-holdout_top]
+
+
+def _fit(spec, pts: Points, test, *, n_boot, seed, delta, prior, choose, notes, chosen):
+    """One group's fit on its kept runs; with ``choose``, of the candidate law its own
+    rolling origins pick (recorded in ``chosen``)."""
+    X, y = pts.subset(~test).X, pts.y[~test]
+    if choose:
+        from .select import choose_law
+
+        cands = [(law, None) for law in choose]
+        cands += [(law, prior) for law in choose] if prior is not None else []
+        best, scores = choose_law(cands, X, y)
+        chosen[pts.group] = {"law": best, "rolling_errors": scores}
+        name = best.removesuffix("+prior")
+        spec, prior = get_law(name), (prior if best.endswith("+prior") else None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScalingWarning)
+        fit = fit_law(spec, {k: v for k, v in X.items() if k in spec.inputs}, y,
+                      n_boot=n_boot, seed=seed, delta=delta, prior=prior)
+    notes += [f"{pts.where}{w.message}" for w in caught if issubclass(w.category, ScalingWarning)]
+    return fit
+
+
+def _joint_predictions(spec, groups, tests, *, n_boot, seed, prior, level, notes):
+    """One law across the groups sharing exponents (``joint.joint_law``): a prediction
+    per group."""
+    from .joint import joint_law
+
+    law = joint_law(spec, len(groups))
+    parts = [(pts.subset(~t), j + 1.0) for j, (pts, t) in enumerate(zip(groups, tests))]
+    X = {k: np.concatenate([p.X[k] for p, _ in parts]) for k in spec.inputs}
+    X["g"] = np.concatenate([np.full(len(p.y), g) for p, g in parts])
+    y = np.concatenate([p.y for p, _ in parts])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScalingWarning)
+        fit = fit_law(law, X, y, n_boot=n_boot, seed=seed, prior=prior)
+    notes += [f"joint: {w.message}" for w in caught if issubclass(w.category, ScalingWarning)]
+    out = []
+    for j, (pts, t) in enumerate(zip(groups, tests)):
+        held = pts.subset(t)
+        out.append(fit.predict({**held.X, "g": np.full(len(held.y), j + 1.0)}, level))
+    return out
+
+
 @quiet
-def backtest(groups: list[Points], law: str, holdout_top: int, *, by: str | None = None,
+def backtest(groups: list[Points], law: str, holdout_top: int = 1, *, by: str | None = None,
              level: float = LEVEL, n_boot: int = N_BOOT, seed: int = 0, k: float = K,
-             delta: float = DELTA, prior=None) -> Backtest:
+             delta: float = DELTA, prior=None, fit_fraction: float | None = None,
+             joint: bool = False, choose: tuple[str, ...] = ()) -> Backtest:
     """Hold out each group's ``holdout_top`` largest distinct values of ``by`` ('n',
-    'compute', or 'x'; default 'n', or 'x' for a one-variable law), fit ``law`` to the
-    rest and predict the held-out runs; with a ``prior`` (``prior.Prior``), the fits
-    are posterior fits under it."""
+    'compute', or 'x'; default 'n', or 'x' for a one-variable law) -- or, with
+    ``fit_fraction``, every run above that fraction of the group's largest -- fit ``law``
+    to the rest and predict the held-out runs.
+
+    ``prior`` (``prior.Prior``): posterior fits under it. ``joint``: one law across the
+    groups, sharing exponents (``joint.joint_law``). ``choose``: candidate laws, each with
+    and without ``prior``; per group, the one its own rolling-origin refits pick
+    (``select.choose_law``; ``Backtest.chosen``)."""
     spec = get_law(law)
     by = by or ("x" if spec.inputs == ("x",) else "n")
     if holdout_top < 1:
         raise UsageError(f"holdout_top must be at least 1, got {holdout_top}")
-    points, notes = [], []
-    for pts in groups:
-        key = _key(pts, by, k)
-        levels = np.unique(key)
-        where = pts.where
-        if len(levels) <= holdout_top:
-            raise InputError(f"{where}only {len(levels)} distinct values of {by}; holding out "
-                             f"{holdout_top} leaves nothing to fit")
-        test = key >= levels[-holdout_top]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ScalingWarning)
+    if fit_fraction is not None and not 0 < fit_fraction < 1:
+        raise UsageError(f"fit_fraction must be between 0 and 1, got {fit_fraction}")
+    if joint and choose:
+        raise UsageError("a joint fit and choosing the law per group do not go together")
+    tests = [_split(pts, _key(pts, by, k), by, holdout_top, fit_fraction) for pts in groups]
+    notes: list[str] = []
+    chosen: dict = {}
+    opts = {"n_boot": n_boot, "seed": seed, "prior": prior}
+    if joint:
+        preds = _joint_predictions(spec, groups, tests, level=level, notes=notes, **opts)
+    else:
+        preds = []
+        for pts, test in zip(groups, tests, strict=True):
             try:
-                fit = fit_law(spec, pts.subset(~test).X, pts.y[~test], n_boot=n_boot,
-                              seed=seed, delta=delta, prior=prior)
+                fit = _fit(spec, pts, test, delta=delta, choose=choose, notes=notes,
+                           chosen=chosen, **opts)
             except InputError as exc:
-                raise InputError(f"{where}{exc.message} (after holding out {holdout_top} "
-                                 f"values of {by})") from None
-        notes += [f"{where}{w.message}" for w in caught if issubclass(w.category, ScalingWarning)]
+                raise InputError(f"{pts.where}{exc.message} (after holding out the "
+                                 f"largest values of {by})") from None
+            held = pts.subset(test)
+            preds.append(fit.predict({k: v for k, v in held.X.items()
+                                      if k in fit.law.inputs}, level))
+    points = []
+    for pts, test, pr in zip(groups, tests, preds, strict=True):
         held = pts.subset(test)
-        pr = fit.predict(held.X, level)
         for i in range(len(held.y)):
             X = {name: float(v[i]) for name, v in held.X.items()}
             points.append(HeldOut(pts.group, X.get("n"), X.get("d"), float(held.y[i]),
                                   float(pr.pred[i]), float(pr.lower[i]), float(pr.upper[i]),
                                   X.get("x")))
-    return Backtest(law, holdout_top, by, level, points, notes)
+    return Backtest(law, holdout_top, by, level, points, notes, chosen)
