@@ -12,7 +12,7 @@ from __future__ import annotations
 
 GOALS = ("min", "max")
 """Which way is better: 'min' for loss or error, 'max' for accuracy (curve.GOALS)."""
-FORMATS = ("csv", "jsonl", "parquet", "tensorboard")
+FORMATS = ("csv", "jsonl", "parquet", "tensorboard", "mlflow", "wandb")
 """Input formats of curve files (io.FORMATS)."""
 FAMILIES = ("pow3", "pow2", "pow4", "log2", "exp2", "exp3", "exp4", "expp3", "vap3", "mmf4",
             "wbl4", "janoschek", "ilog2", "logpower3", "loglinear", "hill3", "lin2", "last1")

@@ -53,6 +53,11 @@ _bound_option = click.option(
 _method_option = click.option(
     "--method", type=click.Choice(METHODS), default="default", show_default=True,
     help="Forecaster, as for 'curvecast forecast'.")
+_tag_option = click.option(
+    "--tag", "--metric", "tag", default=None,
+    help="The scalar to read: a TensorBoard tag, or an MLflow or W&B metric.")
+_experiment_option = click.option(
+    "--experiment", default=None, help="The MLflow experiment (name or id) to read.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,21 +86,26 @@ def cli(verbose: bool) -> None:
                    "(families averaged by BIC weights), last, mean_last, mcmc (slow "
                    "reference), or one family fitted alone (pow3, ...).")
 @_bound_option
-@click.option("--tag", default=None, help="TensorBoard scalar tag to read (for event-file directories).")
+@_tag_option
+@_experiment_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Input format [default: from the extension; a directory is TensorBoard].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def forecast(file, at, level, target, prob, goal, method, bound, tag, fmt, as_json) -> None:
+def forecast(file, at, level, target, prob, goal, method, bound, tag, experiment, fmt,
+             as_json) -> None:
     """Forecast every run in FILE at step --at.
 
     FILE is a long-format CSV, JSON Lines or Parquet file (columns run, step, value;
     hp.<name> columns are hyperparameters), a JSON Lines file with one run per line,
-    or a directory of TensorBoard event files (pick the scalar with --tag).
+    a directory of TensorBoard event files (pick the scalar with --tag), an MLflow
+    tracking directory or mlflow.db (--experiment NAME --metric NAME), or W&B runs (a
+    wandb/ folder or run directory; an exported history with --format wandb; --metric).
     """
     from .io import read_curves
     from .runs import iter_forecast_runs
 
-    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt, bound=bound)
+    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt, bound=bound,
+                         experiment=experiment)
     rows = iter_forecast_runs(curves, at, level=level, target=target, prob=prob,
                               method=method, bound=bound)
     if as_json:
@@ -179,7 +189,8 @@ def _backtest_table(bt) -> Table:
                    "fitted alone, or 'families' for every family alone.")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True)
 @_bound_option
-@click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
+@_tag_option
+@_experiment_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
 @click.option("--context", default="0", show_default=True,
               help="Comma-separated numbers K of runs seen whole (finished runs of the study, "
@@ -194,7 +205,7 @@ def _backtest_table(bt) -> Table:
                    "TaskSet, NAS-Bench-NLP and LCDB]; benchmarks/models/combiner_minus_<data "
                    "set>.npz were trained without that data set, to score it out of sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, seed, progress,
+def backtest(file, cutoffs, methods, goal, bound, tag, experiment, fmt, context, repeats, seed, progress,
              model, as_json) -> None:
     """Hide the end of every complete run in FILE, forecast it, and score the forecasts.
 
@@ -212,7 +223,8 @@ def backtest(file, cutoffs, methods, goal, bound, tag, fmt, context, repeats, se
     contexts = _split(context, int)
     expanded = [n for m in _split(methods) for n in (list(FAMILIES) if m == "families" else [m])]
     names = list(dict.fromkeys(expanded))  # each method once, in the order asked
-    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt, bound=bound)
+    curves = read_curves(file, goal=goal, tag=tag, fmt=fmt, bound=bound,
+                         experiment=experiment)
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("backtest", total=len(contexts) * len(cuts) * len(names))
         bt = run_backtest(curves, cuts, names, bound=bound, context=contexts, repeats=repeats,
@@ -260,7 +272,8 @@ def _replay_table(results) -> Table:
                    "settings), oracle (knows every final: completes only the new bests, "
                    "stops the rest at their first report; the floor at regret 0).")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True)
-@click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
+@_tag_option
+@_experiment_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
 @click.option("--pruned-value", type=click.Choice(["none", "forecast"]), default="none",
@@ -271,7 +284,7 @@ def _replay_table(results) -> Table:
                    "counts only trials that ran to their end.")
 @click.option("--progress", is_flag=True, help="Show progress on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, pruned_value, progress,
+def replay(file, trials, repeats, pruners, goal, tag, experiment, fmt, seed, pruned_value, progress,
            as_json) -> None:
     """Replay the runs in FILE as Optuna studies under each pruner: compute and regret."""
     from rich.console import Console
@@ -281,7 +294,7 @@ def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, pruned_value, p
     from .io import read_curves
 
     names = list(dict.fromkeys(_split(pruners)))
-    curves = list(read_curves(file, goal=goal, tag=tag, fmt=fmt))
+    curves = list(read_curves(file, goal=goal, tag=tag, fmt=fmt, experiment=experiment))
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("replay", total=len(names) * repeats)
         results = run_replay(curves, names, trials=trials, repeats=repeats, seed=seed,
@@ -317,10 +330,11 @@ def replay(file, trials, repeats, pruners, goal, tag, fmt, seed, pruned_value, p
 @click.option("--pruned", type=click.IntRange(0), default=8, show_default=True,
               help="With --storage: also draw the fans of this many pruned trials, those "
                    "most likely to have won (highest P(better) when stopped), then the latest.")
-@click.option("--tag", default=None, help="TensorBoard scalar tag to read.")
+@_tag_option
+@_experiment_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
 def report(file, out, storage, study_name, at, level, goal, method, bound, top, run_names,
-           pruned, tag, fmt) -> None:
+           pruned, tag, experiment, fmt) -> None:
     """Write one self-contained HTML report (opens offline) of FILE or of an Optuna study.
 
     FILE is a curve file (as for 'curvecast forecast': every run ranked by its forecast,
@@ -348,7 +362,8 @@ def report(file, out, storage, study_name, at, level, goal, method, bound, top, 
 
         kind, page = "study", study_report(storage, study_name, pruned=pruned, **options)
     else:
-        kind, page = build_report(file, goal=goal, tag=tag, fmt=fmt, **options)
+        kind, page = build_report(file, goal=goal, tag=tag, fmt=fmt,
+                                  experiment=experiment, **options)
     path = write_report(page, out)
     click.echo(f"{kind} report: {path.resolve()}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import need_module
 
@@ -93,3 +95,35 @@ def test_an_mlflow_db_file(tmp_path, monkeypatch):
     assert sorted(c.run for c in curves) == sorted(logged)
     for c in curves:
         assert c.values.tolist() == pytest.approx(logged[c.run], rel=1e-12)
+
+
+def curvecast(capsys, *args) -> tuple[int, str, str]:
+    from curvecast.cli import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return (0 if code is None else code), out, err
+
+
+def test_the_command_line_reads_a_tracking_directory(tmp_path, monkeypatch, capsys):
+    store = tmp_path / "mlruns"
+    logged = log_sweep(store.as_uri(), monkeypatch, steps=12)
+    code, out, err = curvecast(capsys, "forecast", store, "--experiment", "sweep",
+                               "--metric", "val_loss", "--at", 50, "--json")
+    assert code == 0, err
+    rows = {r["run"]: r for r in json.loads(out)["runs"]}
+    assert sorted(rows) == sorted(logged) and rows["lr0.1"]["n_points"] == 12
+    assert rows["lr0.1"]["last"] == pytest.approx(logged["lr0.1"][-1])
+    code, out, err = curvecast(capsys, "backtest", store, "--experiment", "sweep",
+                               "--metric", "val_loss", "--methods", "last", "--json")
+    assert code == 0, err
+    code, out, err = curvecast(capsys, "report", store, "--experiment", "sweep",
+                               "--metric", "val_loss", "-o", tmp_path / "r.html")
+    assert code == 0 and (tmp_path / "r.html").stat().st_size > 10_000, err
+    code, out, err = curvecast(capsys, "forecast", store, "--experiment", "nope",
+                               "--metric", "val_loss", "--at", 50)
+    assert code == 2 and err.count("\n") == 1 and "no experiment 'nope'" in err
+    assert "Traceback" not in err

@@ -7,7 +7,12 @@ Formats (chosen by ``fmt`` or the path):
   columns are per-run hyperparameters and metadata), see :mod:`.tabular`;
 * one run per JSON line (``.jsonl`` whose first line has "steps" and "values"),
   see :mod:`.jsonruns`;
-* a TensorBoard log directory (or one event file), see :mod:`.tensorboard`.
+* a TensorBoard log directory (or one event file), see :mod:`.tensorboard`;
+* an MLflow tracking directory (``mlruns/``), ``mlflow.db`` file or tracking URI, one
+  experiment (``experiment``) and metric (``tag``) at a time, see :mod:`.mlflow`;
+* W&B runs: a ``wandb/`` folder, a run directory or ``.wandb`` file, or (with
+  ``fmt='wandb'``) an exported history CSV/Parquet, the metric as ``tag``, see
+  :mod:`.wandb`.
 
 Every problem with the input raises :class:`curvecast.errors.InputError` naming
 the file, row, column and/or run and saying what to do.
@@ -16,6 +21,7 @@ the file, row, column and/or run and saying what to do.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -23,8 +29,10 @@ from ..choices import FORMATS
 from ..curve import CurveSet, check_bound, check_goal
 from ..errors import CurvecastError, InputError, UsageError
 from .jsonruns import read_jsonl
+from .mlflow import is_mlflow_store, read_mlflow
 from .tabular import read_csv, read_parquet, write_long
 from .tensorboard import read_tensorboard
+from .wandb import is_wandb_dir, read_wandb
 
 __all__ = ["FORMATS", "check_input", "read_curves", "write_long"]
 
@@ -32,18 +40,23 @@ _EXTENSIONS = {
     ".csv": "csv", ".csv.gz": "csv",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".ndjson.gz": "jsonl",
     ".parquet": "parquet", ".pq": "parquet",
+    ".db": "mlflow", ".wandb": "wandb",
 }  # fmt: skip
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)  # an MLflow tracking URI
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """The format of ``path`` from its extension, or 'tensorboard' for a directory.
+    """The format of ``path`` from its extension; for a directory, 'mlflow' (a tracking
+    directory), 'wandb' (W&B runs) or 'tensorboard'; 'mlflow' for a tracking URI.
 
-    >>> detect_format("runs.csv.gz"), detect_format("runs.ndjson")
-    ('csv', 'jsonl')
+    >>> detect_format("runs.csv.gz"), detect_format("runs.ndjson"), detect_format("http://h")
+    ('csv', 'jsonl', 'mlflow')
     """
+    if _URI.match(str(path)):
+        return "mlflow"
     p = Path(path)
     if p.is_dir():
-        return "tensorboard"
+        return "mlflow" if is_mlflow_store(p) else "wandb" if is_wandb_dir(p) else "tensorboard"
     name = p.name.lower()
     for ext in sorted(_EXTENSIONS, key=len, reverse=True):
         if name.endswith(ext):
@@ -90,12 +103,14 @@ def read_curves(
     tag: str | None = None,
     fmt: str | None = None,
     bound: float | None = None,
+    experiment: str | None = None,
 ) -> CurveSet:
     """Read every run in ``path`` as a validated :class:`~curvecast.curve.CurveSet`.
 
     ``goal`` is 'min' (loss) or 'max' (accuracy); ``tag`` picks the scalar of a
-    TensorBoard log; ``fmt`` ('csv', 'jsonl', 'parquet', 'tensorboard') overrides
-    the guess from the extension. ``bound``, the metric's best attainable value if
+    TensorBoard log, or the metric of MLflow or W&B runs; ``experiment`` the MLflow
+    experiment (name or id); ``fmt`` (one of ``FORMATS``) overrides the guess from the
+    extension. ``bound``, the metric's best attainable value if
     given: a value beyond it (below for 'min', above for 'max') is an error naming its
     row (its run and step in a TensorBoard log).
 
@@ -110,11 +125,17 @@ def read_curves(
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     p = Path(path)
-    check_input(p)
-    fmt = fmt or detect_format(p)
-    if tag is not None and fmt != "tensorboard":
-        raise UsageError(f"tag only applies to TensorBoard logs, not to a {fmt} file")
-    if fmt != "tensorboard" and p.is_dir():
+    uri = fmt in (None, "mlflow") and bool(_URI.match(file))
+    if not uri:
+        check_input(p)
+    fmt = fmt or detect_format(file if uri else p)
+    if tag is not None and fmt not in ("tensorboard", "mlflow", "wandb"):
+        raise UsageError(f"tag (--tag, --metric) applies to TensorBoard logs and MLflow or "
+                         f"W&B runs, not to a {fmt} file")
+    if experiment is not None and fmt != "mlflow":
+        raise UsageError(f"experiment (--experiment) applies to MLflow stores, not to a {fmt} "
+                         "file")
+    if fmt not in ("tensorboard", "mlflow", "wandb") and p.is_dir():
         raise InputError(f"this is a directory, not a {fmt} file; give a file path", file=file)
     try:
         if fmt == "csv":
@@ -123,6 +144,12 @@ def read_curves(
             return read_parquet(p, goal=goal, bound=bound)
         if fmt == "jsonl":
             return read_jsonl(p, goal=goal, bound=bound)
+        if fmt in ("mlflow", "wandb"):
+            curves = (read_mlflow(file if uri else p, experiment=experiment, metric=tag,
+                                  goal=goal) if fmt == "mlflow"
+                      else read_wandb(p, metric=tag, goal=goal))
+            check_bound(bound, curves, source=file)
+            return curves
         if p.is_dir():  # an event file that is a FIFO would hang the event reader
             for event_file in p.rglob("*tfevents*"):
                 check_input(event_file)

@@ -85,7 +85,8 @@ def detect(path: str | os.PathLike) -> tuple[str, dict | None]:
 
 
 def build_report(path: str | os.PathLike, *, goal: str = "min", tag: str | None = None,
-                 fmt: str | None = None, **options) -> tuple[str, Page]:
+                 fmt: str | None = None, experiment: str | None = None,
+                 **options) -> tuple[str, Page]:
     """(kind, page) for ``path``; ``options`` go to :func:`curve_report` for a curve file.
 
     >>> from importlib import resources
@@ -103,7 +104,8 @@ def build_report(path: str | os.PathLike, *, goal: str = "min", tag: str | None 
         return kind, backtest_report(data, str(path))
     if kind == "retrain":
         return kind, retrain_report(data, str(path))
-    curves = read_curves(path, goal=goal, tag=tag, fmt=fmt, bound=options.get("bound"))
+    curves = read_curves(path, goal=goal, tag=tag, fmt=fmt, bound=options.get("bound"),
+                         experiment=experiment)
     return kind, curve_report(curves, **options)
 
 
