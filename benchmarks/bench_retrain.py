@@ -7,8 +7,8 @@
 For each data set, target and model: every policy's error ratio and compute fraction
 against ``fixed``, the ``fixed@k`` ladder's error at the policy's compute (interpolated
 in log compute), error x compute, and the bars; a figure per data set (error ratio
-against compute fraction, the ladder drawn as a line) in benchmarks/results/retrain_*.png;
-the rows in benchmarks/results/retrain.json.
+against compute fraction, the ladder drawn as a line) in
+benchmarks/results/retrain_SET_MODELS.png; the rows in benchmarks/results/retrain_MODELS.json.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from curvecast.datasets import load_jena2020, load_noaa_wth
 from curvecast.retrain import ladder_error_at, run_retrain
 
 RESULTS = Path(__file__).parent / "results"
-POLICIES = ["never", "adwin", "page_hinkley", "window", "default", "default+window"]
+POLICIES = ["never", "adwin", "page_hinkley", "window", "oracle", "default", "default+window"]
 SETS = {  # (loader, targets, every, horizon): the issue's settings
     "jena": (load_jena2020, ["T (degC)", "wv (m/s)"], "1h", "6h"),
     "wth": (load_noaa_wth, ["DryBulbCelsius", "WindSpeed", "RelativeHumidity"], "6h", "6h"),
@@ -65,11 +65,13 @@ def bars(rows: list[dict]) -> list[dict]:
             "default_exc": d["error_x_compute"], "best_detector": best_det["policy"],
             "detector_exc": best_det["error_x_compute"],
             "bar3": d["error_x_compute"] <= best_det["error_x_compute"],
+            "oracle_compute": by["oracle"]["compute_fraction"] if "oracle" in by else float("nan"),
+            "oracle_error": by["oracle"]["error_ratio"] if "oracle" in by else float("nan"),
         })
     return out
 
 
-def figure(name: str, rows: list[dict]) -> Path:
+def figure(name: str, rows: list[dict], tag: str) -> Path:
     keys = sorted({(r["target"], r["model"]) for r in rows})
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8), squeeze=False)
     for ax, (target, model) in zip(axes[0], keys, strict=True):
@@ -80,18 +82,18 @@ def figure(name: str, rows: list[dict]) -> Path:
                 label="fixed@k ladder")
         for r in group:
             if r["policy"] in POLICIES and r["compute_fraction"] > 0:
-                ax.plot(r["compute_fraction"], r["error_ratio"], "s" if r["policy"].startswith(
-                    "default") else "^", ms=7, label=r["policy"])
+                marker = "s" if r["policy"].startswith("default") else "*" if r["policy"] == "oracle" else "^"
+                ax.plot(r["compute_fraction"], r["error_ratio"], marker, ms=7, label=r["policy"])
         ax.set_xscale("log")
         ax.set_xlabel("compute / fixed's")
         ax.set_ylabel("MAE / fixed's")
         top = max(1.05, min(1.25, max(r["error_ratio"] for r in group) + 0.02))
-        ax.set_ylim(0.97, top)
+        ax.set_ylim(min(0.97, min(r["error_ratio"] for r in group) - 0.005), top)
         ax.set_title(f"{name}: {target}, {model}", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    path = RESULTS / f"retrain_{name}.png"
+    path = RESULTS / f"retrain_{name}_{tag}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -102,14 +104,17 @@ def main(argv=None) -> None:
     ap.add_argument("--speed", action="store_true", help="only the two timings")
     ap.add_argument("--sets", default="jena,wth")
     ap.add_argument("--models", default="ridge,gbm")
+    ap.add_argument("--no-speed", action="store_true", help="skip the two timings")
     ap.add_argument("--jena-gbm-every", default="1h",
                     help="decisions of gbm on Jena (1h as the bars say; 6h is 6x cheaper)")
     a = ap.parse_args(argv)
-    print("| model | series | decisions | policy | seconds |\n|---|---|---|---|---|")
-    for line in speed():
-        print(line, flush=True)
+    if not a.no_speed:
+        print("| model | series | decisions | policy | seconds |\n|---|---|---|---|---|")
+        for line in speed():
+            print(line, flush=True)
     if a.speed:
         return
+    tag = a.models.replace(",", "_")
     all_rows = []
     for name in a.sets.split(","):
         loader, targets, every, horizon = SETS[name]
@@ -135,17 +140,19 @@ def main(argv=None) -> None:
             print(f"| {r['target']} | {r['model']} | {r['policy']} | {r['mae']:.4f} | "
                   f"{r['error_ratio']:.4f} | {r['compute_fraction']:.4f} | {lad:.4f} | "
                   f"{r['error_x_compute']:.5f} | {r['retrains']} | {r['seconds']:.1f} |")
-        print(f"\n![{name}](results/{figure(name, rows).name})\n")
+        print(f"\n![{name}](results/{figure(name, rows, tag).name})\n")
         print("| target | model | default compute | default error | bar 1 | ladder at its "
-              "compute | bar 2 | default err x comp | best detector err x comp | bar 3 |\n"
-              "|---|---|---|---|---|---|---|---|---|---|")
+              "compute | bar 2 | default err x comp | best detector err x comp | bar 3 | "
+              "oracle compute | oracle error |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|")
         for b in bars(rows):
             print(f"| {b['target']} | {b['model']} | {b['compute_fraction']:.4f} | "
                   f"{b['error_ratio']:.4f} | {'pass' if b['bar1'] else 'FAIL'} | "
                   f"{b['ladder_at_compute']:.4f} | {'pass' if b['bar2'] else 'FAIL'} | "
                   f"{b['default_exc']:.5f} | {b['detector_exc']:.5f} ({b['best_detector']}) | "
-                  f"{'pass' if b['bar3'] else 'FAIL'} |", flush=True)
-        (RESULTS / "retrain.json").write_text(json.dumps(all_rows, indent=1))
+                  f"{'pass' if b['bar3'] else 'FAIL'} | {b['oracle_compute']:.4f} | "
+                  f"{b['oracle_error']:.4f} |", flush=True)
+        (RESULTS / f"retrain_{tag}.json").write_text(json.dumps(all_rows, indent=1))
 
 
 if __name__ == "__main__":

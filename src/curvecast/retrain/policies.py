@@ -13,6 +13,9 @@ in :meth:`Policy.reset`.
 * ``window``: retrain at every decision, on a window chosen from the series' variance
   structure (:func:`variance_window`), in the spirit of the Variance Horizon of
   Törnquist et al. (2023).
+* ``oracle``: hindsight, the floor: retrains on the plain window exactly when a model
+  trained now would, over the coming decisions, save more error than one retraining
+  costs (:class:`OraclePolicy`; it sees the future, so no live loop can run it).
 * ``default``: curvecast's own (:class:`CostPolicy`): forecast the deployed model's
   error over the coming decisions with curvecast's forecaster and retrain when the
   expected excess error outweighs the cost of one retraining; ``default+window``
@@ -31,7 +34,8 @@ import numpy as np
 
 from ..errors import UsageError
 
-POLICIES = ("fixed", "never", "adwin", "page_hinkley", "window", "default", "default+window")
+POLICIES = ("fixed", "never", "adwin", "page_hinkley", "window", "oracle", "default",
+            "default+window")
 """The policy names ``--policy`` accepts, besides ``fixed@K`` for any K >= 1."""
 LADDER = (2, 4, 8, 16, 32)
 """The plain schedules every result is read against: fixed@2 ... fixed@32."""
@@ -182,6 +186,45 @@ class WindowPolicy(Policy):
         return variance_window(view.values(), self.ctx.step_seconds, self.ctx.window)
 
 
+ORACLE_COST = 0.02
+"""The oracle's cost of one retraining when none is given: ``default``'s."""
+
+
+class OraclePolicy(Policy):
+    """Hindsight, the floor of timing: at each decision, train a model on the plain
+    window (free: it knows the outcome without paying) and retrain for real only if,
+    over the next ``L`` decisions, the new model's errors would be lower than the
+    deployed one's by more than the cost of one retraining, in the units of ``default``'s
+    ``cost`` (forecasts' mean absolute errors: the saved error summed over the decisions,
+    divided by the deployed model's mean error there). ``L`` is the life of a model at
+    ``default``'s longest: a quarter of the window turned over. The loop gives a
+    hindsight policy ``view.future``; no policy that runs live can see it.
+
+    >>> OraclePolicy().name, OraclePolicy().hindsight
+    ('oracle', True)
+    """
+
+    name = "oracle"
+    hindsight = True
+
+    def reset(self, ctx: Context) -> None:
+        super().reset(ctx)
+        self.cost = ORACLE_COST if ctx.cost is None else float(ctx.cost)
+        self.life = max(8, ctx.window // 4 // ctx.every)
+
+    def decide(self, view) -> int | None:
+        if view.age is None:
+            return self.ctx.window
+        old = view.future(view.deployed, self.life)
+        new = view.future((view.j, self.ctx.window), self.life)
+        ok = np.isfinite(old) & np.isfinite(new)
+        level = old[ok].mean() if ok.any() else 0.0
+        if not level > 0:
+            return None
+        saved = float((old[ok] - new[ok]).sum()) / level
+        return self.ctx.window if saved > self.cost else None
+
+
 def make_policy(name: str) -> Policy:
     """A fresh policy by name (:data:`POLICIES`, or ``fixed@K``).
 
@@ -190,7 +233,7 @@ def make_policy(name: str) -> Policy:
     >>> make_policy("sometimes")
     Traceback (most recent call last):
     ...
-    curvecast.errors.UsageError: unknown policy 'sometimes'; choose from fixed, never, adwin, page_hinkley, window, default, default+window or fixed@K
+    curvecast.errors.UsageError: unknown policy 'sometimes'; choose from fixed, never, adwin, page_hinkley, window, oracle, default, default+window or fixed@K
     """
     m = re.fullmatch(r"fixed@(\d+)", name)
     if m:
@@ -206,6 +249,8 @@ def make_policy(name: str) -> Policy:
         return DriftPolicy(name)
     if name == "window":
         return WindowPolicy()
+    if name == "oracle":
+        return OraclePolicy()
     if name in ("default", "default+window"):
         from .cost import CostPolicy
 

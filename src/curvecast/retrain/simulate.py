@@ -55,6 +55,11 @@ class View:
     the policy kept beside the deployed one (the model it replaced; the candidates it
     asked for): scored on the same truth, at no training cost. ``values()``: the target
     up to ``now``.
+
+    ``future``: None, except for a hindsight policy (``oracle``, whose ``hindsight`` is
+    True): ``future(key, L)`` gives the mean absolute errors of the forecasts that model
+    ``key`` (the deployed one, or ``(j, window)``: one trained now) would issue at
+    decisions ``j .. j + L - 1``; it trains what it needs without charging the policy.
     """
 
     def __init__(self, sim: _Run, j: int) -> None:
@@ -71,6 +76,7 @@ class View:
         self.windows = sim.issue_window[:n]
         self.shadows = sim.issue_shadows[:n]
         self.deployed = sim.deployed
+        self.future = sim.future if getattr(sim.policy, "hindsight", False) else None
 
     def values(self) -> np.ndarray:
         """The target's values up to and including row ``now`` (NaN where missing)."""
@@ -132,13 +138,16 @@ class _Run:
         self.replaced: list[tuple[int, int]] = []
         self.abs_errors = np.full((n_dec, horizon), np.nan)
         self.n_arrived = 0
+        self.future = None  # set by simulate for hindsight policies
+        self.j_now = 0
 
 
 class _Trained:
-    __slots__ = ("chunks", "model", "seconds", "work")
+    __slots__ = ("chunks", "errors", "known", "model", "seconds", "work")
 
     def __init__(self, model, work, seconds) -> None:
         self.model, self.work, self.seconds, self.chunks = model, work, seconds, {}
+        self.errors = self.known = None  # per decision: its mean absolute error (hindsight)
 
 
 def first_decision(window: int, horizon: int) -> int:
@@ -213,10 +222,35 @@ def simulate(feats: Features, model: str, policies: Sequence[Policy], *, every: 
             return tr.chunks[c][j - c], time.perf_counter() - t0
         return tr.chunks[c][j - c], 0.0
 
+    def future(j: int, key: tuple[int, int], L: int) -> np.ndarray:
+        """Hindsight: the errors model ``key`` would make at decisions j .. j + L - 1."""
+        if key not in cache:
+            cache[key] = train(*key)
+        tr = cache[key]
+        if tr.errors is None:
+            tr.errors, tr.known = np.full(len(rows), np.nan), np.zeros(len(rows), bool)
+        hi = min(j + L, len(rows))
+        todo = j + np.flatnonzero(~tr.known[j:hi])
+        if len(todo):
+            r = rows[todo]
+            d = np.zeros((len(r), horizon)) if tr.model is None else tr.model.predict(X_pred[r])
+            ahead = r[:, None] + leads[None, :]
+            truth = np.where(ahead < n, feats.truth[np.minimum(ahead, n - 1)], np.nan)
+            err = np.abs(truth - (feats.base[r][:, None] + d))
+            ok = np.isfinite(err)
+            cnt = ok.sum(axis=1)
+            tr.errors[todo] = np.where(cnt > 0, np.where(ok, err, 0).sum(axis=1) / np.maximum(cnt, 1), np.nan)
+            tr.known[todo] = True
+        return tr.errors[j:hi]
+
+    for r in runs:
+        if getattr(r.policy, "hindsight", False):
+            r.future = lambda key, L, _r=r: future(_r.j_now, key, L)
     with threadpool_limits(1):  # 2 shared cores: BLAS threads only fight over them
         for j in range(len(rows)):
             now = int(rows[j])
             for r in runs:
+                r.j_now = j
                 while r.n_arrived < len(rows) and r.n_arrived + lag <= j:
                     r.n_arrived += 1
                 t0 = time.perf_counter()

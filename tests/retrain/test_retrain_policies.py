@@ -1,0 +1,111 @@
+"""default and oracle on a real weather series: NOAA WTH, the first year, hourly.
+
+A year of WTH with 6-hourly decisions and a 30-day window is 1,339 decisions: ridge
+runs every policy in about 2 s, so these tests read real drift, not a made-up one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SHARED_DATA, need
+
+from curvecast.retrain import make_policy, simulate
+from curvecast.retrain.cost import EXPLORE, START, CostPolicy
+from curvecast.retrain.features import build_features
+from curvecast.retrain.policies import Policy
+from curvecast.retrain.run import ladder_error_at
+
+WTH = SHARED_DATA / "weather" / "noaa_wth" / "WTH.csv"
+YEAR = 24 * 365
+LADDER = ["fixed@2", "fixed@4", "fixed@8", "fixed@16", "fixed@32"]
+
+
+@pytest.fixture(scope="module")
+def wth():
+    from curvecast.datasets import load_noaa_wth
+
+    need(WTH)
+    return load_noaa_wth(["DryBulbCelsius", "WindSpeed"])
+
+
+def _run(s, target, policies, y=None):
+    y = s.values[target][:YEAR] if y is None else y
+    f = build_features(y, {}, s.times[:len(y)], 3600, horizon=6)
+    pols = [make_policy(p) if isinstance(p, str) else p for p in policies]
+    return {t.policy: t for t in simulate(f, "ridge", pols, every=6, horizon=6, window=720,
+                                          times=s.times[:len(y)], step_seconds=3600)}
+
+
+def _rows(trs):
+    base = trs["fixed"]
+    return [{"policy": t.policy, "compute_fraction": t.compute / base.compute,
+             "error_ratio": t.mae / base.mae} for t in trs.values()]
+
+
+@pytest.mark.parametrize("target", ["DryBulbCelsius", "WindSpeed"])
+def test_default_retrains_far_less_at_about_fixed_error(wth, target):
+    trs = _run(wth, target, ["fixed", "default"])
+    fixed, d = trs["fixed"], trs["default"]
+    assert d.compute < 0.25 * fixed.compute
+    assert d.mae < 1.01 * fixed.mae
+    assert 20 < d.retrained.sum() < fixed.retrained.sum() / 4
+
+
+def test_default_starts_on_its_window_and_explores_one_candidate(wth):
+    p = CostPolicy()
+    trs = _run(wth, "WindSpeed", ["fixed", p])
+    d = trs["default"]
+    at = np.flatnonzero(d.retrained)
+    assert d.window[at[0]] == round(START * 720)  # the leave-one-series-out window
+    assert d.work[at[0]] > d.window[at[0]]  # trained one other candidate beside it
+    # past the series' first 2 * window rows (shorter windows before), every EXPLORE-th
+    # retraining trains one other candidate too, the others only the deployed window
+    for k in np.flatnonzero(d.rows[at] > 2 * 720 + 30):
+        extra = d.work[at[k]] - d.window[at[k]]
+        if k % EXPLORE:
+            assert extra == 0, k
+        else:
+            assert extra in (720, 1440), k
+    assert set(d.window[at]) <= set(p.windows)
+    s, se = p.slope
+    assert np.isfinite(s) and se > 0
+
+
+def test_oracle_is_below_every_plain_schedule(wth):
+    """Hindsight is the floor: below the ladder at its own compute, and below fixed."""
+    trs = _run(wth, "DryBulbCelsius", ["fixed", "oracle", "default", *LADDER])
+    rows = _rows(trs)
+    o = next(r for r in rows if r["policy"] == "oracle")
+    assert o["compute_fraction"] < 0.5
+    assert o["error_ratio"] < ladder_error_at(rows, o["compute_fraction"]) - 0.005
+    assert o["error_ratio"] < 1.0
+    assert trs["oracle"].mae < trs["default"].mae
+
+
+def test_only_the_oracle_sees_the_future(wth):
+    """Poison the second half: the oracle's first-half decisions change, a live
+    policy's do not (and no live policy is handed view.future)."""
+    seen = []
+
+    class Spy(Policy):
+        name = "spy"
+
+        def decide(self, view):
+            seen.append(view.future)
+            return self.ctx.window if view.j % 4 == 0 else None
+
+    n = YEAR // 2
+    y = wth.values["DryBulbCelsius"][:n].copy()
+    before = _run(wth, "DryBulbCelsius", ["fixed", "oracle", "default", Spy()], y)
+    half = n // 2
+    y[half:] = y[half:] + 20 * np.sin(np.arange(n - half))
+    after = _run(wth, "DryBulbCelsius", ["fixed", "oracle", "default", Spy()], y)
+    assert all(f is None for f in seen)
+    rows = before["fixed"].rows
+    early = rows + 6 + 30 * 6 * 4 < half  # decisions whose look-ahead all precedes the poison
+    late = (rows < half) & ~early & (rows + 6 < half)
+    assert (before["default"].retrained[rows < half - 6]
+            == after["default"].retrained[rows < half - 6]).all()
+    assert (before["oracle"].retrained[early] == after["oracle"].retrained[early]).all()
+    assert (before["oracle"].retrained[late] != after["oracle"].retrained[late]).any()
