@@ -203,3 +203,31 @@ def test_reader_parquet_and_jsonl(tmp_path):
     (tmp_path / "e.csv").write_text("")
     with pytest.raises(InputError, match="empty"):
         read_points(tmp_path / "e.csv", {"x": "x"})
+
+
+@pytest.mark.slow
+def test_backtest_prior_fraction_joint_choose(capsys, runs, tmp_path):
+    """Issue 18's options: --prior, --fit-fraction, --joint, --choose; a bad prior exits 2."""
+    code, out, err = cli(capsys, "scaling", "backtest", runs, *COLS, "--group", "data",
+                         "--fit-fraction", "0.25", "--prior", "shipped", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["prior"] == "shipped" and doc["fit_fraction"] == 0.25
+    assert {p["n"] for p in doc["points"]} == {n for n in np.geomspace(2e7, 1e9, 6)
+                                               if n > 1e9 / 4}
+    assert doc["mean_rel_error"] < 0.05
+    code, out, err = cli(capsys, "scaling", "backtest", runs, *COLS, "--group", "data",
+                         "--holdout-top", "2", "--joint")
+    assert code == 0 and "mean relative error" in out, err
+    code, out, err = cli(capsys, "scaling", "backtest", runs, *COLS, "--holdout-top", "2",
+                         "--choose", "chinchilla,overtraining", "--json")
+    assert code == 0, err
+    assert "rolling-origin errors" in err
+    assert set(json.loads(out)["chosen"]["null"]["rolling_errors"]) == {"chinchilla",
+                                                                        "overtraining"}
+    bad = tmp_path / "prior.json"
+    bad.write_text("not json")
+    code, _, err = cli(capsys, "scaling", "fit", runs, *COLS, "--prior", str(bad))
+    assert code == 2 and "could not read the prior" in err and "Traceback" not in err
+    code, _, err = cli(capsys, "scaling", "backtest", runs, *COLS, "--choose", "power")
+    assert code == 2 and "--choose" in err
