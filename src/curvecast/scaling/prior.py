@@ -127,6 +127,10 @@ class Prior:
     sources: tuple[str, ...] = ()
     notes: str = ""
     draws: dict[str, list[float]] = field(default_factory=dict, compare=False)
+    drift: float = 0.0
+    """The studies' typical drift (``fit._drift``: log-error sd per unit of log size
+    beyond the data, from each study's own rolling-origin refits, weighted RMS); a
+    posterior fit pools its own drift with it (``pooled_drift``)."""
 
     @classmethod
     def from_fits(cls, fits: Sequence[ScalingFit], sources: Sequence[str],
@@ -147,8 +151,9 @@ class Prior:
         floor = np.where(law.logged, MIN_SCALE["log"], MIN_SCALE["exp"])
         scale = np.maximum(np.sqrt(var), floor)
         draws = {p: z[:, j].round(6).tolist() for j, p in enumerate(law.params)}
+        drifts = np.array([getattr(f, "drift_", 0.0) for f in fits])
         return cls(law.name, law.params, tuple(loc.tolist()), tuple(scale.tolist()), dof,
-                   tuple(sources), draws=draws)
+                   tuple(sources), draws=draws, drift=float(np.sqrt(w @ drifts**2)))
 
     def _index(self, law: Law) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pairs = [(law.params.index(q), i) for i, p in enumerate(self.names)
@@ -185,7 +190,8 @@ class Prior:
     def to_dict(self) -> dict:
         return {"law": self.law, "names": list(self.names), "loc": list(self.loc),
                 "scale": list(self.scale), "dof": self.dof, "sources": list(self.sources),
-                "notes": self.notes, "reference": REFERENCE, "draws": self.draws}
+                "notes": self.notes, "reference": REFERENCE, "drift": self.drift,
+                "draws": self.draws}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Prior:
@@ -193,7 +199,7 @@ class Prior:
             return cls(str(d["law"]), tuple(d["names"]), tuple(map(float, d["loc"])),
                        tuple(map(float, d["scale"])), float(d.get("dof", DOF)),
                        tuple(d.get("sources", ())), str(d.get("notes", "")),
-                       dict(d.get("draws", {})))
+                       dict(d.get("draws", {})), float(d.get("drift", 0.0)))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"not a prior: {exc!r} (needs law, names, loc, scale)") from None
 
@@ -326,7 +332,8 @@ def fit_posterior(law: str | Law, X: Mapping[str, object], y, prior: Prior, *,
         boot = (_laplace(law, theta, X, logy, w, sigma, prior, n_boot, seed) if n_boot
                 else np.empty((0, law.n_params)))
         residuals = logy - law.log_loss(theta[None, :], X)[0]
-        rate = _posterior_drift(law, X, logy, w0, prior, residuals) if drift else 0.0
+        rate = pooled_drift(_posterior_drift(law, X, logy, w0, prior, residuals),
+                            prior) if drift else 0.0
     fit = ScalingFit(law, DELTA, theta, float("nan"), boot, residuals, len(y), seed,
                      drift_=rate, log_size_max_=float(np.log(_size(X)).max()))
     with warnings.catch_warnings():
@@ -343,6 +350,16 @@ def _posterior_theta(law: Law, X, logy, w, prior) -> tuple[np.ndarray, float]:
     sigma = _sigma(law, plain, X, logy)
     theta = _map(law, starts, X, logy, w * _tempering(X), sigma, prior)
     return theta, sigma
+
+
+def pooled_drift(own: float, prior: Prior) -> float:
+    """A study's drift pooled with the population's, as two equal observations (RMS):
+    three rolling origins of one study say little about how a law bends beyond them.
+
+    >>> round(pooled_drift(0.0, Prior("chinchilla", (), (), (), drift=0.02)), 4)
+    0.0141
+    """
+    return float(np.sqrt((own**2 + prior.drift**2) / 2)) if prior.drift > 0 else own
 
 
 def _posterior_drift(law: Law, X, logy, w, prior, residuals, cuts: int = 3) -> float:
