@@ -165,9 +165,29 @@ def test_forecasts_are_refreshed_as_points_grow():
     assert calls == [3, 5, 8, 12, 18, 27]  # steps 1..30: points 3, 5, 8, ... (x1.5)
 
 
+def test_the_study_model_learns_from_at_most_max_context_trials_and_is_then_kept():
+    """One model of the study: refit only when the trials it learns from step up (1, 2,
+    3, 4, 5, 7, 9, ...), never once ``max_context`` of them have completed."""
+    fits = []
+
+    class Counting(ForecastPruner):
+        def _study_model(self):
+            before = self._context
+            model = super()._study_model()
+            if self._context != before:
+                fits.append(len(self._context))
+            return model
+
+    study = optuna.create_study(pruner=Counting(max_context=7, forecaster=_pow3()))
+    runs = [_power(0.5, floor=0.3 - 0.01 * i, n=10) for i in range(14)]  # each a new best
+    study.optimize(_objective(runs), n_trials=len(runs))
+    assert fits and max(fits) <= 7 and fits == sorted(set(fits))
+    assert fits[-1] == 7, fits  # reached, and kept for the last trials
+
+
 @pytest.mark.parametrize("kwargs", [{"risk": 0.0}, {"risk": 1.0}, {"min_gain": -1.0},
                                     {"max_step": 0}, {"n_warmup_steps": -1},
-                                    {"growth": 0.5}])
+                                    {"growth": 0.5}, {"max_context": 0}])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         ForecastPruner(**kwargs)

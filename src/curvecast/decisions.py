@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
@@ -295,19 +296,40 @@ def due(points: int, judged: int, growth: float) -> bool:
     return judged <= 0 or points >= max(judged + 1, judged * growth)
 
 
-def context_size(n: int, growth: float) -> int:
+@functools.lru_cache(maxsize=4096)
+def forecast_due(points: int, growth: float, first: int = 3) -> tuple[bool, int]:
+    """Whether a run's forecast is due when it has ``points`` values, on the schedule that
+    :func:`due` sets from its first forecast at ``first`` points, and the points at the
+    schedule's previous forecast (0: none). A function of ``points`` alone: whoever asks,
+    and whether or not the forecasts before were recorded, a run is forecast at the same
+    points.
+
+    >>> [n for n in range(1, 31) if forecast_due(n, 1.5)[0]], forecast_due(10, 1.5)
+    ([3, 5, 8, 12, 18, 27], (False, 8))
+    """
+    judged = previous = 0
+    for n in range(first, points + 1):
+        if due(n, judged, growth):
+            previous, judged = judged, n
+    return (True, previous) if judged == points else (False, judged)
+
+
+def context_size(n: int, growth: float, most: int | None = None) -> int:
     """How many of ``n`` finished runs (in the order they finished) a study model learns
     from: the largest of 1, 2, ... (each the last grown by ``growth``, by one at least)
-    that is at most ``n``; 0 for none. A function of ``n`` alone, so every process
-    reading the same study learns from the same runs, and a model is refit only when
-    the size steps up.
+    that is at most ``n`` (and at most ``most``, where given); 0 for none. A function of
+    ``n`` alone, so every process reading the same study learns from the same runs, and
+    a model is refit only when the size steps up: about log(n) / log(growth) times in
+    all, and never again once the size reaches ``most``.
 
     >>> [context_size(n, 1.25) for n in (0, 1, 4, 5, 6, 7, 9, 11, 12)]
     [0, 1, 4, 5, 5, 7, 9, 9, 12]
+    >>> context_size(500, 1.25), context_size(500, 1.25, most=100)
+    (454, 94)
     """
     k = 0
     while True:
         nxt = max(k + 1, math.ceil(k * growth))
-        if nxt > n:
+        if nxt > n or (most is not None and nxt > most):
             return k
         k = nxt

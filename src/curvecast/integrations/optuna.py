@@ -33,8 +33,8 @@ from ..decisions import (
     decide,
     diverged,
     dominated,
-    due,
     final_step,
+    forecast_due,
     incumbent,
 )
 from ..errors import InputError
@@ -77,12 +77,16 @@ class ForecastPruner(BasePruner):
     forecast (of a curve on a plateau just before it drops) must not end it. A trial
     that reports NaN or inf is pruned at once, as diverged.
 
-    Each judgement is recorded in the trial's user attribute ``"curvecast"`` (a
-    :class:`~curvecast.decisions.Decision`: ``step``, ``final_step``, ``median``,
+    Each stop and each warning is recorded in the trial's user attribute ``"curvecast"``
+    (a :class:`~curvecast.decisions.Decision`: ``step``, ``final_step``, ``median``,
     ``lower`` and ``upper`` of the 80% interval, ``prob_better``, ``expected_gain``,
     ``best_case``, ``incumbent``, ``stop``, ``reason``), for samplers, users, the report
-    and the dashboard. Asked again at a step already judged (a repeated report, which
-    Optuna ignores), the answer is the one recorded.
+    and the dashboard; so is every forecast made before any trial has completed (the
+    running trials' records then set the bar). A judgement to continue is not written
+    once a trial has completed: a storage write costs more than the rest of a call but
+    for the forecast, and no later judgement reads it. Asked again at a step already
+    judged (a repeated report, which Optuna ignores), the answer is the one recorded, or
+    the same judgement made again.
 
     The storage is the truth, as for Optuna's own pruners: every judgement is a function
     of what the storage holds, so a restarted worker, or another process on the same
@@ -90,10 +94,14 @@ class ForecastPruner(BasePruner):
     so far, the fitted study model) only saves reading and fitting again.
 
     Forecasts are refreshed when a trial's reported points have grown by ``growth``
-    (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...); between refreshes a report
+    (10% by default: at points 3, 4, ..., 10, 11, 13, 15, ...: a function of the points
+    alone, see :func:`~curvecast.decisions.forecast_due`); between refreshes a report
     only costs a check for divergence. The study model learns from the first completed
     trials (in the order they completed), as many as the largest of 1, 2, 3, ... (each
-    grown by ``context_growth``) that have completed.
+    grown by ``context_growth``, at most ``max_context``) that have completed: one model
+    of the study, refit about 20 times as the first 100 trials complete and never after,
+    its fits per step kept, so that a call with 500 completed trials costs what one with
+    100 does.
 
     Example:
 
@@ -139,6 +147,8 @@ class ForecastPruner(BasePruner):
         context_growth:
             Grow the completed trials the study model learns from by this factor (at
             least one trial). Default 1.25.
+        max_context:
+            The most completed trials the study model learns from. Default 100.
         forecaster:
             The per-curve forecaster that the study's completed trials correct. Default:
             :class:`~curvecast.LearnedForecaster`.
@@ -153,6 +163,7 @@ class ForecastPruner(BasePruner):
         n_warmup_steps: int = 0,
         growth: float = 1.1,
         context_growth: float = 1.25,
+        max_context: int = 100,
         forecaster: Forecaster | None = None,
     ) -> None:
         if not 0.0 < risk < 1.0:
@@ -166,7 +177,10 @@ class ForecastPruner(BasePruner):
         if growth < 1.0 or context_growth < 1.0:
             raise ValueError(f"growth factors must be at least 1, but got {growth=}, "
                              f"{context_growth=}.")
+        if max_context < 1:
+            raise ValueError(f"max_context must be at least 1, but got {max_context=}.")
         self._risk = risk
+        self._max_context = max_context
         self._min_gain = min_gain
         self._max_step = max_step
         self._n_warmup_steps = n_warmup_steps
@@ -214,23 +228,24 @@ class ForecastPruner(BasePruner):
         self._follow(study)
         if len(values) < MIN_POINTS:
             return self._early(study, trial)
-        forecast_at = (_points(trial, last) if last is not None and last.final_step is not None
-                       else 0)
-        if not due(len(values), forecast_at, self._growth):
+        now, before = forecast_due(len(values), self._growth, MIN_POINTS)
+        if not now:
             return False
         curve = trial_curve(trial, self._goal)
         if curve.status != "ok":  # an earlier NaN the objective went past
             return self._record(study, trial, replace(diverged(), step=step))
-        fc, final, bar = self._forecast(study, trial, curve)
-        if forecast_at:  # the previous judgement was a forecast: its record says
-            warned = last.reason == "warning"
-        else:  # an early one, or none: judged again from what the storage holds now
-            warned = self._hopeless_early(trial, curve.steps[-2] if len(curve) == MIN_POINTS
-                                          else None)
+        fc, final, bar, alone = self._forecast(study, trial, curve)
+        if before:  # the previous judgement was a forecast: a warning there is recorded
+            warned = (last is not None and last.reason == "warning"
+                      and last.step == int(curve.steps[before - 1]))
+        else:  # an early one: judged again from what the storage holds now
+            warned = self._hopeless_early(trial, curve.steps[-2])
         decision = decide(fc, curve.values, bar, self._risk, self._min_gain)
         decision = replace(confirm(decision, warned, self._risk), step=step,
                            final_step=final, incumbent=bar)
-        return self._record(study, trial, decision)
+        if decision.stop or decision.reason == "warning" or alone:
+            return self._record(study, trial, decision)
+        return False  # a judgement to continue, with a completed trial to beat: not written
 
     def _early(self, study: Study, trial: FrozenTrial) -> bool:
         """Too few points to forecast: stop the trial if it is dominated at this step.
@@ -279,8 +294,9 @@ class ForecastPruner(BasePruner):
         return self._dominated(trial, int(step)).stop
 
     def _forecast(self, study: Study, trial: FrozenTrial, curve: Curve
-                  ) -> tuple[Forecast, int, float | None]:
-        """The trial's forecast at the final step, the final step and the incumbent."""
+                  ) -> tuple[Forecast, int, float | None, bool]:
+        """The trial's forecast at the final step, the final step, the incumbent, and
+        whether no trial has completed yet (the running trials' records set the bar)."""
         self._read_finished(study)
         with self._lock:
             best, end = self._finished.best, self._finished.last_end
@@ -298,17 +314,17 @@ class ForecastPruner(BasePruner):
                         final_step=final if self._max_step is not None else None)
         with self._fit_lock:  # threads of one process share the study model's fits
             fc = model.forecast([curve], [final])
-        return fc, final, bar
+        return fc, final, bar, best is None
 
     def _study_model(self) -> StudyForecaster:
         """The study model, learning from the first completed trials (call with the lock)."""
         done = self._finished.ran_to_end
-        learned = done[:context_size(len(done), self._context_growth)]
+        learned = done[:context_size(len(done), self._context_growth, self._max_context)]
         key = tuple(f.number for f in learned)
         if key != self._context:
             self._context = key
-            self._model = StudyForecaster([f.curve for f in learned if f.curve is not None],
-                                          base=self._base)
+            self._model = StudyForecaster(base=self._base).fit(
+                [f.curve for f in learned if f.curve is not None])
         return self._model
 
     def _record(self, study: Study, trial: FrozenTrial, decision: Decision) -> bool:
@@ -331,7 +347,7 @@ class ForecastPruner(BasePruner):
         curve = trial_curve(trial, self._goal)
         if curve.status != "ok":
             return None
-        fc, final, _ = self._forecast(study, trial, curve)
+        fc, final, _, _ = self._forecast(study, trial, curve)
         if not bool(np.asarray(fc.valid).ravel()[0]):
             return None
         lower, upper = (float(np.ravel(b)[0]) for b in fc.interval(LEVEL, axis=0))
@@ -344,11 +360,6 @@ EARLY_CACHE = 256
 
 def _known(best: float | None) -> list[float]:
     return [] if best is None else [best]
-
-
-def _points(trial: FrozenTrial, decision: Decision) -> int:
-    """How many points the trial had when ``decision`` was made (at its step)."""
-    return sum(s <= decision.step for s in trial.intermediate_values)
 
 
 @dataclass(frozen=True)
