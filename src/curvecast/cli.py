@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # rich loads only when a command prints: --help stays instant
     from rich.console import Console
     from rich.table import Table
 
+ON_DUPLICATE = ("error", "last", "first", "mean")
+"""What --on-duplicate offers: io.ON_DUPLICATE, named here so that --help imports no pandas
+(tests/io/test_duplicates.py checks that they agree)."""
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
 
@@ -56,6 +59,10 @@ _method_option = click.option(
 _tag_option = click.option(
     "--tag", "--metric", "tag", default=None,
     help="The scalar to read: a TensorBoard tag, or an MLflow or W&B metric.")
+_duplicate_option = click.option(
+    "--on-duplicate", type=click.Choice(ON_DUPLICATE), default=None,
+    help="Two values at one step of a run: error, or keep the last, the first or their "
+         "mean [default: error; last for TensorBoard logs, MLflow and W&B runs].")
 _experiment_option = click.option(
     "--experiment", default=None, help="The MLflow experiment (name or id) to read.")
 
@@ -90,9 +97,10 @@ def cli(verbose: bool) -> None:
 @_experiment_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Input format [default: from the extension; a directory is TensorBoard].")
+@_duplicate_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def forecast(file, at, level, target, prob, goal, method, bound, tag, experiment, fmt,
-             as_json) -> None:
+             on_duplicate, as_json) -> None:
     """Forecast every run in FILE at step --at.
 
     FILE is a long-format CSV, JSON Lines or Parquet file (columns run, step, value;
@@ -105,7 +113,7 @@ def forecast(file, at, level, target, prob, goal, method, bound, tag, experiment
     from .runs import iter_forecast_runs
 
     curves = read_curves(file, goal=goal, tag=tag, fmt=fmt, bound=bound,
-                         experiment=experiment)
+                         experiment=experiment, on_duplicate=on_duplicate)
     rows = iter_forecast_runs(curves, at, level=level, target=target, prob=prob,
                               method=method, bound=bound)
     if as_json:
@@ -204,9 +212,10 @@ def _backtest_table(bt) -> Table:
               help="Network file of ensemble and study [default: the shipped one, trained on "
                    "TaskSet, NAS-Bench-NLP and LCDB]; benchmarks/models/combiner_minus_<data "
                    "set>.npz were trained without that data set, to score it out of sample.")
+@_duplicate_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def backtest(file, cutoffs, methods, goal, bound, tag, experiment, fmt, context, repeats, seed, progress,
-             model, as_json) -> None:
+def backtest(file, cutoffs, methods, goal, bound, tag, experiment, fmt, context, repeats, seed,
+             progress, model, on_duplicate, as_json) -> None:
     """Hide the end of every complete run in FILE, forecast it, and score the forecasts.
 
     Says so (IN SAMPLE; "in_sample" in the JSON) when the network of ensemble and study
@@ -224,7 +233,7 @@ def backtest(file, cutoffs, methods, goal, bound, tag, experiment, fmt, context,
     expanded = [n for m in _split(methods) for n in (list(FAMILIES) if m == "families" else [m])]
     names = list(dict.fromkeys(expanded))  # each method once, in the order asked
     curves = read_curves(file, goal=goal, tag=tag, fmt=fmt, bound=bound,
-                         experiment=experiment)
+                         experiment=experiment, on_duplicate=on_duplicate)
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("backtest", total=len(contexts) * len(cuts) * len(names))
         bt = run_backtest(curves, cuts, names, bound=bound, context=contexts, repeats=repeats,
@@ -283,9 +292,10 @@ def _replay_table(results) -> Table:
                    "objective that lets the sampler learn from pruned trials does. Best found "
                    "counts only trials that ran to their end.")
 @click.option("--progress", is_flag=True, help="Show progress on stderr.")
+@_duplicate_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def replay(file, trials, repeats, pruners, goal, tag, experiment, fmt, seed, pruned_value, progress,
-           as_json) -> None:
+def replay(file, trials, repeats, pruners, goal, tag, experiment, fmt, seed, pruned_value,
+           progress, on_duplicate, as_json) -> None:
     """Replay the runs in FILE as Optuna studies under each pruner: compute and regret."""
     from rich.console import Console
     from rich.progress import Progress
@@ -294,7 +304,8 @@ def replay(file, trials, repeats, pruners, goal, tag, experiment, fmt, seed, pru
     from .io import read_curves
 
     names = list(dict.fromkeys(_split(pruners)))
-    curves = list(read_curves(file, goal=goal, tag=tag, fmt=fmt, experiment=experiment))
+    curves = list(read_curves(file, goal=goal, tag=tag, fmt=fmt, experiment=experiment,
+                              on_duplicate=on_duplicate))
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("replay", total=len(names) * repeats)
         results = run_replay(curves, names, trials=trials, repeats=repeats, seed=seed,

@@ -30,11 +30,11 @@ from ..curve import CurveSet, check_bound, check_goal
 from ..errors import CurvecastError, InputError, UsageError
 from .jsonruns import read_jsonl
 from .mlflow import is_mlflow_store, read_mlflow
-from .tabular import read_csv, read_parquet, write_long
+from .tabular import ON_DUPLICATE, check_on_duplicate, read_csv, read_parquet, write_long
 from .tensorboard import read_tensorboard
 from .wandb import is_wandb_dir, read_wandb
 
-__all__ = ["FORMATS", "check_input", "read_curves", "write_long"]
+__all__ = ["FORMATS", "ON_DUPLICATE", "check_input", "read_curves", "write_long"]
 
 _EXTENSIONS = {
     ".csv": "csv", ".csv.gz": "csv",
@@ -104,6 +104,7 @@ def read_curves(
     fmt: str | None = None,
     bound: float | None = None,
     experiment: str | None = None,
+    on_duplicate: str | None = None,
 ) -> CurveSet:
     """Read every run in ``path`` as a validated :class:`~curvecast.curve.CurveSet`.
 
@@ -112,7 +113,10 @@ def read_curves(
     experiment (name or id); ``fmt`` (one of ``FORMATS``) overrides the guess from the
     extension. ``bound``, the metric's best attainable value if
     given: a value beyond it (below for 'min', above for 'max') is an error naming its
-    row (its run and step in a TensorBoard log).
+    row (its run and step in a TensorBoard log). ``on_duplicate``, what two values at one
+    step of a run become: 'error' (the default for files: the error names the run, the
+    rows and this option), 'last' (the default for TensorBoard logs, MLflow and W&B runs,
+    where a run restarted from a checkpoint logs a step again), 'first' or 'mean'.
 
     >>> cs = read_curves("runs.csv")  # doctest: +SKIP
     >>> cs = read_curves("logs/", tag="val/loss")  # doctest: +SKIP
@@ -137,13 +141,19 @@ def read_curves(
                          "file")
     if fmt not in ("tensorboard", "mlflow", "wandb") and p.is_dir():
         raise InputError(f"this is a directory, not a {fmt} file; give a file path", file=file)
+    if on_duplicate is not None:
+        check_on_duplicate(on_duplicate)
+        if fmt in ("mlflow", "wandb") and on_duplicate != "last":
+            raise UsageError(f"on_duplicate (--on-duplicate) {on_duplicate!r} does not apply "
+                             f"to {fmt} runs: their store keeps one value a step, the last")
+    dup = on_duplicate or "error"
     try:
         if fmt == "csv":
-            return read_csv(p, goal=goal, bound=bound)
+            return read_csv(p, goal=goal, bound=bound, on_duplicate=dup)
         if fmt == "parquet":
-            return read_parquet(p, goal=goal, bound=bound)
+            return read_parquet(p, goal=goal, bound=bound, on_duplicate=dup)
         if fmt == "jsonl":
-            return read_jsonl(p, goal=goal, bound=bound)
+            return read_jsonl(p, goal=goal, bound=bound, on_duplicate=dup)
         if fmt in ("mlflow", "wandb"):
             curves = (read_mlflow(file if uri else p, experiment=experiment, metric=tag,
                                   goal=goal) if fmt == "mlflow"
@@ -153,7 +163,7 @@ def read_curves(
         if p.is_dir():  # an event file that is a FIFO would hang the event reader
             for event_file in p.rglob("*tfevents*"):
                 check_input(event_file)
-        curves = read_tensorboard(p, goal=goal, tag=tag)
+        curves = read_tensorboard(p, goal=goal, tag=tag, on_duplicate=on_duplicate or "last")
         check_bound(bound, curves, source=file)  # no rows here: the run and step
         return curves
     except CurvecastError:

@@ -24,7 +24,14 @@ import pandas as pd
 
 from ..curve import CurveSet, check_goal
 from ..errors import InputError
-from .tabular import _build_long, _json_cells, _long_from_records, _run_name, utf8_error
+from .tabular import (
+    _build_long,
+    _json_cells,
+    _long_from_records,
+    _run_name,
+    check_on_duplicate,
+    utf8_error,
+)
 
 _RUN_KEYS = ("run", "steps", "values", "hp")
 
@@ -76,9 +83,10 @@ def _parse_line(line: str, n: int, file: str) -> Any:
     return obj
 
 
-def read_jsonl(path: str | os.PathLike, *, goal: str = "min",
-               bound: float | None = None) -> CurveSet:
-    """Read a JSON Lines file in either layout (see the module docstring).
+def read_jsonl(path: str | os.PathLike, *, goal: str = "min", bound: float | None = None,
+               on_duplicate: str = "error") -> CurveSet:
+    """Read a JSON Lines file in either layout (see the module docstring); two values at
+    one step of a run are an error or merged (``on_duplicate``: error, last, first, mean).
 
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "runs.jsonl")
@@ -88,15 +96,17 @@ def read_jsonl(path: str | os.PathLike, *, goal: str = "min",
     """
     file = str(path)
     goal = check_goal(goal)
+    on_duplicate = check_on_duplicate(on_duplicate)
     lines = _read_lines(path, file)
     first = lines[0][1]
     if "steps" in first and "values" in first:
-        return _runs_per_line(file, goal, lines, bound)
-    return _long_from_records(file, goal, [o for _, o in lines], [n for n, _ in lines], bound)
+        return _runs_per_line(file, goal, lines, bound, on_duplicate)
+    return _long_from_records(file, goal, [o for _, o in lines], [n for n, _ in lines], bound,
+                              on_duplicate)
 
 
 def _runs_per_line(file: str, goal: str, lines: list[tuple[int, Any]],
-                   bound: float | None = None) -> CurveSet:
+                   bound: float | None = None, on_duplicate: str = "error") -> CurveSet:
     seen: dict[str, int] = {}
     names: list[str] = []
     per_run: list[tuple[dict, dict]] = []
@@ -166,5 +176,6 @@ def _runs_per_line(file: str, goal: str, lines: list[tuple[int, Any]],
         file, goal, run, step, value, np.asarray(rows),
         missing={"run": np.zeros(len(run), dtype=bool), "step": sm, "value": vm},
         pos=np.asarray(pos), columns=("run", "steps", "values"), per_run=per_run, bound=bound,
+        on_duplicate=on_duplicate,
     )  # fmt: skip
 

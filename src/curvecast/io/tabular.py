@@ -38,6 +38,10 @@ from ..curve import Curve, CurveSet, beyond_bound, beyond_text, check_goal
 from ..errors import InputError, UsageError
 
 REQUIRED = ("run", "step", "value")
+ON_DUPLICATE = ("error", "last", "first", "mean")
+"""What a reader does with two values at one step of a run: refuse the file (naming the
+rows), keep the value that comes last or first in the file, or average them (a NaN
+among them makes the mean NaN: a diverged point stays diverged)."""
 HP_PREFIX = "hp."
 # Text that means "not a finite number" rather than "not a number at all".
 NONFINITE_WORDS = frozenset(
@@ -137,6 +141,7 @@ def _build_long(
     columns: Sequence[str] = REQUIRED,
     per_run: Sequence[tuple[dict, dict]] | None = None,
     bound: float | None = None,
+    on_duplicate: str = "error",
 ) -> CurveSet:
     """Validate long-format columns (vectorised) and group them into a CurveSet.
 
@@ -145,7 +150,9 @@ def _build_long(
     the null/blank masks where a null and NaN mean different things (Parquet, JSON).
     ``per_run`` gives (hp, meta) per run in order of first appearance instead of ``extra``.
     ``bound``: the best attainable value; a value beyond it is an error naming its row.
+    ``on_duplicate``: what two values at one step of a run become (:data:`ON_DUPLICATE`).
     """
+    on_duplicate = check_on_duplicate(on_duplicate)
     missing = missing or {}
     run_col, step_col, value_col = columns
 
@@ -218,34 +225,39 @@ def _build_long(
     same = (c[1:] == c[:-1]) & (s[1:] == s[:-1])
     if same.any():
         k = np.flatnonzero(same)
-        j = int(k[np.argmin(order[k + 1])])  # the repeat that comes first in the file
-        a, b = int(order[j]), int(order[j + 1])
-        if pos is None:
-            both = f"rows {rows[a]} and {rows[b]}"
-        else:
-            both = f"{step_col}[{pos[a]}] and {step_col}[{pos[b]}]"
-        if abs(s[j]) >= 2.0**53 and _distinct(step.iloc[a], step.iloc[b]):
-            # distinct in the file, one number in float64: above 2**53 not every
-            # integer is a float, and a reader of any float64 format sees one step
+        k = k[np.argsort(order[k + 1], kind="stable")]  # repeats in file order
+
+        def both(j: int) -> str:
+            a, b = int(order[j]), int(order[j + 1])
+            if pos is None:
+                return f"rows {rows[a]} and {rows[b]}"
+            return f"{step_col}[{pos[a]}] and {step_col}[{pos[b]}]"
+
+        for j in k[np.abs(s[k]) >= 2.0**53].tolist():
+            a, b = int(order[j]), int(order[j + 1])
+            if _distinct(step.iloc[a], step.iloc[b]):
+                # distinct in the file, one number in float64: above 2**53 not every
+                # integer is a float, and a reader of any float64 format sees one step
+                raise fail(
+                    f"steps {_text(step.iloc[a])} and {_text(step.iloc[b])} ({both(j)}) are "
+                    f"the same number in float64 ({s[j]:g}): steps beyond 2^53 (about "
+                    "9.0e15) are too large to be told apart; count them in larger units "
+                    "(thousands of tokens, say)",
+                    b, step_col, names[c[j]],
+                )  # fmt: skip
+        if on_duplicate == "error":
+            j = int(k[0])
             raise fail(
-                f"steps {_text(step.iloc[a])} and {_text(step.iloc[b])} ({both}) are the "
-                f"same number in float64 ({s[j]:g}): steps beyond 2^53 (about 9.0e15) are "
-                "too large to be told apart; count them in larger units (thousands of "
-                "tokens, say)",
-                b,
-                step_col,
-                names[c[j]],
-            )
-        raise fail(
-            f"step {s[j]:g} appears twice ({both}); keep one value per step "
-            "(average them or drop the repeat)",
-            b,
-            step_col,
-            names[c[j]],
-        )
+                f"step {s[j]:g} appears twice ({both(j)}); keep one value per step, or "
+                "choose which with --on-duplicate last|first|mean (on_duplicate=)",
+                int(order[j + 1]), step_col, names[c[j]],
+            )  # fmt: skip
 
     if per_run is None:
         per_run = _per_run_meta(extra, order, c, len(names), text_meta)
+    if same.any():
+        c, s, v = _merge_repeats(c, s, v, same, on_duplicate)
+        n = len(s)
     cuts = np.flatnonzero(np.diff(c)) + 1
     starts = np.concatenate(([0], cuts))
     ends = np.concatenate((cuts, [n]))
@@ -255,6 +267,40 @@ def _build_long(
         hp, meta = per_run[g]
         curves.append(_make_curve(file, names[g], s[a:b], v[a:b], goal, hp, meta))
     return CurveSet(curves, source=file)
+
+
+def check_on_duplicate(on_duplicate: str) -> str:
+    """``on_duplicate`` if it is one of :data:`ON_DUPLICATE`, else a UsageError.
+
+    >>> check_on_duplicate("mean")
+    'mean'
+    """
+    if on_duplicate not in ON_DUPLICATE:
+        raise UsageError(f"on_duplicate (--on-duplicate) must be one of "
+                         f"{', '.join(ON_DUPLICATE)}, not {on_duplicate!r}")
+    return on_duplicate
+
+
+def _merge_repeats(c: np.ndarray, s: np.ndarray, v: np.ndarray, same: np.ndarray,
+                   how: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One point per (run, step) of points sorted by run, step and file order; ``same[k]``
+    marks point k + 1 as a repeat of point k.
+
+    >>> c, s, v = np.zeros(3, int), np.array([1., 1., 2.]), np.array([4., 2., 7.])
+    >>> [_merge_repeats(c, s, v, np.array([True, False]), h)[2].tolist()
+    ...  for h in ("first", "last", "mean")]
+    [[4.0, 7.0], [2.0, 7.0], [3.0, 7.0]]
+    """
+    start = np.flatnonzero(np.concatenate(([True], ~same)))  # first point of each group
+    if how == "first":
+        pick = start
+    elif how == "last":
+        pick = np.concatenate((start[1:] - 1, [len(s) - 1]))
+    else:  # each value divided by its group's size first: no overflow near 1e308
+        count = np.diff(np.concatenate((start, [len(s)])))
+        with np.errstate(invalid="ignore"):  # inf + -inf is NaN: diverged
+            return c[start], s[start], np.add.reduceat(v / np.repeat(count, count), start)
+    return c[pick], s[pick], v[pick]
 
 
 def _make_curve(file: str, run: str, steps, values, goal: str, hp: dict, meta: dict) -> Curve:
@@ -429,6 +475,8 @@ def _read_csv_arrow(path: str | os.PathLike):
         run = pd.Series(pd.Categorical.from_codes(names.indices.to_numpy(),
                                                   names.dictionary.to_pylist()))
         step, value = (pd.Series(table[n].to_numpy()) for n in ("step", "value"))
+        if (np.abs(step.to_numpy()) >= 2.0**53).any():
+            return None  # steps the file tells apart and float64 may not: the text's call
         extra = [n for n in table.column_names if n not in REQUIRED]
         extra_df = table.select(extra).to_pandas() if extra else None
         rows = np.arange(1, table.num_rows + 1)
@@ -473,21 +521,25 @@ def _arrow_table(path: str | os.PathLike):
     return table
 
 
-def read_csv(path: str | os.PathLike, *, goal: str = "min",
-             bound: float | None = None) -> CurveSet:
-    """Read a long-format CSV (optionally .csv.gz) with columns run, step, value.
+def read_csv(path: str | os.PathLike, *, goal: str = "min", bound: float | None = None,
+             on_duplicate: str = "error") -> CurveSet:
+    """Read a long-format CSV (optionally .csv.gz) with columns run, step, value; two
+    values at one step of a run are an error or merged (``on_duplicate``, one of
+    :data:`ON_DUPLICATE`).
 
     >>> read_csv("runs.csv", goal="max")  # doctest: +SKIP
     CurveSet(12 runs, source='runs.csv')
     """
     file = str(path)
     goal = check_goal(goal)
+    on_duplicate = check_on_duplicate(on_duplicate)
     fast = _read_csv_arrow(path)
     if fast is not None:
         run, step, value, rows, extra = fast
         try:
             return _build_long(file, goal, run, step, value, rows, extra=extra, text_meta=True,
-                               bound=bound, missing=dict.fromkeys(REQUIRED, np.zeros(len(rows), bool)))
+                               bound=bound, on_duplicate=on_duplicate,
+                               missing=dict.fromkeys(REQUIRED, np.zeros(len(rows), bool)))
         except InputError:
             pass  # the text reader below words the error, quoting the cell as written
     df = read_csv_text(
@@ -500,13 +552,14 @@ def read_csv(path: str | os.PathLike, *, goal: str = "min",
     extra = df.drop(columns=list(REQUIRED))
     return _build_long(
         file, goal, df["run"], df["step"], df["value"], rows, extra=extra, text_meta=True,
-        bound=bound,
+        bound=bound, on_duplicate=on_duplicate,
     )
 
 
-def read_parquet(path: str | os.PathLike, *, goal: str = "min",
-                 bound: float | None = None) -> CurveSet:
-    """Read a long-format Parquet file with columns run, step, value.
+def read_parquet(path: str | os.PathLike, *, goal: str = "min", bound: float | None = None,
+                 on_duplicate: str = "error") -> CurveSet:
+    """Read a long-format Parquet file with columns run, step, value (``on_duplicate``:
+    as for :func:`read_csv`).
 
     >>> read_parquet("runs.parquet")  # doctest: +SKIP
     CurveSet(12 runs, source='runs.parquet')
@@ -516,6 +569,7 @@ def read_parquet(path: str | os.PathLike, *, goal: str = "min",
 
     file = str(path)
     goal = check_goal(goal)
+    on_duplicate = check_on_duplicate(on_duplicate)
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -549,7 +603,7 @@ def read_parquet(path: str | os.PathLike, *, goal: str = "min",
     rows = np.arange(1, table.num_rows + 1)
     return _build_long(
         file, goal, run, step, value, rows, missing={"run": rm, "step": sm, "value": vm},
-        extra=extra, bound=bound,
+        extra=extra, bound=bound, on_duplicate=on_duplicate,
     )  # fmt: skip
 
 
@@ -573,7 +627,7 @@ def _json_cells(items: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
 
 def _long_from_records(
     file: str, goal: str, records: Sequence[dict], lines: Sequence[int],
-    bound: float | None = None,
+    bound: float | None = None, on_duplicate: str = "error",
 ) -> CurveSet:
     """Build a CurveSet from long-format JSON objects (one per line)."""
     keys: dict[str, None] = {}
@@ -590,6 +644,7 @@ def _long_from_records(
     return _build_long(
         file, goal, run, step, value, np.asarray(lines),
         missing={"run": rm, "step": sm, "value": vm}, extra=extra, bound=bound,
+        on_duplicate=on_duplicate,
     )  # fmt: skip
 
 

@@ -7,10 +7,11 @@ may be left out only when the logs hold a single scalar tag. Both TF1-style
 Runs without the chosen tag (e.g. a root directory holding only hparams events)
 are skipped.
 
-A repeated step means the run was restarted from a checkpoint and logged that
-step again: the value written last is kept. This is the one exception to the
-"two values at one step is an error" rule. (TensorBoard itself also drops the
-events after a restart's SessionLog.START step; we keep its behaviour.)
+A repeated step usually means the run was restarted from a checkpoint and logged that
+step again: by default the value written last is kept (``on_duplicate='last'``), the one
+exception to the "two values at one step is an error" rule of the other formats;
+``on_duplicate`` 'first', 'mean' or 'error' choose otherwise. (TensorBoard itself also
+drops the events after a restart's SessionLog.START step; we keep its behaviour.)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..curve import CurveSet, check_goal
 from ..errors import InputError
-from .tabular import _make_curve
+from .tabular import _make_curve, _merge_repeats, check_on_duplicate
 
 EVENT_MARK = "tfevents"
 
@@ -61,13 +62,16 @@ def _is_scalar_tensor(acc: Any, tag: str) -> bool:
         return False
 
 
-def _points(acc: Any, tag: str, kind: str, file: str, run: str) -> tuple[list[int], list[float]]:
+def _points(acc: Any, tag: str, kind: str, file: str, run: str,
+            on_duplicate: str = "last") -> tuple[np.ndarray, np.ndarray]:
     from tensorboard.util import tensor_util
 
-    by_step: dict[int, float] = {}
+    steps: list[int] = []
+    values: list[float] = []
     if kind == "scalars":
         for ev in acc.Scalars(tag):
-            by_step[ev.step] = float(ev.value)  # later events overwrite: restart keeps last
+            steps.append(ev.step)
+            values.append(float(ev.value))
     else:
         for ev in acc.Tensors(tag):
             arr = tensor_util.make_ndarray(ev.tensor_proto)
@@ -77,15 +81,47 @@ def _points(acc: Any, tag: str, kind: str, file: str, run: str) -> tuple[list[in
                     f"{ev.step}, not one number; choose a scalar tag",
                     file=file, run=run,
                 )  # fmt: skip
-            by_step[ev.step] = float(arr.reshape(-1)[0])
-    steps = sorted(by_step)
-    return steps, [by_step[s] for s in steps]
+            steps.append(ev.step)
+            values.append(float(arr.reshape(-1)[0]))
+    return one_per_step(np.asarray(steps, float), np.asarray(values, float), on_duplicate,
+                        file=file, run=run, tag=tag)
+
+
+def one_per_step(steps: np.ndarray, values: np.ndarray, on_duplicate: str, *, file: str,
+                 run: str, tag: str) -> tuple[np.ndarray, np.ndarray]:
+    """The points of one run's events sorted by step, one per step (``on_duplicate``:
+    'last', 'first' or 'mean' of those logged at it, or 'error': an InputError naming the
+    run, the step and which events).
+
+    >>> one_per_step(np.array([1., 2., 1.]), np.array([5., 3., 4.]), "last",
+    ...              file="f", run="r", tag="loss")
+    (array([1., 2.]), array([4., 3.]))
+    """
+    order = np.argsort(steps, kind="stable")  # ties stay in the order they were logged
+    s, v = steps[order], values[order]
+    same = s[1:] == s[:-1]
+    if not same.any():
+        return s, v
+    if on_duplicate == "error":
+        k = np.flatnonzero(same)
+        j = int(k[np.argmin(order[k + 1])])
+        raise InputError(
+            f"step {s[j]:g} of tag {tag!r} is logged twice (events {order[j] + 1} and "
+            f"{order[j + 1] + 1}); choose which value to keep with --on-duplicate "
+            "last|first|mean (on_duplicate=; last, the default for TensorBoard logs, is "
+            "what a run restarted from a checkpoint wrote)",
+            file=file, run=run,
+        )  # fmt: skip
+    _, s, v = _merge_repeats(np.zeros(len(s), int), s, v, same, on_duplicate)
+    return s, v
 
 
 def read_tensorboard(
-    path: str | os.PathLike, *, goal: str = "min", tag: str | None = None
+    path: str | os.PathLike, *, goal: str = "min", tag: str | None = None,
+    on_duplicate: str = "last",
 ) -> CurveSet:
-    """Read one scalar tag from every run under a TensorBoard log directory.
+    """Read one scalar tag from every run under a TensorBoard log directory; a step logged
+    twice keeps its last value unless ``on_duplicate`` says otherwise (module docstring).
 
     >>> read_tensorboard("logs/", tag="val/loss")  # doctest: +SKIP
     CurveSet(8 runs, source='logs/')
@@ -94,6 +130,7 @@ def read_tensorboard(
 
     file = str(path)
     goal = check_goal(goal)
+    on_duplicate = check_on_duplicate(on_duplicate)
     root = Path(path)
     runs = _find_runs(root)
     if not runs:
@@ -138,10 +175,8 @@ def read_tensorboard(
     for name, where, acc, tags in loaded:
         if tag not in tags:
             continue
-        steps, values = _points(acc, tag, tags[tag], str(where), name)
-        if not steps:
+        steps, values = _points(acc, tag, tags[tag], str(where), name, on_duplicate)
+        if not steps.size:
             continue
-        curves.append(
-            _make_curve(str(where), name, np.asarray(steps, float), values, goal, {}, {"tag": tag})
-        )
+        curves.append(_make_curve(str(where), name, steps, values, goal, {}, {"tag": tag}))
     return CurveSet(curves, source=file)
