@@ -109,8 +109,8 @@ def test_bad_choice_and_mlflow(tmp_path):
 
 def test_tensorboard_keeps_last_by_default_and_obeys_the_option(tmp_path):
     pytest.importorskip("tensorboard")
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
     from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
     w = EventFileWriter(str(tmp_path / "r1"))
     for step, v in [(0, 3.0), (1, 2.0), (2, 1.5), (1, 2.5), (2, 1.0), (3, 0.5)]:  # a restart
