@@ -17,7 +17,8 @@ import torch
 from loops_data import EPOCHS, TARGET, digits
 
 # tests/ is on sys.path, and its folder datasets/ would pass for Hugging Face's datasets
-# library in transformers' (cached) check for it: import transformers without it.
+# library in transformers' (cached) check for it: check again without it, whoever
+# imported transformers first (the doctests of curvecast.integrations.transformers).
 _TESTS = Path(__file__).resolve().parents[1]
 _path = sys.path[:]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _TESTS]
@@ -25,6 +26,7 @@ try:
     from transformers import Trainer, TrainingArguments
     from transformers.utils.import_utils import is_datasets_available
 
+    is_datasets_available.cache_clear()
     is_datasets_available()
 finally:
     sys.path[:] = _path
