@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_retrain.py            # everything (about an hour)
     .venv/bin/python benchmarks/bench_retrain.py --speed    # the two timings only
     .venv/bin/python benchmarks/bench_retrain.py --sets wth --models ridge
+    .venv/bin/python benchmarks/bench_retrain.py --windows  # default's window, LOSO
 
 For each data set, target and model: every policy's error ratio and compute fraction
 against ``fixed``, the ``fixed@k`` ladder's error at the policy's compute (interpolated
@@ -23,9 +24,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 from curvecast.datasets import load_jena2020, load_noaa_wth
-from curvecast.retrain import ladder_error_at, run_retrain
+from curvecast.retrain import ladder_error_at, parse_duration, run_retrain, simulate
+from curvecast.retrain.cost import WINDOWS
+from curvecast.retrain.features import build_features
+from curvecast.retrain.policies import Policy
 
 RESULTS = Path(__file__).parent / "results"
 POLICIES = ["never", "adwin", "page_hinkley", "window", "oracle", "default", "default+window"]
@@ -99,25 +104,67 @@ def figure(name: str, rows: list[dict], tag: str) -> Path:
     return path
 
 
+class _FixedWindow(Policy):
+    """Retrain at every decision on ``multiple`` times the plain window."""
+
+    def __init__(self, multiple: float) -> None:
+        self.multiple, self.name = multiple, f"fixed x{multiple:g}"
+
+    def decide(self, view) -> int:
+        return round(self.multiple * self.ctx.window)
+
+
+def windows(sets: list[str]) -> None:
+    """default's starting window, leave-one-series-out: ``fixed`` on each candidate
+    multiple of the plain window (every decision, ridge); for each target, the multiple
+    with the lowest error ratio averaged over the other targets."""
+    ratios = {}
+    for name in sets:
+        loader, targets, every, horizon = SETS[name]
+        s = loader(targets)
+        step = s.step_seconds
+        E, H = s.steps(parse_duration(every)), s.steps(parse_duration(horizon))
+        W = s.steps(parse_duration("30d"))
+        for target in targets:
+            f = build_features(s.values[target], {}, s.times, step, H)
+            trs = simulate(f, "ridge", [_FixedWindow(m) for m in WINDOWS], every=E, horizon=H,
+                           window=W, times=s.times, step_seconds=step)
+            ratios[f"{name} {target}"] = [t.mae / trs[0].mae for t in trs]
+    print("| target | " + " | ".join(f"{m:g} x 30 d" for m in WINDOWS) + " | best of the others |")
+    print("|---|" + "---|" * (len(WINDOWS) + 1))
+    for key, r in ratios.items():
+        others = np.mean([v for k, v in ratios.items() if k != key], axis=0)
+        print(f"| {key} | " + " | ".join(f"{x:.4f}" for x in r)
+              + f" | {WINDOWS[int(np.argmin(others))]:g} |", flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--speed", action="store_true", help="only the two timings")
     ap.add_argument("--sets", default="jena,wth")
     ap.add_argument("--models", default="ridge,gbm")
     ap.add_argument("--no-speed", action="store_true", help="skip the two timings")
+    ap.add_argument("--targets", default=None, help="comma-separated: only these targets")
+    ap.add_argument("--windows", action="store_true",
+                    help="only default's starting window, leave-one-series-out")
     ap.add_argument("--jena-gbm-every", default="1h",
                     help="decisions of gbm on Jena (1h as the bars say; 6h is 6x cheaper)")
     a = ap.parse_args(argv)
+    if a.windows:
+        windows(a.sets.split(","))
+        return
     if not a.no_speed:
         print("| model | series | decisions | policy | seconds |\n|---|---|---|---|---|")
         for line in speed():
             print(line, flush=True)
     if a.speed:
         return
-    tag = a.models.replace(",", "_")
+    tag = a.models.replace(",", "_") + ("_" + a.targets.replace(",", "_").split(" ")[0] if a.targets else "")
     all_rows = []
     for name in a.sets.split(","):
         loader, targets, every, horizon = SETS[name]
+        if a.targets:
+            targets = [t for t in targets if t in a.targets.split(",")]
         s = loader(targets)
         rows = []
         for model in a.models.split(","):

@@ -13,7 +13,7 @@ import click
 
 from .cli_output import cell, make_console, new_table
 
-MODEL_NAMES = ("ridge", "gbm", "mlp")
+MODEL_NAMES = ("ridge", "gbm", "mlp", "lstm")
 """retrain.models.MODELS, kept here without importing it (tests/retrain checks they agree)."""
 
 

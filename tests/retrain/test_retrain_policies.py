@@ -109,3 +109,33 @@ def test_only_the_oracle_sees_the_future(wth):
             == after["default"].retrained[rows < half - 6]).all()
     assert (before["oracle"].retrained[early] == after["oracle"].retrained[early]).all()
     assert (before["oracle"].retrained[late] != after["oracle"].retrained[late]).any()
+
+
+@pytest.mark.slow  # 8 trainings of torch: 3 s alone, 30 s on a loaded 2-core machine
+def test_lstm_learns_the_weather(wth):
+    """The lstm extra: a small LSTM on 45 days of WTH beats persistence by far."""
+    from conftest import need_module
+
+    need_module("torch", "lstm")
+    n = 24 * 45
+    y = wth.values["WindSpeed"][:n]
+    f = build_features(y, {}, wth.times[:n], 3600, horizon=6)
+    (tr,) = simulate(f, "lstm", [make_policy("fixed@8")], every=6, horizon=6, window=720,
+                     times=wth.times[:n], step_seconds=3600)
+    persistence = np.nanmean(np.abs(f.D[tr.rows]))
+    assert tr.retrained.sum() == -(-len(tr.rows) // 8)
+    assert 0.5 * 720 * 8 * 8 < tr.compute <= tr.retrained.sum() * 720 * 8  # rows x epochs
+    assert tr.mae < 0.9 * persistence
+
+
+def test_lstm_without_torch_is_one_line(monkeypatch):
+    import importlib.util
+
+    from curvecast.errors import UsageError
+    from curvecast.retrain import make_model
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(UsageError, match=r"curvecast\[lstm\]"):
+        make_model("lstm")

@@ -18,7 +18,11 @@ the models it fits; the simulator also times it.
   rows on this machine, the difference between the 5-minute budget kept and missed.
 * ``mlp``: scikit-learn's MLPRegressor (one hidden layer of 32) on the anchor leads.
 
-(An ``lstm`` model behind a torch extra is not built yet.)
+* ``lstm``: a small PyTorch LSTM (extra ``lstm``: ``pip install 'curvecast[lstm]'``,
+  torch 2.13.0) over the series' recent past as a sequence: the target's value at each
+  lag of :func:`~curvecast.retrain.features.lag_rows`, oldest first, relative to the
+  last value (the ``change_*`` features read backwards), each step also given the other
+  features; the last hidden state maps to the anchor leads.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -36,7 +40,7 @@ import numpy as np
 
 from ..errors import UsageError
 
-MODELS = ("ridge", "gbm", "mlp")
+MODELS = ("ridge", "gbm", "mlp", "lstm")
 """The model names ``--model`` accepts."""
 TREE_ROWS = 1000
 """At most this many training rows for gbm and mlp (evenly strided, newest kept):
@@ -72,9 +76,11 @@ def stride_rows(n: int, limit: int = TREE_ROWS) -> np.ndarray:
 
 
 class Model:
-    """A forecaster of the next ``horizon`` changes; subclasses define fit and predict."""
+    """A forecaster of the next ``horizon`` changes; subclasses define fit and predict.
+    ``feature_names``: the columns of X (the simulator sets them before fitting)."""
 
     name = "model"
+    feature_names: list[str] | None = None
 
     def fit(self, X: np.ndarray, D: np.ndarray) -> int:
         """Learn from rows X (features) and D (targets per lead); return the work done."""
@@ -205,6 +211,88 @@ class MLPModel(Model):
         return _interpolate(out * self.ys_ + self.ym_, self.leads_, self.horizon_)
 
 
+class LSTMModel(Model):
+    """A small LSTM over the lag sequence (see the module docstring); ``hidden`` units,
+    ``epochs`` passes of Adam over at most :data:`TREE_ROWS` rows.
+
+    >>> import pytest; _ = pytest.importorskip("torch")
+    >>> rng = np.random.default_rng(0); X = rng.normal(size=(200, 3))
+    >>> m = LSTMModel(epochs=2); m.feature_names = ["change_1", "change_6", "day_sin1"]
+    >>> m.fit(X, np.c_[X[:, :1], X[:, 1:2]]), m.predict(X[:4]).shape
+    (400, (4, 2))
+    """
+
+    name = "lstm"
+
+    def __init__(self, hidden: int = 16, epochs: int = 8, batch: int = 256,
+                 learning_rate: float = 1e-2, seed: int = 0) -> None:
+        self.hidden, self.epochs, self.batch = hidden, epochs, batch
+        self.learning_rate, self.seed = learning_rate, seed
+
+    def _split(self, X: np.ndarray):
+        """(rows, steps, 1 + static) inputs: lag values oldest first, the rest repeated."""
+        import torch
+
+        Z = (X - self.mu_) / self.sd_
+        seq = Z[:, self.seq_]  # oldest lag first
+        seq = np.concatenate([seq, np.zeros((len(Z), 1))], axis=1)[:, :, None]  # now: 0
+        static = np.repeat(Z[:, None, self.static_], seq.shape[1], axis=1)
+        return torch.as_tensor(np.concatenate([seq, static], axis=2), dtype=torch.float32)
+
+    def fit(self, X: np.ndarray, D: np.ndarray) -> int:
+        import torch
+
+        names = self.feature_names or [f"x{i}" for i in range(X.shape[1])]
+        lags = [(int(n.split("_")[1]), i) for i, n in enumerate(names) if n.startswith("change_")]
+        self.seq_ = np.array([i for _, i in sorted(lags, reverse=True)], dtype=int)
+        self.static_ = np.array([i for i in range(X.shape[1]) if i not in set(self.seq_)], dtype=int)
+        rows = stride_rows(len(X))
+        self.horizon_ = D.shape[1]
+        self.leads_ = anchors(self.horizon_)
+        self.mu_, self.sd_ = _standardise(X[rows])
+        self.mu_[self.seq_] = 0.0  # lag values keep 0 as "the last value"
+        self.sd_[self.seq_] = float(np.std(X[rows][:, self.seq_])) or 1.0  # one scale
+        Y = D[rows][:, self.leads_ - 1]
+        self.ym_, self.ys_ = Y.mean(axis=0), Y.std(axis=0) + 1e-12
+        torch.manual_seed(self.seed)
+        torch.set_num_threads(1)
+        self.net_ = _LSTMNet(1 + len(self.static_), self.hidden, len(self.leads_))
+        opt = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
+        inp = self._split(X[rows])
+        out = torch.as_tensor((Y - self.ym_) / self.ys_, dtype=torch.float32)
+        gen = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.epochs):
+            for idx in torch.randperm(len(inp), generator=gen).split(self.batch):
+                opt.zero_grad()
+                loss = torch.nn.functional.mse_loss(self.net_(inp[idx]), out[idx])
+                loss.backward()
+                opt.step()
+        return len(rows) * self.epochs
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            out = self.net_(self._split(X)).numpy().astype(float)
+        return _interpolate(out * self.ys_ + self.ym_, self.leads_, self.horizon_)
+
+
+def _LSTMNet(inputs: int, hidden: int, outputs: int):
+    """An LSTM layer and a linear head on its last hidden state."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(inputs, hidden, batch_first=True)
+            self.head = torch.nn.Linear(hidden, outputs)
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0][:, -1])
+
+    return Net()
+
+
 def make_model(name: str) -> Model:
     """A fresh model by name (:data:`MODELS`).
 
@@ -213,7 +301,7 @@ def make_model(name: str) -> Model:
     >>> make_model("svm")
     Traceback (most recent call last):
     ...
-    curvecast.errors.UsageError: unknown model 'svm'; choose from ridge, gbm, mlp
+    curvecast.errors.UsageError: unknown model 'svm'; choose from ridge, gbm, mlp, lstm
     """
     if name == "ridge":
         return RidgeModel()
@@ -221,4 +309,10 @@ def make_model(name: str) -> Model:
         return GBMModel()
     if name == "mlp":
         return MLPModel()
+    if name == "lstm":
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise UsageError("the lstm model needs PyTorch: pip install 'curvecast[lstm]'")
+        return LSTMModel()
     raise UsageError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")

@@ -207,6 +207,7 @@ def simulate(feats: Features, model: str, policies: Sequence[Policy], *, every: 
             idx = lo + np.flatnonzero(ok)
             Xw, Dw = feats.X[idx], feats.D[idx]
         m = make_model(model)
+        m.feature_names = feats.names
         t0 = time.perf_counter()
         work = m.fit(Xw, Dw) if len(Xw) > 1 else 0
         return _Trained(m if len(Xw) > 1 else None, work, time.perf_counter() - t0)
