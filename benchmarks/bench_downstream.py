@@ -161,7 +161,7 @@ def verdict(ok: bool) -> str:
 
 def _label(r: dict) -> str:
     m = "auto: " + " / ".join(r["methods"]) if len(r["methods"]) > 1 else r["methods"][0]
-    return m + (f" + MMLU by {K_COD} difficulty clusters" if r["cod"] else "")
+    return m + (f" + MMLU by {K_COD} difficulty clusters" if r.get("cod") else "")
 
 
 def markdown(res: dict) -> str:
@@ -228,10 +228,15 @@ def write_section(text: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="replace the section in BENCHMARKS.md")
+    ap.add_argument("--from-json", action="store_true",
+                    help="redo the tables from benchmarks/results/downstream.json, no refit")
     args = ap.parse_args()
-    res = run()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(res, indent=1, default=float))
+    if args.from_json:
+        res = json.loads(RESULTS.read_text())
+    else:
+        res = run()
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(json.dumps(res, indent=1, default=float))
     text = markdown(res)
     print(text)
     if args.write:

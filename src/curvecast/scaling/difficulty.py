@@ -15,7 +15,7 @@ is forecast by its own flat link.
 >>> import numpy as np, pandas as pd
 >>> t = pd.DataFrame({"a": [.25, .3, .5], "b": [.25, .26, .24], "c": [.3, .4, .6]})
 >>> clusters(t, np.array([True, True, False]), ["a", "b", "c"], k=2, chance=0.25).tolist()
-[0, 1, 0]
+[1, 1, 0]
 """
 
 from __future__ import annotations

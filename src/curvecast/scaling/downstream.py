@@ -67,8 +67,16 @@ SHRINK = 0.05
 1 (a factor e in compute efficiency) costs as much as a 5-point residual."""
 FLOOR_Q = 0.05
 INNER_CUTS = 2
-"""Inner hold-outs: the largest 1 and 2 sizes of the small models (per group)."""
+"""Inner hold-outs: the largest 1 and 2 sizes of the small models (per group, where two
+smaller sizes remain to fit)."""
+INNER_KEEP = 2
+LATE = 0.5
+"""An inner hold-out scores a hidden model's checkpoints with at least half its tokens:
+more than its final row alone, which is one noisy point per metric."""
 N_DRAWS = 4000
+LSQ_LOSS = "linear"
+"""Plain least squares for the links: a robust loss (soft-L1) let a step at the 1.4B
+model's level win on Pythia's SciQ, the many early checkpoints counted as outliers."""
 TWO_STAGE = ("two-stage-sigmoid", "two-stage-exponential")
 DIRECT = ("direct-sigmoid", "direct-linear")
 METHODS = (*TWO_STAGE, *DIRECT)
@@ -163,7 +171,7 @@ def _design(groups: np.ndarray, levels: Sequence) -> np.ndarray:
 
 
 def _fit_link(link: Link, s, y, floor, G, w, theta0=None) -> np.ndarray:
-    """Least squares (soft-L1, scale 0.05) of ``link`` with per-group offsets in s
+    """Least squares of ``link`` with per-group offsets in s
     (columns of G), shrunk by ``SHRINK``; ``w`` multiplicity weights (a bootstrap)."""
     g = G.shape[1]
     sw = np.sqrt(w)
@@ -184,7 +192,7 @@ def _fit_link(link: Link, s, y, floor, G, w, theta0=None) -> np.ndarray:
     best = None
     for x0 in starts:
         x0 = np.clip(np.asarray(x0, float), lo + 1e-9, hi - 1e-9)
-        r = least_squares(resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.05,
+        r = least_squares(resid, x0, bounds=(lo, hi), loss=LSQ_LOSS, f_scale=0.05,
                           max_nfev=400 if theta0 is None else 100)
         if best is None or r.cost < best.cost:
             best = r
@@ -218,13 +226,14 @@ class MetricFit:
     drift_: float = 0.0
     logc_max_: dict = field(default_factory=dict)
     k: float = K_FLOPS
+    shift_: dict = field(default_factory=dict)
 
     def _scores(self, n, d, groups, loss_draws=None):
         """s for the rows: (m,) from the fit, or (B, m) from loss draws."""
         if self.method.startswith("two-stage"):
             L = loss_draws if loss_draws is not None else _loss_pred(self.losses, n, d, groups)
             return -L
-        return (np.log(self.k * n * d) - self.mu_) / self.sd_
+        return (_log_compute(n, d, groups, self.k, self.shift_) - self.mu_) / self.sd_
 
     def _beyond(self, n, d, groups) -> np.ndarray:
         top = np.array([self.logc_max_.get(g, max(self.logc_max_.values())) for g in groups])
@@ -305,8 +314,12 @@ def _fit_losses(n, d, loss, groups, law: str, n_boot: int, seed: int, drift: boo
         m = np.asarray(groups) == g
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScalingWarning)
-            out[g] = fit_law(law, {"n": n[m], "d": d[m]}, loss[m], n_boot=n_boot, seed=seed,
-                             drift=drift)
+            try:
+                out[g] = fit_law(law, {"n": n[m], "d": d[m]}, loss[m], n_boot=n_boot,
+                                 seed=seed, drift=drift)
+            except InputError as exc:
+                where = "" if g is None else f"group {g!r}: "
+                raise InputError(f"{where}the loss law: {exc.message}") from None
         for w in out[g].warnings_:
             log.info("loss law%s: %s", "" if g is None else f" of group {g!r}", w)
     return out
@@ -316,9 +329,17 @@ def _floor(chance: float, y: np.ndarray) -> float:
     return float(min(chance, np.quantile(y, FLOOR_Q)))
 
 
+def _log_compute(n, d, groups, k: float, shift: Mapping | None) -> np.ndarray:
+    """log C, plus each family's shared shift in log compute where one was fitted."""
+    out = np.log(k * np.asarray(n, float) * np.asarray(d, float))
+    if shift:
+        out = out + np.array([shift.get(g, 0.0) for g in groups])
+    return out
+
+
 def fit_metric(method: str, n, d, y, groups, *, chance: float = 0.0, loss=None,
                losses: dict | None = None, n_boot: int = N_BOOT, seed: int = 0,
-               k: float = K_FLOPS) -> MetricFit:
+               k: float = K_FLOPS, shift: Mapping | None = None) -> MetricFit:
     """Fit one metric's route ``method`` (one of :data:`METHODS`) to the small models'
     rows: parameters ``n``, tokens ``d``, accuracies ``y`` and ``groups`` (a label per
     row, None for one family); two-stage needs each row's observed ``loss`` and the
@@ -339,7 +360,8 @@ def fit_metric(method: str, n, d, y, groups, *, chance: float = 0.0, loss=None,
         raise UsageError(f"method {method!r} needs a loss column")
     floor = _floor(chance, y) if link.name != "linear" else 0.0
     levels = () if two else tuple(g for g in dict.fromkeys(groups) if g is not None)
-    logc = np.log(k * n * d)
+    raw = np.log(k * n * d)
+    logc = _log_compute(n, d, groups, k, None if two else shift)
     mu, sd = float(np.mean(logc)), max(float(np.std(logc)), 1e-6)
     s = -np.asarray(loss, float) if two else (logc - mu) / sd
     if link.name == "linear":
@@ -351,7 +373,8 @@ def fit_metric(method: str, n, d, y, groups, *, chance: float = 0.0, loss=None,
     G = _covariates(levels, groups, n, nmu, nsd)
     theta = _fit_link(link, s, y, floor, G, np.ones_like(y))
     fit = MetricFit(method, "", floor, theta, np.empty((0, len(theta))), np.zeros(1), levels,
-                    mu, sd, nmu, nsd, losses, 0.0, _max_logc(logc, groups), k)
+                    mu, sd, nmu, nsd, losses, 0.0, _max_logc(raw, groups), k,
+                    {} if two else dict(shift or {}))
     fit.resid_ = y - fit.predict(n, d, groups, loss=loss if two else None)
     rng = np.random.default_rng(seed)
     cluster = pd.factorize(pd.Series([f"{g}|{v:.6g}" for g, v in zip(groups, n, strict=True)]))[0]
@@ -434,15 +457,28 @@ class DownstreamResult:
                 "inner_errors": self.inner_errors}
 
 
-def _largest(n: np.ndarray, groups: list, top: int) -> np.ndarray:
-    """Rows of the models at the ``top`` largest distinct N of their group."""
+def _largest(n: np.ndarray, groups: list, top: int, keep: int = 0) -> np.ndarray:
+    """Rows of the models at the ``top`` largest distinct N of their group, in the groups
+    that keep at least ``keep`` smaller sizes."""
     out = np.zeros(len(n), bool)
     g_arr = np.array(groups, object)
     for g in dict.fromkeys(groups):
         m = g_arr == g
         sizes = np.unique(n[m])
-        out |= m & np.isin(n, sizes[::-1][:top])
+        if sizes.size >= top + keep:
+            out |= m & np.isin(n, sizes[::-1][:top])
     return out
+
+
+def _late(n: np.ndarray, d: np.ndarray, groups: list, rows: np.ndarray) -> np.ndarray:
+    """Of the rows ``rows``, those with at least ``LATE`` times the most tokens of their
+    model: its late checkpoints (a single-row model: that row)."""
+    top: dict = {}
+    for i in np.flatnonzero(rows):
+        key = (groups[i], n[i])
+        top[key] = max(top.get(key, 0.0), d[i])
+    return rows & np.array([rows[i] and d[i] >= LATE * top[(groups[i], n[i])]
+                            for i in range(len(n))], bool)
 
 
 def _finals(n: np.ndarray, d: np.ndarray, groups: list, rows: np.ndarray) -> np.ndarray:
@@ -479,28 +515,30 @@ def _stage_one(data: _Data, law: str, n_boot: int, seed: int, drift: bool):
     return _fit_losses(sub.n, sub.d, sub.loss, sub.groups, law, n_boot, seed, drift)
 
 
-def _fit_on(method, data: _Data, metric, chance, losses, n_boot, seed, k) -> MetricFit:
+def _fit_on(method, data: _Data, metric, chance, losses, n_boot, seed, k,
+            shift=None) -> MetricFit:
     y = data.y[metric]
     ok = np.isfinite(y) & (np.isfinite(data.loss) if method in TWO_STAGE else True)
     sub = data.take(ok)
     fit = fit_metric(method, sub.n, sub.d, sub.y[metric], sub.groups, chance=chance,
-                     loss=sub.loss, losses=losses, n_boot=n_boot, seed=seed, k=k)
+                     loss=sub.loss, losses=losses, n_boot=n_boot, seed=seed, k=k, shift=shift)
     fit.metric = metric
     return fit
 
 
-def _inner(data: _Data, metrics, methods, chance, law, seed, k) -> dict:
+def _inner(data: _Data, metrics, methods, chance, law, seed, k, pooled: bool) -> dict:
     """Errors and distances beyond the data of every method on the small models' own
     largest sizes (hidden in turn, 1 then 2 per group): {(metric, method): (e, dist)}."""
     out: dict = {(m, meth): ([], []) for m in metrics for meth in methods}
     for cut in range(1, INNER_CUTS + 1):
-        held = _largest(data.n, data.groups, cut)
+        held = _largest(data.n, data.groups, cut, INNER_KEEP)
         train = ~held
-        if not _enough(data.n[train], data.groups, train):
+        if not held.any() or not _enough(data.n[train], data.groups, train):
             break
         tr = data.take(train)
         losses = _stage_one(tr, law, 0, seed, drift=False)
-        te = data.take(_finals(data.n, data.d, data.groups, held))
+        shift = shared_shift(tr, metrics, chance, k) if pooled else None
+        te = data.take(_late(data.n, data.d, data.groups, held))
         for metric in metrics:
             ok = np.isfinite(te.y[metric])
             if not ok.any():
@@ -508,7 +546,8 @@ def _inner(data: _Data, metrics, methods, chance, law, seed, k) -> dict:
             t = te.take(ok)
             for meth in methods:
                 try:
-                    fit = _fit_on(meth, tr, metric, chance[metric], losses, 0, seed, k)
+                    fit = _fit_on(meth, tr, metric, chance[metric], losses, 0, seed, k,
+                                  shift)
                 except (ValueError, InputError) as exc:
                     log.info("inner fit of %s / %s failed: %s", metric, meth, exc)
                     continue
@@ -516,6 +555,55 @@ def _inner(data: _Data, metrics, methods, chance, law, seed, k) -> dict:
                 e.append(t.y[metric] - fit.predict(t.n, t.d, t.groups))
                 dist.append(fit._beyond(t.n, t.d, t.groups))
     return {key: (np.concatenate(e), np.concatenate(dd)) for key, (e, dd) in out.items() if e}
+
+
+def shared_shift(data: _Data, metrics, chance: Mapping[str, float], k: float) -> dict:
+    """Each family's shift in log compute, shared by every metric: one joint least-squares
+    fit of a sigmoid per metric (with its tilt in log N) in log C + shift, the shifts
+    shrunk to 0 by ``SHRINK``. A family that is more compute-efficient shows it on every
+    benchmark (Ruan et al. 2024's low-dimensional capabilities); per metric, the few
+    models of a family pin their offset down poorly. Returns {group: shift}.
+    """
+    levels = [g for g in dict.fromkeys(data.groups) if g is not None]
+    if not levels:
+        return {}
+    logc = np.log(k * data.n * data.d)
+    mu, sd = float(np.mean(logc)), max(float(np.std(logc)), 1e-6)
+    z, ln = (logc - mu) / sd, np.log(data.n)
+    zn = (ln - ln.mean()) / max(float(np.std(ln)), 1e-6)
+    G = _design(data.groups, levels)
+    link = LINKS["sigmoid"]
+    parts, starts, lo, hi = [], [], [], []
+    for m in metrics:
+        ok = np.isfinite(data.y[m])
+        if ok.sum() < 5:
+            continue
+        y = data.y[m][ok]
+        floor = _floor(chance[m], y)
+        th = _fit_link(link, z[ok], y, floor, zn[ok, None], np.ones(ok.sum()))
+        parts.append((ok, y, floor))
+        starts.append(th)
+        a, b = link.bounds(floor, z[ok])
+        lo += [*a, -20.0]
+        hi += [*b, 20.0]
+    if not parts:
+        return {}
+    p = len(starts[0])
+
+    def resid(theta):
+        o = theta[len(parts) * p:]
+        out = []
+        for j, (ok, y, floor) in enumerate(parts):
+            th = theta[j * p:(j + 1) * p]
+            s = z[ok] + G[ok] @ o + th[-1] * zn[ok]
+            out.append(link.f(th[None, :-1], s, floor)[0] - y)
+        return np.concatenate([*out, SHRINK * o])
+
+    x0 = np.concatenate([*starts, np.zeros(len(levels))])
+    lo, hi = np.r_[lo, np.full(len(levels), -20.0)], np.r_[hi, np.full(len(levels), 20.0)]
+    r = least_squares(resid, np.clip(x0, lo + 1e-9, hi - 1e-9), bounds=(lo, hi), loss=LSQ_LOSS,
+                      max_nfev=200)
+    return {g: float(v) * sd for g, v in zip(levels, r.x[len(parts) * p:], strict=True)}
 
 
 def _enough(n_train: np.ndarray, groups, train) -> bool:
@@ -630,7 +718,10 @@ def _forecast(table, train, test, n, d, metrics, loss, group, chance, methods, l
     if not _enough(tr.n, tr.groups, np.ones(len(tr.n), bool)) and len(np.unique(tr.n)) < 3:
         raise InputError("the models left to fit have fewer than 3 distinct sizes (--n); "
                          "hold out fewer (--holdout-top)")
-    inner = _inner(tr, metrics, methods, chance, law, seed, k) if len(methods) > 1 else {}
+    pooled = group is not None and len(metrics) > 1 and any(m in DIRECT for m in methods)
+    inner = (_inner(tr, metrics, methods, chance, law, seed, k, pooled) if len(methods) > 1
+             else {})
+    shift = shared_shift(tr, metrics, chance, k) if pooled else None
     losses = _stage_one(tr, law, n_boot, seed, drift=True)
     rng = np.random.default_rng(seed)
     loss_draws = (None if losses is None
@@ -640,7 +731,7 @@ def _forecast(table, train, test, n, d, metrics, loss, group, chance, methods, l
         errors[metric] = {meth: float(np.mean(np.abs(inner[(metric, meth)][0])))
                           for meth in methods if (metric, meth) in inner}
         best = min(errors[metric], key=errors[metric].get) if errors[metric] else methods[0]
-        fit = _fit_on(best, tr, metric, chance[metric], losses, n_boot, seed, k)
+        fit = _fit_on(best, tr, metric, chance[metric], losses, n_boot, seed, k, shift)
         if (metric, best) in inner:
             fit.drift_ = _drift(*inner[(metric, best)], fit.resid_)
         chosen[metric] = best
