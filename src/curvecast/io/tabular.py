@@ -83,6 +83,8 @@ def _to_float(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     n = len(raw)
     if pd.api.types.is_bool_dtype(raw.dtype):
         return np.full(n, np.nan), np.ones(n, dtype=bool)
+    if raw.dtype == np.float64:  # no copy
+        return raw.to_numpy(), np.zeros(n, dtype=bool)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         return raw.to_numpy(dtype=float, na_value=np.nan), np.zeros(n, dtype=bool)
     out = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan, copy=True)
@@ -121,6 +123,50 @@ def _distinct(a: Any, b: Any) -> bool:
         return _text(a) != _text(b)
 
 
+def give_back_memory() -> None:
+    """Return the memory freed so far to the system (glibc's malloc keeps freed blocks in
+    its heap, Arrow's pool its own): a reader calls it between its phases, so that the
+    next one reuses pages instead of adding to the peak. A no-op where neither applies.
+    """
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.malloc_trim  # glibc only
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
+
+
+class RowNumbers:
+    """Rows 1..n of a table, as ``rows[i]`` of an array would give them, without the array
+    (8 bytes a row).
+
+    >>> rows = RowNumbers(3)
+    >>> len(rows), rows[0], rows[2]
+    (3, 1, 3)
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return int(i) + 1
+
+
 def _first(mask: np.ndarray) -> int | None:
     idx = np.flatnonzero(mask)
     return int(idx[0]) if idx.size else None
@@ -132,7 +178,7 @@ def _build_long(
     run: pd.Series,
     step: pd.Series,
     value: pd.Series,
-    rows: np.ndarray,
+    rows: np.ndarray | RowNumbers,
     *,
     missing: dict[str, np.ndarray] | None = None,
     extra: pd.DataFrame | None = None,
@@ -220,8 +266,11 @@ def _build_long(
 
     # sort by run (first appearance), then step, then row: ties stay in file order
     n = len(steps)
-    order = np.lexsort((np.arange(n), steps, codes))
-    c, s, v = codes[order], steps[order], values[order]
+    if _in_order(codes, steps):  # the usual file: no sorted copies of its columns
+        order, c, s, v = np.arange(n), codes, steps, values
+    else:
+        order = np.lexsort((np.arange(n), steps, codes))
+        c, s, v = codes[order], steps[order], values[order]
     same = (c[1:] == c[:-1]) & (s[1:] == s[:-1])
     if same.any():
         k = np.flatnonzero(same)
@@ -255,6 +304,11 @@ def _build_long(
 
     if per_run is None:
         per_run = _per_run_meta(extra, order, c, len(names), text_meta)
+    # the columns as read are done with: free them before the curves are built (on a
+    # file of short runs they are ~90 bytes a row, the curves themselves ~80)
+    del codes, steps, values, order, step_text, value_text, nonfinite, negative
+    if n > 100_000:
+        give_back_memory()
     if same.any():
         c, s, v = _merge_repeats(c, s, v, same, on_duplicate)
         n = len(s)
@@ -279,6 +333,18 @@ def check_on_duplicate(on_duplicate: str) -> str:
         raise UsageError(f"on_duplicate (--on-duplicate) must be one of "
                          f"{', '.join(ON_DUPLICATE)}, not {on_duplicate!r}")
     return on_duplicate
+
+
+def _in_order(codes: np.ndarray, steps: np.ndarray) -> bool:
+    """Whether points are already sorted by run (first appearance) and then step.
+
+    >>> _in_order(np.array([0, 0, 1]), np.array([1., 2., 0.]))
+    True
+    """
+    if len(codes) < 2:
+        return True
+    same = codes[1:] == codes[:-1]
+    return bool(((codes[1:] > codes[:-1]) | (same & (steps[1:] >= steps[:-1]))).all())
 
 
 def _merge_repeats(c: np.ndarray, s: np.ndarray, v: np.ndarray, same: np.ndarray,
@@ -456,8 +522,8 @@ def _read_csv_arrow(path: str | os.PathLike):
     >>> p = os.path.join(tempfile.mkdtemp(), "runs.csv")
     >>> _ = open(p, "w").write("run,step,value\\na,0,1.0\\na,1,nan\\n")
     >>> run, step, value, rows, extra = _read_csv_arrow(p)
-    >>> list(run), step.tolist(), rows.tolist(), extra
-    (['a', 'a'], [0.0, 1.0], [1, 2], None)
+    >>> list(run), step.tolist(), len(rows), extra
+    (['a', 'a'], [0.0, 1.0], 2, None)
     >>> _ = open(p, "w").write("run,step,value\\n a,0,1.0\\n")  # padded: the text reader's
     >>> _read_csv_arrow(p) is None
     True
@@ -466,31 +532,40 @@ def _read_csv_arrow(path: str | os.PathLike):
 
     if not os.path.isfile(path):
         return None
+    pool = pa.system_memory_pool()  # malloc: what Arrow frees goes back (mimalloc keeps it)
     try:
-        table = _arrow_table(path)
+        table = _arrow_table(path, pool)
         if table is None:
             return None
         # run names as codes into one list of names: 4 bytes a row, not a string
-        names = table["run"].combine_chunks().dictionary_encode()
+        names = pc_encode(table["run"].combine_chunks(memory_pool=pool), pool)
         run = pd.Series(pd.Categorical.from_codes(names.indices.to_numpy(),
                                                   names.dictionary.to_pylist()))
         step, value = (pd.Series(table[n].to_numpy()) for n in ("step", "value"))
         if (np.abs(step.to_numpy()) >= 2.0**53).any():
             return None  # steps the file tells apart and float64 may not: the text's call
         extra = [n for n in table.column_names if n not in REQUIRED]
-        extra_df = table.select(extra).to_pandas() if extra else None
-        rows = np.arange(1, table.num_rows + 1)
+        extra_df = table.select(extra).to_pandas(memory_pool=pool) if extra else None
+        rows = RowNumbers(table.num_rows)
     except (pa.ArrowException, OSError, ValueError, UnicodeError):
         return None
-    finally:  # Arrow's pool keeps what it freed: give it back before the curves are built
+    finally:
         table = names = None
-        pa.default_memory_pool().release_unused()
+        give_back_memory()  # the parse's buffers: ~4x the file, now free
     return run, step, value, rows, extra_df
 
 
-def _arrow_table(path: str | os.PathLike):
-    """The CSV as an Arrow table (step, value float64, every other column text), or None
-    where the text reader might read it otherwise."""
+def pc_encode(array, pool):
+    """``array`` dictionary-encoded (indices into its distinct values, in order of first
+    appearance), allocated from ``pool``."""
+    import pyarrow.compute as pc
+
+    return pc.dictionary_encode(array, memory_pool=pool)
+
+
+def _arrow_table(path: str | os.PathLike, pool):
+    """The CSV as an Arrow table (step, value float64, every other column text) allocated
+    from ``pool``, or None where the text reader might read it otherwise."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
@@ -498,7 +573,8 @@ def _arrow_table(path: str | os.PathLike):
     # one thread: on a small machine no slower, and a third of the peak memory
     read = pcsv.ReadOptions(use_threads=False, block_size=1 << 22)
     with pcsv.open_csv(path, read_options=pcsv.ReadOptions(use_threads=False,
-                                                           block_size=1 << 16)) as head:
+                                                           block_size=1 << 16),
+                       memory_pool=pool) as head:
         names = head.schema.names
     if (len(set(names)) < len(names) or any(n != n.strip() or not n for n in names)
             or not set(REQUIRED) <= set(names)):
@@ -506,7 +582,7 @@ def _arrow_table(path: str | os.PathLike):
     types = {n: pa.float64() if n in ("step", "value") else pa.string() for n in names}
     table = pcsv.read_csv(path, read_options=read, convert_options=pcsv.ConvertOptions(
         column_types=types, null_values=[], strings_can_be_null=False,
-        quoted_strings_can_be_null=False))
+        quoted_strings_can_be_null=False), memory_pool=pool)
     if table.num_rows == 0 or table.column_names != names:
         return None
     for n in names:
@@ -515,8 +591,8 @@ def _arrow_table(path: str | os.PathLike):
         # the text reader skips spaces after a comma: a padded cell reads apart
         col = table[n]
         if (col.type != pa.string() or col.null_count
-                or pc.any(pc.starts_with(col, " ")).as_py()
-                or (n == "run" and pc.any(pc.equal(col, "")).as_py())):
+                or pc.any(pc.starts_with(col, " ", memory_pool=pool)).as_py()
+                or (n == "run" and pc.any(pc.equal(col, "", memory_pool=pool)).as_py())):
             return None
     return table
 
@@ -548,7 +624,7 @@ def read_csv(path: str | os.PathLike, *, goal: str = "min", bound: float | None 
     _check_columns(file, df.columns)
     if len(df) == 0:
         raise _empty(file)
-    rows = np.arange(1, len(df) + 1)
+    rows = RowNumbers(len(df))
     extra = df.drop(columns=list(REQUIRED))
     return _build_long(
         file, goal, df["run"], df["step"], df["value"], rows, extra=extra, text_meta=True,
