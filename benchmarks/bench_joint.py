@@ -51,6 +51,9 @@ RESULTS = Path("benchmarks/results/joint.json")
 MODELS = "benchmarks/models/combiner_minus_{}.npz"
 BASELINES = ("last", "mean_last", *FAMILIES)
 """What bar 2 compares with: the best of these, picked in hindsight per cutoff."""
+PER_CURVE = BASELINES[1:]
+"""Scored at K = 0 only: they answer the same at K = 50, on 50 fewer runs (the last value
+is scored at every K: bar 3 compares with it on the same runs)."""
 
 
 def sources() -> dict:
@@ -91,8 +94,8 @@ def run(names: list[str], methods: list[str], runs: int, repeats: int, path: Pat
         rows = []
         # methods that cannot learn from a study score only K = 0 (at K = 50 they
         # answer the same, on 50 fewer runs)
-        for ks, ms in ((contexts, [m for m in methods if m not in BASELINES]),
-                       ([0], [m for m in methods if m in BASELINES])):
+        for ks, ms in ((contexts, [m for m in methods if m not in PER_CURVE]),
+                       ([0], [m for m in methods if m in PER_CURVE])):
             if ms:
                 bt = backtest(curves, CUTOFFS, ms, bound=bound, context=ks, repeats=repeats,
                               model=model)
@@ -114,8 +117,7 @@ def bars(entry: dict, method: str) -> list[dict]:
     out = []
     for cut in CUTOFFS:
         for k in CONTEXTS:
-            me, last = at.get((method, cut, k)), at.get(("last", cut, k)) or at.get(
-                ("last", cut, 0))
+            me, last = at.get((method, cut, k)), at.get(("last", cut, k))
             if me is None or last is None:
                 continue
             base = [at[(m, cut, 0)] for m in BASELINES if (m, cut, 0) in at]
@@ -181,6 +183,65 @@ def table(store: dict, methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def speed(method: str, context: int = 500, queries: int = 1000, seed: int = 0) -> list[str]:
+    """Bar 6: curves/s with no context (whole process, the command line), forecasts/s
+    with ``context`` finished runs, and the time to forecast one run again after it got
+    one more point, against the per-curve default in the same run."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from curvecast.api import make_forecaster
+    from curvecast.io import write_long
+
+    task = TASKSET_TASKS[2]
+    runs = [c for c in load_taskset(task) if c.status == "ok"]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(runs))
+    ctx = [runs[i] for i in order[:context]]
+    test = [runs[order[(context + i) % len(runs)]] for i in range(queries)]
+    heads = [c.head(int(rng.integers(round(0.1 * len(c)), round(0.9 * len(c))))) for c in test]
+    at = [test[0].steps[-1]]
+    model = MODELS.format(task.removeprefix("FixedTextRNNClassification_imdb_"))
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:  # no context: the whole process
+        path = f"{tmp}/heads.csv"
+        write_long([c.head(round(0.2 * len(c))) for c in runs[:1000]], path)
+        for m in ("ensemble", method):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "curvecast", "forecast", path, "--method", m,
+                            "--at", str(at[0]), "--json"], check=True, capture_output=True)
+            dt = time.perf_counter() - t0
+            lines.append(f"no context, whole process, {m}: {1000 / dt:.0f} curves/s "
+                         f"({dt:.2f} s for 1,000)")
+    out = {}
+    for m in ("study", method):
+        f = make_forecaster(m, model=model).fit(ctx)
+        t0 = time.perf_counter()
+        _ = f.forecast(heads, at).median
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _ = f.forecast(heads, at).median
+        warm = time.perf_counter() - t0
+        # one run gets one more point: forecast it again, alone (the pruner's call);
+        # warm: other runs were forecast from that step already (cached model)
+        one = []
+        for c in test[:40]:
+            k = round(0.3 * len(c))
+            f.forecast([c.head(k)], at)
+            t0 = time.perf_counter()
+            _ = f.forecast([c.head(k + 1)], at).median
+            one.append(time.perf_counter() - t0)
+        out[m] = (cold, warm, float(np.median(one)))
+        n = len(heads)
+        lines.append(f"{m}, {context} finished runs in context, {n} runs at "
+                     f"{len({h.steps[-1] for h in heads})} steps: cold {n / cold:.0f}/s, "
+                     f"warm {n / warm:.0f}/s; one more point, forecast again: median "
+                     f"{1e3 * out[m][2]:.1f} ms")
+    lines.append(f"ratio {method}/study forecasts/s cold: {out['study'][0] / out[method][0]:.2f}x")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="comma-separated source name prefixes")
@@ -191,8 +252,13 @@ def main() -> None:
     ap.add_argument("--table", action="store_true", help="only print the bars from --json")
     ap.add_argument("--bars", default="default", help="methods whose bars are printed")
     ap.add_argument("--json", default=str(RESULTS))
+    ap.add_argument("--speed", default=None, metavar="METHOD",
+                    help="only bar 6 (speed) for METHOD")
     args = ap.parse_args()
     path = Path(args.json)
+    if args.speed:
+        print("\n".join(speed(args.speed)))
+        return
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if not args.table:
         methods = []

@@ -105,3 +105,16 @@ def test_backtest_with_context_beats_the_per_curve_forecast():
     by = {(r.method, r.context): r for r in bt.results}
     assert by["joint", 0].medae == pytest.approx(by["last", 0].medae)
     assert by["joint", 20].medae < 0.5 * by["last", 20].medae
+
+
+def test_a_run_at_a_fixed_point_keeps_its_last_value_as_median():
+    runs = [Curve("stuck", X[:12], np.full(12, -21.0), "max"),
+            Curve("moving", X[:12], -21 + 0.5 * np.log(X[:12]), "max")]
+    base = make_forecaster("ensemble").forecast(runs, [40])
+    fc = JointForecaster().forecast(runs, [40])
+    assert fc.median[0, 0] == pytest.approx(-21.0, abs=1e-12)
+    np.testing.assert_allclose(fc.quantiles(QS)[1], base.quantiles(QS)[1])
+    # the spread stays: the 90% interval is as wide as the per-curve one
+    lo, hi = fc.interval(0.9, axis=0)[:, 0, 0]
+    blo, bhi = base.interval(0.9, axis=0)[:, 0, 0]
+    assert hi - lo == pytest.approx(bhi - blo, rel=0.05)

@@ -9,7 +9,8 @@ forecast expects, numeric hyperparameters) to the per-curve forecast's error, le
 the finished runs, corrects the forecast (Baker et al. 2017 regress finals on such
 features; here on the error of a per-curve forecast, so that with little to learn the
 answer stays the per-curve one). The regression is kernel ridge (an RBF plus a linear
-kernel); its lengthscale and ridge, including "no correction at all", are chosen by the
+kernel and a constant); its lengthscale and ridge, including "no correction at all",
+are chosen by the
 closed-form leave-one-out error on the finished runs. The predictive distribution is
 conformal: the leave-one-out errors of the finished runs, scaled by each run's own
 per-curve spread, are its quantiles (Vovk et al. 2017; Papadopoulos et al. 2008's
@@ -48,11 +49,17 @@ RIDGES = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 """Ridge penalties tried (relative to the kernel's unit diagonal); 'none' is also tried."""
 LINEAR = 0.3
 """Weight of the linear kernel beside the RBF one."""
+OFFSET = 1.0
+"""Variance of a constant beside them: a bias the per-curve forecast has on every run
+of this study (it did not know the task) is learned as such."""
 REF_POINTS = 3
 """Points averaged for a run's level now."""
 OUTSIDE = 0.25
 """A run whose state lies beyond the finished runs' range by more than this fraction of
 it is unlike all of them: it keeps its per-curve forecast."""
+MARGIN = 1.0
+"""How far beyond the finished runs' outcomes (study space: about one 10-90% range near
+the centre, a factor e far out) the study's answer may go."""
 CACHE = 128
 """Fitted study models kept (one per step seen and steps asked)."""
 SPREAD = np.array([0.1, 0.5, 0.9])
@@ -103,7 +110,7 @@ class JointForecaster(Forecaster):
     def forecast(self, curves: Sequence[Curve], at) -> Forecast:
         x = steps_array(at)
         curves = list(curves)
-        fc = self.base.forecast(curves, x)
+        fc = _per_curve(self.base, curves, x)
         if len(self.context_) < MIN_CONTEXT or not curves:
             return fc
         context = [c for c in self.context_ if c.goal == curves[0].goal]
@@ -133,6 +140,30 @@ class JointForecaster(Forecaster):
                 self._models.popitem(last=False)
         self._models.move_to_end(key)
         return self._models[key]
+
+
+def _per_curve(base: Forecaster, curves: list[Curve], x: np.ndarray) -> Forecast:
+    """The per-curve forecast, whose median stays at the last value for a run whose
+    last FLAT_POINTS values are identical: it sits at a fixed point (a return of -21 in
+    Pong, chance-level accuracy, a metric's floor). A fitted curve there still drifts by
+    1e-6, and the last value, exact for most such runs, would beat it on every one.
+    Only the median moves: the spread, and so the chance of taking off, stay."""
+    fc = base.forecast(curves, x)
+    flat = [i for i, c in enumerate(curves) if fc.valid[i] and len(c) >= FLAT_POINTS
+            and np.ptp(c.values[-FLAT_POINTS:]) == 0]
+    if not flat:
+        return fc
+    last = np.array([curves[i].values[-1] for i in flat])
+    ahead = x[None, :] > np.array([curves[i].steps[-1] for i in flat])[:, None]
+    shift = np.where(ahead, last[:, None] - fc.median[flat], 0.0)
+    loc = fc.loc.copy()
+    loc[flat] += shift[..., None]
+    return Forecast(fc.x, loc, fc.scale, fc.df, fc.weights, fc.goal, fc.runs, fc.lower,
+                    fc.upper)
+
+
+FLAT_POINTS = 5
+"""Identical last values that mark a run at a fixed point (see _per_curve)."""
 
 
 @dataclass
@@ -181,7 +212,8 @@ class _JointModel:
     lo: np.ndarray
     hi: np.ndarray
     F: np.ndarray  # standardised features of the finished runs (n, D)
-    groups: list  # (cols, rows of F, lengthscale, dual coefficients (n_g, C) or None, errors (M, C))
+    groups: list  # (cols, rows of F, lengthscale, dual coefficients or None, errors (M, C),
+    # bandwidths (C,), limits of the outcomes and spreads in study space)
 
     @classmethod
     def fit(cls, context: list[Curve], s: float, x: np.ndarray, base: Forecaster):
@@ -199,7 +231,7 @@ class _JointModel:
         counts = reach.sum(axis=0)
         if counts.max() < MIN_CONTEXT:
             return None
-        fc = base.forecast(heads, x)
+        fc = _per_curve(base, heads, x)
         if fc.valid.sum() < MIN_CONTEXT:
             return None
         good = np.flatnonzero(fc.valid)
@@ -232,8 +264,10 @@ class _JointModel:
                 by_mask.setdefault(reach[:, j].tobytes(), []).append(j)
         for js in by_mask.values():
             rows = np.flatnonzero(reach[:, js[0]])
-            groups.append((ahead[js], rows, *_ridge(F[rows], R[np.ix_(rows, js)],
-                                                    scale[np.ix_(rows, js)])))
+            Tt, d = space.to_T(truth[np.ix_(rows, js)]), scale[np.ix_(rows, js)]
+            limits = (Tt.min(axis=0) - MARGIN, Tt.max(axis=0) + MARGIN,
+                      d.min(axis=0), d.max(axis=0))
+            groups.append((ahead[js], rows, *_ridge(F[rows], R[np.ix_(rows, js)], d), limits))
         return cls(space, ref, keys, hp_log, keep, mean, std, F.min(axis=0), F.max(axis=0),
                    F, groups)
 
@@ -249,12 +283,14 @@ class _JointModel:
         F = np.clip(np.nan_to_num(F[like], nan=0.0, posinf=0.0, neginf=0.0), self.lo, self.hi)
         q = q[like]
         cols_all, loc_all, scale_all = [], [], []
-        for cols, rows, ell, alpha, errors, width in self.groups:
+        for cols, rows, ell, alpha, errors, width, (t_lo, t_hi, d_lo, d_hi) in self.groups:
             Tq = self.space.to_T(q[:, cols])
             corr = 0.0 if alpha is None else _kernel(F, self.F[rows], ell) @ alpha
-            centre = Tq[..., 1] + corr  # (n, C)
-            d = _scale(Tq)
-            locT = centre[..., None] + d[..., None] * errors.T[None]  # (n, C, M)
+            # within the finished runs' outcomes (and spreads): the study knows no more
+            centre = np.clip(Tq[..., 1] + corr, t_lo, t_hi)  # (n, C)
+            d = np.clip(_scale(Tq), d_lo, d_hi)
+            locT = np.clip(centre[..., None] + d[..., None] * errors.T[None],
+                           t_lo[:, None] - MARGIN, t_hi[:, None] + MARGIN)  # (n, C, M)
             cols_all.append(cols)
             loc_all.append(self.space.from_T(locT))
             scale_all.append(self.space.slope(locT) * d[..., None] * width[None, :, None])
@@ -294,7 +330,7 @@ def _scale(Tq: np.ndarray) -> np.ndarray:
 def _kernel(A: np.ndarray, B: np.ndarray, ell: float) -> np.ndarray:
     D = max(A.shape[1], 1)
     d2 = ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=2)
-    return np.exp(-d2 / (2 * ell**2 * D)) + LINEAR * (A @ B.T) / D
+    return np.exp(-d2 / (2 * ell**2 * D)) + LINEAR * (A @ B.T) / D + OFFSET
 
 
 def _ridge(F: np.ndarray, R: np.ndarray, d: np.ndarray):
