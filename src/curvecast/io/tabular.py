@@ -138,7 +138,7 @@ def give_back_memory() -> None:
     if _LIBC is None:
         try:
             _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _LIBC.malloc_trim  # glibc only
+            _LIBC = _LIBC if hasattr(_LIBC, "malloc_trim") else False  # glibc only
         except (OSError, AttributeError):
             _LIBC = False
     if _LIBC:
@@ -306,7 +306,8 @@ def _build_long(
         per_run = _per_run_meta(extra, order, c, len(names), text_meta)
     # the columns as read are done with: free them before the curves are built (on a
     # file of short runs they are ~90 bytes a row, the curves themselves ~80)
-    del codes, steps, values, order, step_text, value_text, nonfinite, negative
+    del codes, steps, values, step_text, value_text, nonfinite, negative
+    order = None
     if n > 100_000:
         give_back_memory()
     if same.any():
