@@ -1,7 +1,11 @@
 """Pick a law by the study's own rolling-origin refits: for each candidate (a law, with or
-without a prior), refit without the largest 1, 2, ... sizes of N and predict them; the
-candidate with the lowest mean relative error on those is chosen. Only the study's own
-points are used, so the choice can be made before any larger run exists.
+without a prior), refit without the largest 1, 2, ... sizes of N and predict them. The
+choice follows the one-standard-error rule (Breiman et al. 1984, sec. 3.4.3; Hastie et al.
+2009, sec. 7.10): the most constrained candidate whose mean relative error is within one
+standard error of the best one's -- a prior constrains more than none, and fewer
+parameters more than more -- since a few rolling origins tell close candidates apart
+poorly. Only the study's own points are used, so the choice can be made before any
+larger run exists.
 
 >>> import numpy as np
 >>> n = np.geomspace(1e7, 1e9, 6).repeat(3); d = n * np.tile([5.0, 20.0, 80.0], 6)
@@ -35,6 +39,13 @@ def rolling_error(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prior=No
                   cuts: int = CUTS) -> float:
     """Mean relative error of refits without the largest 1..``cuts`` values of N (or x)
     on the runs they leave out; nan when too few sizes are left to fit."""
+    e = rolling_errors(law, X, y, prior, cuts)
+    return float(e.mean()) if e.size else float("nan")
+
+
+def rolling_errors(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prior=None,
+                   cuts: int = CUTS) -> np.ndarray:
+    """Each left-out run's relative error (see ``rolling_error``); empty when none."""
     spec = get_law(law) if isinstance(law, str) else law
     key = np.asarray(X["n"] if "n" in X else X["x"], float)
     errors = []
@@ -52,17 +63,25 @@ def rolling_error(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prior=No
             break
         pred = spec.predict(fit.theta_, Xh)
         errors.append(np.abs(pred - y[~train]) / y[~train])
-    return float(np.mean(np.concatenate(errors))) if errors else float("nan")
+    return np.concatenate(errors) if errors else np.empty(0)
 
 
 def choose_law(candidates: Sequence[tuple[str, object]], X: Mapping[str, np.ndarray], y,
                cuts: int = CUTS) -> tuple[str, dict[str, float]]:
-    """The label ('law' or 'law+prior') of the candidate with the lowest rolling-origin
-    error, and every candidate's error (nan: could not be scored; the first candidate
-    wins when none could)."""
+    """The label ('law' or 'law+prior') of the candidate the one-standard-error rule picks
+    (see the module docstring), and every candidate's mean rolling-origin error (nan:
+    could not be scored; the first candidate wins when none could)."""
     y = np.asarray(y, float)
-    scores = {label(law, prior): rolling_error(law, X, y, prior, cuts)
+    errors = {label(law, prior): rolling_errors(law, X, y, prior, cuts)
               for law, prior in candidates}
+    scores = {k: float(e.mean()) if e.size else float("nan") for k, e in errors.items()}
     finite = {k: v for k, v in scores.items() if np.isfinite(v)}
-    best = min(finite, key=finite.get) if finite else label(*candidates[0])
-    return best, scores
+    if not finite:
+        return label(*candidates[0]), scores
+    best = min(finite, key=finite.get)
+    e = errors[best]
+    se = float(e.std(ddof=1) / np.sqrt(e.size)) if e.size > 1 else 0.0
+    order = sorted(((prior is None, get_law(law).n_params, i, label(law, prior))
+                    for i, (law, prior) in enumerate(candidates)))
+    within = [lab for *_, lab in order if lab in finite and finite[lab] <= finite[best] + se]
+    return within[0], scores
