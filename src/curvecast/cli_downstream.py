@@ -100,14 +100,24 @@ def downstream(file, n_col, d_col, loss_col, metrics, group_col, chance, holdout
             shown = [aggregate]
         write_report(downstream_report(table, result, n=n_col, d=d_col, metrics=shown,
                                        group=group_col, source=str(file)), html)
+    _note_methods(result)
     if as_json:
         out = result.to_dict()
-        click.echo(json.dumps({k: out[k] for k in ("points", "mean_abs_error", "coverage")}
-                              | {"level": level, "methods": result.methods}, indent=2))
+        click.echo(json.dumps({k: out[k] for k in ("points", "mean_abs_error", "coverage")},
+                              indent=2))
         return
     _table(result, level)
     if html is not None:
         click.echo(f"downstream report: {html.resolve()}")
+
+
+def _note_methods(result) -> None:
+    """The route each metric took and why (stderr: the JSON's schema is fixed)."""
+    for metric, method in result.methods.items():
+        errs = result.inner_errors.get(metric, {})
+        why = (" (inner held-out MAE: " + ", ".join(f"{k} {v:.4f}" for k, v in errs.items())
+               + ")") if errs else ""
+        click.echo(f"note: {metric}: {method}{why}", err=True)
 
 
 def _table(result, level: float) -> None:
