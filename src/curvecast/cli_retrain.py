@@ -38,11 +38,11 @@ def _names(text: str, what: str) -> list[str]:
               help=f"Comma-separated models: {', '.join(MODEL_NAMES)}.")
 @click.option("--policy", "policies", default="default", show_default=True,
               help="Comma-separated policies: fixed, fixed@K, never, adwin, page_hinkley, "
-                   "window, default, default+window. fixed and fixed@2 ... fixed@32 are "
-                   "always reported.")
+                   "window, default, default+window, oracle (hindsight: a floor, not a "
+                   "policy to deploy). fixed and fixed@2 ... fixed@32 are always reported.")
 @click.option("--cost", type=float, default=None,
-              help="Cost of one retraining for 'default', in units of one forecast's mean "
-                   "absolute error [default: 0.005].")
+              help="Cost of one retraining for 'default' and 'oracle', in units of one "
+                   "forecast's mean absolute error [default: 0.02].")
 @click.option("--sentinel", "sentinels", type=float, multiple=True,
               help="A value that means missing [default: -9999]; repeatable.")
 @click.option("--json", "as_json", is_flag=True,

@@ -139,3 +139,25 @@ def test_lstm_without_torch_is_one_line(monkeypatch):
                         lambda name, *a: None if name == "torch" else real(name, *a))
     with pytest.raises(UsageError, match=r"curvecast\[lstm\]"):
         make_model("lstm")
+
+
+def test_cli_oracle_and_cost_on_a_real_slice(tmp_path, capsys):
+    """curvecast retrain on 60 real days of WTH: the oracle's row, --cost reaching both."""
+    import json
+
+    from curvecast.cli import main
+
+    p = tmp_path / "wth60.csv"
+    with open(need(WTH), encoding="latin-1") as f:
+        p.write_text("".join(next(f) for _ in range(1 + 24 * 60)))
+    rows = {}
+    for cost in ("0.005", "0.2"):
+        with pytest.raises(SystemExit) as e:
+            main(["retrain", str(p), "--time", "date", "--target", "WindSpeed", "--every", "6h",
+                  "--horizon", "6h", "--policy", "oracle,default", "--cost", cost, "--json"])
+        assert e.value.code in (0, None)
+        rows[cost] = {r["policy"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    cheap, dear = rows["0.005"], rows["0.2"]
+    assert cheap["oracle"]["error_ratio"] < 1.0
+    assert dear["oracle"]["retrains"] < cheap["oracle"]["retrains"]
+    assert dear["default"]["retrains"] <= cheap["default"]["retrains"]
