@@ -186,10 +186,6 @@ class WindowPolicy(Policy):
         return variance_window(view.values(), self.ctx.step_seconds, self.ctx.window)
 
 
-ORACLE_COST = 0.02
-"""The oracle's cost of one retraining when none is given: ``default``'s."""
-
-
 class OraclePolicy(Policy):
     """Hindsight, the floor of timing: at each decision, train a model on the plain
     window (free: it knows the outcome without paying) and retrain for real only if,
@@ -208,8 +204,10 @@ class OraclePolicy(Policy):
     hindsight = True
 
     def reset(self, ctx: Context) -> None:
+        from .cost import DEFAULT_COST  # the same price as default's when none is given
+
         super().reset(ctx)
-        self.cost = ORACLE_COST if ctx.cost is None else float(ctx.cost)
+        self.cost = DEFAULT_COST if ctx.cost is None else float(ctx.cost)
         self.life = max(8, ctx.window // 4 // ctx.every)
 
     def decide(self, view) -> int | None:
