@@ -78,24 +78,34 @@ def bars(rows: list[dict]) -> list[dict]:
 
 def figure(name: str, rows: list[dict], tag: str) -> Path:
     keys = sorted({(r["target"], r["model"]) for r in rows})
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8), squeeze=False)
-    for ax, (target, model) in zip(axes[0], keys, strict=True):
+    fig, axes = plt.subplots(2, len(keys), figsize=(4.2 * len(keys), 7.2), squeeze=False)
+    for col, (target, model) in enumerate(keys):
         group = [r for r in rows if r["target"] == target and r["model"] == model]
         lad = sorted((r["compute_fraction"], r["error_ratio"]) for r in group
                      if r["policy"] == "fixed" or r["policy"].startswith("fixed@"))
-        ax.plot([p[0] for p in lad], [p[1] for p in lad], "-o", color="#888", ms=3,
-                label="fixed@k ladder")
-        for r in group:
-            if r["policy"] in POLICIES and r["compute_fraction"] > 0:
-                marker = "s" if r["policy"].startswith("default") else "*" if r["policy"] == "oracle" else "^"
-                ax.plot(r["compute_fraction"], r["error_ratio"], marker, ms=7, label=r["policy"])
-        ax.set_xscale("log")
-        ax.set_xlabel("compute / fixed's")
-        ax.set_ylabel("MAE / fixed's")
-        top = max(1.05, min(1.25, max(r["error_ratio"] for r in group) + 0.02))
-        ax.set_ylim(min(0.97, min(r["error_ratio"] for r in group) - 0.005), top)
-        ax.set_title(f"{name}: {target}, {model}", fontsize=9)
-        ax.grid(alpha=0.3)
+        for zoom, ax in enumerate(axes[:, col]):
+            ax.plot([p[0] for p in lad], [p[1] for p in lad], "-o", color="#888", ms=3,
+                    label="fixed@k ladder")
+            for r in group:
+                if r["policy"] in POLICIES and r["compute_fraction"] > 0:
+                    marker = ("s" if r["policy"].startswith("default")
+                              else "*" if r["policy"] == "oracle" else "^")
+                    ax.plot(r["compute_fraction"], r["error_ratio"], marker, ms=7,
+                            label=r["policy"])
+            ax.set_xscale("log")
+            ax.set_xlabel("compute / fixed's")
+            ax.set_ylabel("MAE / fixed's")
+            low = min(r["error_ratio"] for r in group) - 0.005
+            if zoom:  # the ladder's neighbourhood, where bars 1 and 2 are read
+                ax.set_xlim(0.02, 1.2)
+                ax.set_ylim(low, 1.012)
+                ax.axhline(1.0, color="#bbb", lw=0.8)
+                ax.set_title("zoomed: where bars 1 and 2 are read", fontsize=8)
+            else:
+                top = max(1.05, min(1.25, max(r["error_ratio"] for r in group) + 0.02))
+                ax.set_ylim(min(0.97, low), top)
+                ax.set_title(f"{name}: {target}, {model}", fontsize=9)
+            ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     path = RESULTS / f"retrain_{name}_{tag}.png"
@@ -144,6 +154,8 @@ def main(argv=None) -> None:
     ap.add_argument("--sets", default="jena,wth")
     ap.add_argument("--models", default="ridge,gbm")
     ap.add_argument("--no-speed", action="store_true", help="skip the two timings")
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw the figures from results/retrain_MODELS.json")
     ap.add_argument("--targets", default=None, help="comma-separated: only these targets")
     ap.add_argument("--windows", action="store_true",
                     help="only default's starting window, leave-one-series-out")
@@ -153,13 +165,18 @@ def main(argv=None) -> None:
     if a.windows:
         windows(a.sets.split(","))
         return
+    tag = a.models.replace(",", "_") + ("_" + a.targets.replace(",", "_").split(" ")[0] if a.targets else "")
+    if a.replot:
+        saved = json.loads((RESULTS / f"retrain_{tag}.json").read_text())
+        for name in a.sets.split(","):
+            print(figure(name, [r for r in saved if r["set"] == name], tag))
+        return
     if not a.no_speed:
         print("| model | series | decisions | policy | seconds |\n|---|---|---|---|---|")
         for line in speed():
             print(line, flush=True)
     if a.speed:
         return
-    tag = a.models.replace(",", "_") + ("_" + a.targets.replace(",", "_").split(" ")[0] if a.targets else "")
     all_rows = []
     for name in a.sets.split(","):
         loader, targets, every, horizon = SETS[name]
