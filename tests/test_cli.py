@@ -631,3 +631,68 @@ def test_console_script_entry_point(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: {bad}, row 1, column 'step'")
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+@pytest.mark.parametrize("args, where", [
+    (["forecast", "RUNS", "--json"], "curvecast.runs.iter_forecast_runs"),
+    (["backtest", "RUNS"], "curvecast.evaluate.backtest"),
+    (["datasets", "list"], "curvecast.datasets.catalog.Dataset.available"),
+])
+def test_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch, runs_csv, args, where):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(where, interrupted)
+    code, _, err = cli(capsys, *[str(runs_csv) if a == "RUNS" else a for a in args])
+    assert code == 130
+    assert err == "interrupted\n"
+
+
+def test_ctrl_c_to_the_console_script(tmp_path):
+    """A real SIGINT, sent once the command has its input open (so inside the command)."""
+    import signal
+    import time
+
+    exe = shutil.which("curvecast", path=str(Path(sys.executable).parent))
+    path = tmp_path / "many.csv"
+    steps = np.arange(1, 11)
+    runs = {f"r{i}": (steps, 1 + 2 * steps ** -(0.3 + i % 7 / 10)) for i in range(6000)}
+    write_csv(path, runs)
+    proc = subprocess.Popen([exe, "forecast", str(path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    fds = Path(f"/proc/{proc.pid}/fd")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if any(str(path) in str(p.readlink()) for p in fds.iterdir()):
+                break
+        except OSError:
+            pass
+        time.sleep(0.005)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, err
+    assert err == "interrupted\n"
+
+
+# --------------------------------------------------------------------------- datasets export
+
+
+def test_export_checks_the_output_before_loading(capsys, monkeypatch, tmp_path):
+    from curvecast.datasets.catalog import Dataset
+
+    def no_load(*a, **k):
+        raise AssertionError("loaded the data before checking the output path")
+
+    monkeypatch.setattr(Dataset, "load", no_load)
+    monkeypatch.setattr(Dataset, "available", lambda *a, **k: True)
+    (tmp_path / "file").write_text("x")
+    for out in [tmp_path / "file" / "x.csv", tmp_path / "no" / "x.csv", tmp_path]:
+        code, stdout, err = cli(capsys, "datasets", "export", "nasbench-nlp", "-o", out)
+        assert code == 2 and stdout == "" and err.count("\n") == 1, err
+        assert err.startswith("error: ") and str(out) in err

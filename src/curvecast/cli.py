@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # rich loads only when a command prints: --help stays instant
 ON_DUPLICATE = ("error", "last", "first", "mean")
 """What --on-duplicate offers: io.ON_DUPLICATE, named here so that --help imports no pandas
 (tests/io/test_duplicates.py checks that they agree)."""
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C: 128 + SIGINT, as a shell reports a command it interrupted."""
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
 
@@ -67,7 +69,23 @@ _experiment_option = click.option(
     "--experiment", default=None, help="The MLflow experiment (name or id) to read.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past click (which would print a blank line and
+    turn it into an Abort) to :func:`main`."""
+
+
+class _Group(click.Group):
+    """The ``curvecast`` group: Ctrl-C in any command, however deep, reaches :func:`main`
+    as :class:`_Interrupted`."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="curvecast")
 @click.option("-v", "--verbose", is_flag=True, help="Log what curvecast does to stderr.")
 def cli(verbose: bool) -> None:
@@ -530,14 +548,21 @@ def main(argv: list[str] | None = None) -> None:
 
     Standard output that cannot be written (a full disk, a closed file) is one error
     line and exit 2; a reader that stopped reading (``curvecast forecast x.csv | head``,
-    a broken pipe) ends the command quietly, with exit 1.
+    a broken pipe) ends the command quietly, with exit 1; Ctrl-C prints 'interrupted'
+    and exits 130 (an output file being written is left as it was).
     """
     try:
         try:
             cli.main(args=argv, prog_name="curvecast", standalone_mode=False)
         finally:
             _flush_stdout()  # a full disk shows here, not in the interpreter's exit
-    except click.exceptions.Abort:
+    except (_Interrupted, KeyboardInterrupt):
+        _say("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # Ctrl-C while click parsed
+            _say("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
         _say("aborted")
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as exc:

@@ -100,9 +100,14 @@ def export(name: str, out: Path, n_runs: int | None, seed: int, folder: Path | N
            as_json: bool) -> None:
     """Write data set NAME (see 'curvecast datasets list') as a long file."""
     from .datasets.catalog import get
+    from .io.output import OutputError, check_target
 
     d = get(name)
     _check_out(out)
+    check_target(out)  # an unwritable path fails now, not after loading the data
+    if not out.parent.is_dir():  # write_long creates no folders
+        raise OutputError(f"cannot write '{out}': the folder '{out.parent}' does not exist; "
+                          "create it or choose another")
     if not d.available(folder):
         try:
             expected = ", ".join(d.expected(folder))
