@@ -26,20 +26,21 @@ import numpy as np
 
 from ..curve import Curve
 from ..errors import UsageError
+from ..forecasters import Forecaster
 from .replay import ReplayResult, _regret
 
 METRIC = "value"
 TIME = "training_iteration"
 
 
-def _schedulers(max_t: int, goal: str) -> dict[str, Callable]:
+def _schedulers(max_t: int, goal: str, forecaster: Forecaster | None) -> dict[str, Callable]:
     from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule
 
     from ..integrations.ray import ForecastScheduler
 
     common = {"time_attr": TIME, "metric": METRIC, "mode": goal}
     return {
-        "ray_forecast": lambda: ForecastScheduler(**common),
+        "ray_forecast": lambda: ForecastScheduler(**common, forecaster=forecaster),
         "ray_asha": lambda: ASHAScheduler(**common, max_t=max_t, grace_period=1),
         "ray_median": lambda: MedianStoppingRule(**common, grace_period=0),
     }
@@ -59,10 +60,12 @@ class _Controller:
 
 def replay_ray(runs: Sequence[Curve], schedulers: Sequence[str] = SCHEDULERS,
                trials: int = 100, repeats: int = 10, seed: int = 0,
-               progress: Callable[[str], None] | None = None) -> list[ReplayResult]:
+               progress: Callable[[str], None] | None = None,
+               forecaster: Forecaster | None = None) -> list[ReplayResult]:
     """Replay ``trials`` of ``runs`` per repeat through each scheduler (see the module
     docstring); the draws are :func:`~curvecast.evaluate.replay.replay`'s for the same
-    ``seed``, so rows of both compare run for run. ``latency_ms``: ``on_trial_result``.
+    ``seed``, so rows of both compare run for run. ``latency_ms``: ``on_trial_result``;
+    ``forecaster``: ForecastScheduler's per-curve forecaster (default: its own).
 
     >>> from curvecast.demo import sample_curves
     >>> res = replay_ray(list(sample_curves()), ["ray_asha"], trials=8, repeats=1)
@@ -74,7 +77,7 @@ def replay_ray(runs: Sequence[Curve], schedulers: Sequence[str] = SCHEDULERS,
         raise UsageError("replay needs at least 2 runs with 2 or more points")
     if len({r.goal for r in runs}) > 1:
         raise UsageError("runs mix goals 'min' and 'max'; replay one goal at a time")
-    factories = _schedulers(max(len(r) for r in runs), runs[0].goal)
+    factories = _schedulers(max(len(r) for r in runs), runs[0].goal, forecaster)
     unknown = [s for s in schedulers if s not in factories]
     if unknown:
         raise UsageError(f"unknown schedulers {unknown}; choose from {list(factories)}")
