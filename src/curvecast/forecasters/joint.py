@@ -24,6 +24,7 @@ does: ``benchmarks/models/``).
 
 from __future__ import annotations
 
+import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ from .learned import LearnedForecaster
 
 MIN_CONTEXT = 8
 """Fewest finished runs reaching a step (and cut where a run stands) to learn from."""
+MAX_CONTEXT = 200
+"""Most finished runs one model learns from (a fixed sample by run name beyond): each
+must be forecast from the step seen, the fit's main cost."""
 QUANTILES = 24
 """Components of the predictive mixture: quantiles of the leave-one-out errors."""
 TAIL_DF = 4.0
@@ -226,6 +230,10 @@ class _JointModel:
         ahead = np.flatnonzero(x > s)
         if len(runs) < MIN_CONTEXT or ahead.size == 0:
             return None
+        if len(runs) > MAX_CONTEXT:  # the same runs whatever the order they came in
+            keep = sorted(range(len(runs)), key=lambda i: (zlib.crc32(runs[i].run.encode()),
+                                                           runs[i].run))[:MAX_CONTEXT]
+            heads, runs = [heads[i] for i in keep], [runs[i] for i in keep]
         ends = np.array([c.steps[-1] for c in runs])
         reach = ends[:, None] >= x[None, ahead]  # (n, C): which runs got to which steps
         counts = reach.sum(axis=0)
