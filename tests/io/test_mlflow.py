@@ -127,3 +127,22 @@ def test_the_command_line_reads_a_tracking_directory(tmp_path, monkeypatch, caps
                                "--metric", "val_loss", "--at", 50)
     assert code == 2 and err.count("\n") == 1 and "no experiment 'nope'" in err
     assert "Traceback" not in err
+
+
+def test_a_database_that_is_not_mlflows_is_left_alone(tmp_path):
+    import sqlite3
+
+    import optuna
+
+    db = tmp_path / "study.db"
+    optuna.create_study(storage=f"sqlite:///{db}", study_name="s")
+    before = db.read_bytes()
+    with pytest.raises(InputError, match="without MLflow's tables"):
+        read_mlflow(db)
+    assert db.read_bytes() == before  # no MLflow table created in it
+    (tmp_path / "junk.db").write_text("not a database")
+    with pytest.raises(InputError, match="not an SQLite database"):
+        read_mlflow(tmp_path / "junk.db")
+    with sqlite3.connect(db) as conn:
+        assert "runs" not in {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}

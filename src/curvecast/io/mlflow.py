@@ -47,6 +47,29 @@ def is_mlflow_store(path: str | os.PathLike) -> bool:
     return any((d / "meta.yaml").is_file() for d in p.iterdir() if d.is_dir())
 
 
+MLFLOW_TABLES = {"experiments", "runs", "metrics", "params"}
+
+
+def check_mlflow_db(path: Path) -> None:
+    """Raise :class:`InputError` unless ``path`` is an SQLite file holding MLflow's tables:
+    MLflow's client would create its tables in any other database it is pointed at (an
+    Optuna study's, say). Opened read-only."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master "
+                                               "WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        raise InputError(f"not an SQLite database ({exc}); give an MLflow tracking "
+                         "directory, an mlflow.db file or a tracking URI",
+                         file=str(path)) from None
+    if not MLFLOW_TABLES <= tables:
+        raise InputError("an SQLite database without MLflow's tables (experiments, runs, "
+                         "metrics); give the mlflow.db the runs were logged to",
+                         file=str(path))
+
+
 def tracking_uri(source: str | os.PathLike) -> str:
     """The tracking URI of a directory, a ``.db`` file, or a URI given as it is.
 
@@ -93,6 +116,8 @@ def read_mlflow(source: str | os.PathLike, *, experiment: str | None = None,
     except ImportError:
         raise InputError("reading an MLflow store needs mlflow: pip install "
                          "'curvecast[mlflow]'", file=file) from None
+    if not _URI.match(file) and Path(file).is_file():
+        check_mlflow_db(Path(file))
     with _file_store_allowed():
         client = MlflowClient(tracking_uri(source))
         exp = _experiment(client, experiment, file)
