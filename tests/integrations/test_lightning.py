@@ -39,14 +39,14 @@ class Net(LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
-def fit(tmp_path, shuffled: bool, **kwargs):
+def fit(tmp_path, shuffled: bool, epochs: int = EPOCHS, **kwargs):
     xt, yt, xv, yv = digits(shuffled)
     train = DataLoader(TensorDataset(torch.from_numpy(xt), torch.from_numpy(yt)),
                        batch_size=100, shuffle=True, generator=torch.Generator().manual_seed(0))
     val = DataLoader(TensorDataset(torch.from_numpy(xv), torch.from_numpy(yv)), batch_size=600)
-    stop = ForecastStopping(monitor="val_loss", target=TARGET, **kwargs)
+    stop = ForecastStopping(**{"monitor": "val_loss", "target": TARGET, **kwargs})
     logger = CSVLogger(tmp_path, name="run")
-    trainer = Trainer(max_epochs=EPOCHS, callbacks=[stop], logger=logger, accelerator="cpu",
+    trainer = Trainer(max_epochs=epochs, callbacks=[stop], logger=logger, accelerator="cpu",
                       enable_progress_bar=False, enable_model_summary=False,
                       enable_checkpointing=False, log_every_n_steps=1)
     trainer.fit(Net(lr=3e-3), train, val)
@@ -93,3 +93,11 @@ def test_bad_arguments():
         ForecastStopping(risk=1.5)
     with pytest.raises(ValueError, match="mode"):
         ForecastStopping(mode="up")
+
+
+def test_a_metric_never_logged_is_an_error_unless_not_strict(tmp_path):
+    with pytest.raises(RuntimeError, match="could not find the metric 'val_acc'.*val_loss"):
+        fit(tmp_path, shuffled=False, epochs=1, monitor="val_acc")
+    trainer, stop, _ = fit(tmp_path, shuffled=False, epochs=2, monitor="val_acc",
+                           strict=False)
+    assert trainer.current_epoch == 2 and stop.judgement is None
