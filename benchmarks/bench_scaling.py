@@ -260,13 +260,15 @@ COMMANDS = {
 }
 
 
-def write_section(text: str) -> None:
+def write_section(text: str, section: str = SECTION) -> None:
+    """Replace the section titled ``section`` of BENCHMARKS.md with ``text`` (append it
+    when there is none)."""
     path = REPO / "BENCHMARKS.md"
     doc = path.read_text()
-    if SECTION in doc:
-        start = doc.index(SECTION)
-        nxt = re.search(r"^## ", doc[start + len(SECTION):], flags=re.MULTILINE)
-        end = start + len(SECTION) + nxt.start() if nxt else len(doc)
+    if section in doc:
+        start = doc.index(section)
+        nxt = re.search(r"^## ", doc[start + len(section):], flags=re.MULTILINE)
+        end = start + len(section) + nxt.start() if nxt else len(doc)
         doc = doc[:start] + text + ("\n" + doc[end:] if nxt else "")
     else:
         doc = doc.rstrip("\n") + "\n\n" + text
