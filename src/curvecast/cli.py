@@ -361,9 +361,10 @@ def replay(file, trials, repeats, pruners, goal, tag, experiment, fmt, seed, pru
                    "most likely to have won (highest P(better) when stopped), then the latest.")
 @_tag_option
 @_experiment_option
+@_duplicate_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format.")
 def report(file, out, storage, study_name, at, level, goal, method, bound, top, run_names,
-           pruned, tag, experiment, fmt) -> None:
+           pruned, tag, experiment, on_duplicate, fmt) -> None:
     """Write one self-contained HTML report (opens offline) of FILE or of an Optuna study.
 
     FILE is a curve file (as for 'curvecast forecast': every run ranked by its forecast,
@@ -391,8 +392,8 @@ def report(file, out, storage, study_name, at, level, goal, method, bound, top, 
 
         kind, page = "study", study_report(storage, study_name, pruned=pruned, **options)
     else:
-        kind, page = build_report(file, goal=goal, tag=tag, fmt=fmt,
-                                  experiment=experiment, **options)
+        kind, page = build_report(file, goal=goal, tag=tag, fmt=fmt, experiment=experiment,
+                                  on_duplicate=on_duplicate, **options)
     path = write_report(page, out)
     click.echo(f"{kind} report: {path.resolve()}")
 

@@ -142,3 +142,16 @@ def test_cli_option(tmp_path, capsys):
     assert code.value.code == 0
     rows = {r["run"]: r for r in json.loads(capsys.readouterr().out)["runs"]}
     assert rows["a"]["n_points"] == 3 and rows["b"]["n_points"] == 2
+
+
+def test_report_option(tmp_path, capsys):
+    p = _csv(tmp_path)
+    out = tmp_path / "report.html"
+    with pytest.raises(SystemExit) as code:
+        cli_module.main(["report", str(p), "--method", "last", "-o", str(out)])
+    assert code.value.code == 2 and not out.exists()
+    assert "--on-duplicate" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as code:
+        cli_module.main(["report", str(p), "--method", "last", "-o", str(out),
+                         "--on-duplicate", "mean"])
+    assert code.value.code == 0 and out.stat().st_size > 0

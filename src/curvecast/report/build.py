@@ -86,7 +86,7 @@ def detect(path: str | os.PathLike) -> tuple[str, dict | None]:
 
 def build_report(path: str | os.PathLike, *, goal: str = "min", tag: str | None = None,
                  fmt: str | None = None, experiment: str | None = None,
-                 **options) -> tuple[str, Page]:
+                 on_duplicate: str | None = None, **options) -> tuple[str, Page]:
     """(kind, page) for ``path``; ``options`` go to :func:`curve_report` for a curve file.
 
     >>> from importlib import resources
@@ -105,7 +105,7 @@ def build_report(path: str | os.PathLike, *, goal: str = "min", tag: str | None 
     if kind == "retrain":
         return kind, retrain_report(data, str(path))
     curves = read_curves(path, goal=goal, tag=tag, fmt=fmt, bound=options.get("bound"),
-                         experiment=experiment)
+                         experiment=experiment, on_duplicate=on_duplicate)
     return kind, curve_report(curves, **options)
 
 
