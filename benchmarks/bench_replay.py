@@ -155,6 +155,10 @@ def main() -> None:
             out.update(json.loads(Path(p).read_text()))
         plot(out, Path(args.figure))
         print(table(out))
+        for name, rows in out.items():
+            print(name, *check(rows))
+        if args.json:  # the merged results
+            Path(args.json).write_text(json.dumps(out, indent=1))
         return
     models = None if args.models == "shipped" else args.models
     kept = Path(args.update) if args.update else None

@@ -99,7 +99,7 @@ class ForecastPruner(BasePruner):
     only costs a check for divergence. The study model learns from the first completed
     trials (in the order they completed), as many as the largest of 1, 2, 3, ... (each
     grown by ``context_growth``, at most ``max_context``) that have completed: one model
-    of the study, refit about 20 times as the first 100 trials complete and never after,
+    of the study, refit 17 times as the first 94 trials complete and never after,
     its fits per step kept, so that a call with 500 completed trials costs what one with
     100 does.
 
