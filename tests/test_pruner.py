@@ -185,6 +185,25 @@ def test_the_study_model_learns_from_at_most_max_context_trials_and_is_then_kept
     assert fits[-1] == 7, fits  # reached, and kept for the last trials
 
 
+def test_no_judgement_to_continue_is_written_once_a_trial_has_completed():
+    """A storage write per forecast cost more than the rest of a call: once a trial has
+    completed, only stops and warnings are written (before, every forecast is: the
+    running trials' records set the bar)."""
+    writes = []
+
+    class Watching(ForecastPruner):
+        def _record(self, study, trial, decision):
+            writes.append((trial.number, decision.reason))
+            return super()._record(study, trial, decision)
+
+    study = optuna.create_study(pruner=Watching(forecaster=_pow3(), max_step=29))
+    runs = [_power(0.5 + 0.1 * (i % 3), floor=0.3 + 0.05 * (i % 4)) for i in range(8)]
+    study.optimize(_objective(runs), n_trials=len(runs))
+    first = min(t.number for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE)
+    assert any(r == "continue" for n, r in writes if n <= first)  # the first trial's
+    assert not [(n, r) for n, r in writes if n > first and r == "continue"], writes
+
+
 @pytest.mark.parametrize("kwargs", [{"risk": 0.0}, {"risk": 1.0}, {"min_gain": -1.0},
                                     {"max_step": 0}, {"n_warmup_steps": -1},
                                     {"growth": 0.5}, {"max_context": 0}])
