@@ -38,7 +38,7 @@ def make_forecaster(method: str | Forecaster = "default", bound: float | None = 
     that use one (ensemble, study, joint; e.g. a held-out network of ``benchmarks/models/``).
 
     >>> make_forecaster("study").name, make_forecaster("pow3").name, make_forecaster().name
-    ('study', 'pow3', 'ensemble')
+    ('study', 'pow3', 'joint')
     """
     if isinstance(method, Forecaster):
         return method
@@ -72,7 +72,8 @@ def forecast(
     steps, values: the curve observed so far (any order; NaN/inf mark divergence).
     at: step or steps to forecast at.
     goal: 'min' (loss, error) or 'max' (accuracy).
-    method: 'default' (the project's default: now 'ensemble'), 'bma', 'last', 'mean_last',
+    method: 'default' (the project's default: now 'joint'), 'ensemble', 'bma', 'last',
+        'mean_last',
         a family name, or a Forecaster instance.
     bound: the metric's best attainable value if known (0 for a loss, 1 for accuracy).
 

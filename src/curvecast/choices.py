@@ -17,7 +17,7 @@ FORMATS = ("csv", "jsonl", "parquet", "tensorboard", "mlflow", "wandb")
 FAMILIES = ("pow3", "pow2", "pow4", "log2", "exp2", "exp3", "exp4", "expp3", "vap3", "mmf4",
             "wbl4", "janoschek", "ilog2", "logpower3", "loglinear", "hill3", "lin2", "last1")
 """Parametric curve families, in families.FAMILIES' order."""
-DEFAULT_METHOD = "ensemble"
+DEFAULT_METHOD = "joint"
 """What method 'default' means: the project's best forecaster of the day."""
 METHODS = ("default", "bma", "ensemble", "joint", "last", "mcmc", "mean_last", "study") + FAMILIES
 """Every forecaster name (api.method_names())."""

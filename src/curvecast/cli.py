@@ -105,8 +105,9 @@ def cli(verbose: bool) -> None:
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True,
               help="min for loss or error, max for accuracy.")
 @click.option("--method", type=click.Choice(METHODS), default="default", show_default=True,
-              help="Forecaster: default (the project's default, now ensemble), ensemble "
-                   "(families combined by the trained network), study "
+              help="Forecaster: default (the project's default, now joint), joint (the "
+                   "ensemble corrected by kernel ridge on the runs in FILE that reached "
+                   "--at), ensemble (families combined by the trained network), study "
                    "(the ensemble corrected on the runs in FILE that reached --at), bma "
                    "(families averaged by BIC weights), last, mean_last, mcmc (slow "
                    "reference), or one family fitted alone (pow3, ...).")
