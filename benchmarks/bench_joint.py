@@ -17,9 +17,13 @@ Bars (issue 16), for each method against the last value in the same run:
 3. nmae_typical and medAE <= the last value's (every cutoff, same K);
 4. 80% intervals cover 75-85%, 90% intervals 86-94%.
 
-    .venv/bin/python benchmarks/bench_joint.py --methods default,last,mean_last,families
-    .venv/bin/python benchmarks/bench_joint.py --methods joint --only opda,pong
-    .venv/bin/python benchmarks/bench_joint.py --table --bars default,joint
+    .venv/bin/python benchmarks/bench_joint.py --methods ensemble,joint,last,mean_last,families
+    .venv/bin/python benchmarks/bench_joint.py --methods joint,last --only opda,ppo
+    .venv/bin/python benchmarks/bench_joint.py --table --bars ensemble,joint
+    .venv/bin/python benchmarks/bench_joint.py --compare joint,ensemble
+    .venv/bin/python benchmarks/bench_joint.py --speed joint
+
+('default' is now 'joint'; the ensemble, the default before it, is scored by its name.)
 """
 
 from __future__ import annotations
@@ -256,20 +260,43 @@ def speed(method: str, context: int = 500, queries: int = 1000, seed: int = 0) -
     return lines
 
 
+def compare(store: dict, a: str, b: str) -> str:
+    """Per source at K = 50: a's medAE, nmae_typical and Spearman against b's (ratios,
+    differences) and both 80% coverages, cutoff by cutoff."""
+    lines = [(f"| source | cutoff | medAE {a}/{b} | nMAE typical {a}/{b} | Spearman {a}-{b} | "
+             f"cov 80 {a} / {b} |"), "|---|---:|---:|---:|---:|---:|"]
+    for name, entry in store.items():
+        at = {(r["method"], r["cutoff"], r["context"]): r for r in entry["rows"]}
+        for cut in CUTOFFS:
+            ra, rb = at.get((a, cut, 50)), at.get((b, cut, 50))
+            if ra is None or rb is None:
+                continue
+            lines.append(f"| {name} | {cut:g} | {_ratio(ra['medae'], rb['medae']):.2f} | "
+                         f"{_ratio(ra['nmae_typical'], rb['nmae_typical']):.2f} | "
+                         f"{ra['spearman'] - rb['spearman']:+.3f} | "
+                         f"{ra['coverage']['0.8']:.2f} / {rb['coverage']['0.8']:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="comma-separated source name prefixes")
-    ap.add_argument("--methods", default="default,last,mean_last,families",
+    ap.add_argument("--methods", default="ensemble,joint,last,mean_last,families",
                     help="methods to score ('families': every family alone)")
     ap.add_argument("--runs", type=int, default=200, help="runs per data set at most")
     ap.add_argument("--repeats", type=int, default=2, help="random K = 50 splits")
     ap.add_argument("--table", action="store_true", help="only print the bars from --json")
-    ap.add_argument("--bars", default="default", help="methods whose bars are printed")
+    ap.add_argument("--bars", default="ensemble,joint", help="methods whose bars are printed")
     ap.add_argument("--json", default=str(RESULTS))
+    ap.add_argument("--compare", default=None, metavar="A,B",
+                    help="only print A against B at K = 50 from --json")
     ap.add_argument("--speed", default=None, metavar="METHOD",
                     help="only bar 6 (speed) for METHOD")
     args = ap.parse_args()
     path = Path(args.json)
+    if args.compare:
+        print(compare(json.loads(path.read_text()), *args.compare.split(",")))
+        return
     if args.speed:
         print(speed(args.speed)[-1])
         return
