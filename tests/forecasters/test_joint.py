@@ -118,3 +118,18 @@ def test_a_run_at_a_fixed_point_keeps_its_last_value_as_median():
     lo, hi = fc.interval(0.9, axis=0)[:, 0, 0]
     blo, bhi = base.interval(0.9, axis=0)[:, 0, 0]
     assert hi - lo == pytest.approx(bhi - blo, rel=0.05)
+
+
+def test_a_batch_of_runs_unlike_every_finished_one_keeps_the_per_curve_forecast():
+    context = sweep(30)
+    odd = [Curve(f"odd{i}", X[:12], 50 + i + 0 * X[:12] + 0.1 * np.log(X[:12])) for i in range(3)]
+    base = LastValue().forecast(odd, [40]).quantiles(QS)
+    got = JointForecaster(context, base=LastValue()).forecast(odd, [40]).quantiles(QS)
+    np.testing.assert_allclose(got, base)
+    # a run's spread is floored by the finished runs', not by the rest of its batch
+    test = heads(sweep(20, seed=3))
+    f = JointForecaster(context, base=LastValue())
+    whole = f.forecast(test, [40]).quantiles(QS)
+    for i in (0, 5):
+        np.testing.assert_allclose(f.forecast([test[i]], [40]).quantiles(QS)[0], whole[i],
+                                   rtol=1e-12)

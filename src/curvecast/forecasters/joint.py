@@ -288,6 +288,8 @@ class _JointModel:
         state = np.flatnonzero(self.keep) < STATE_COLUMNS
         pad = OUTSIDE * (self.hi - self.lo)
         like = (((F >= self.lo - pad) & (F <= self.hi + pad)) | ~state).all(axis=1)
+        if not like.any():
+            return like, None
         F = np.clip(np.nan_to_num(F[like], nan=0.0, posinf=0.0, neginf=0.0), self.lo, self.hi)
         q = q[like]
         cols_all, loc_all, scale_all = [], [], []
@@ -296,7 +298,7 @@ class _JointModel:
             corr = 0.0 if alpha is None else _kernel(F, self.F[rows], ell) @ alpha
             # within the finished runs' outcomes (and spreads): the study knows no more
             centre = np.clip(Tq[..., 1] + corr, t_lo, t_hi)  # (n, C)
-            d = np.clip(_scale(Tq), d_lo, d_hi)
+            d = np.clip(_spread(Tq), d_lo, d_hi)
             locT = np.clip(centre[..., None] + d[..., None] * errors.T[None],
                            t_lo[:, None] - MARGIN, t_hi[:, None] + MARGIN)  # (n, C, M)
             cols_all.append(cols)
@@ -327,10 +329,16 @@ def _raw(curves: list[Curve], q: np.ndarray, ref: int, space: _Space, keys: list
     return np.column_stack([state, Tq[:, 1] - state[:, 0], spread, H])
 
 
+def _spread(Tq: np.ndarray) -> np.ndarray:
+    """Each run's own spread in study space: its per-curve 10-90% range in normal units."""
+    return np.abs(Tq[..., 2] - Tq[..., 0]) / Z90
+
+
 def _scale(Tq: np.ndarray) -> np.ndarray:
-    """Each run's own spread in study space (its per-curve 10-90% range in normal units),
-    floored at half the median spread: the normaliser of the conformal scores."""
-    d = np.abs(Tq[..., 2] - Tq[..., 0]) / Z90
+    """The finished runs' spreads floored at half their median: the normalisers of the
+    conformal scores. (A run forecast is clipped to the finished runs' range instead, so
+    that its answer depends on it alone, not on the rest of its batch.)"""
+    d = _spread(Tq)
     floor = 0.5 * np.median(d, axis=0, keepdims=True)
     return np.maximum(d, np.maximum(floor, 1e-6))
 
