@@ -45,7 +45,7 @@ def batch():
     return _batch()
 
 
-@pytest.mark.parametrize("method", ["ensemble", "bma", "pow3", "last", "mean_last"])
+@pytest.mark.parametrize("method", ["default", "ensemble", "bma", "pow3", "last", "mean_last"])
 def test_alone_in_a_batch_and_shuffled_agree(batch, method):
     f = make_forecaster(method)
     at = [40.0, 80.0, 200.0]
