@@ -298,7 +298,9 @@ def _replay_table(results) -> Table:
               help="Comma-separated: forecast (curvecast's ForecastPruner), nop, median, "
                    "percentile25, sha, hyperband, patient, wilcoxon (Optuna's, default "
                    "settings), oracle (knows every final: completes only the new bests, "
-                   "stops the rest at their first report; the floor at regret 0).")
+                   "stops the rest at their first report; the floor at regret 0); with the "
+                   "ray extra, ray_forecast (curvecast's ForecastScheduler), ray_asha and "
+                   "ray_median (Ray Tune's ASHA and median stopping rule) on the same draws.")
 @click.option("--goal", type=click.Choice(GOALS), default="min", show_default=True)
 @_tag_option
 @_experiment_option
@@ -315,7 +317,8 @@ def _replay_table(results) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def replay(file, trials, repeats, pruners, goal, tag, experiment, fmt, seed, pruned_value,
            progress, on_duplicate, as_json) -> None:
-    """Replay the runs in FILE as Optuna studies under each pruner: compute and regret."""
+    """Replay the runs in FILE as Optuna studies under each pruner (or through Ray Tune's
+    schedulers: ray_*): compute and regret."""
     from rich.console import Console
     from rich.progress import Progress
 

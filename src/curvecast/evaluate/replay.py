@@ -52,10 +52,14 @@ def _pruners() -> dict[str, Callable[[], optuna.pruners.BasePruner]]:
 
 
 ORACLE = "oracle"
-PRUNERS = (*_pruners(), ORACLE)
+RAY_SCHEDULERS = ("ray_forecast", "ray_asha", "ray_median")
+"""Ray Tune schedulers replay hands to :func:`~curvecast.evaluate.replay_ray.replay_ray`
+(the ``ray`` extra); tests/evaluate/test_replay_ray.py checks they are its SCHEDULERS."""
+PRUNERS = (*_pruners(), ORACLE, *RAY_SCHEDULERS)
 """Pruner names replay accepts: ours, Optuna's with their default settings (patient:
-PatientPruner around MedianPruner with patience 1, as Optuna's documentation shows), and
-the oracle (:func:`oracle_study`), the floor of compute at regret 0."""
+PatientPruner around MedianPruner with patience 1, as Optuna's documentation shows), the
+oracle (:func:`oracle_study`), the floor of compute at regret 0, and Ray Tune's
+schedulers (:data:`RAY_SCHEDULERS`, replayed on the same draws)."""
 PRUNED_VALUES = ("none", "forecast")
 """What a pruned trial's objective does: raise TrialPruned, or return its forecast final."""
 
@@ -112,9 +116,11 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
     if pruned_value not in PRUNED_VALUES:
         raise UsageError(f"pruned_value must be one of {list(PRUNED_VALUES)}, "
                          f"not {pruned_value!r}")
-    unknown = [p for p in pruners if p not in factories]
+    unknown = [p for p in pruners if p not in factories and p not in RAY_SCHEDULERS]
     if unknown:
-        raise UsageError(f"unknown pruners {unknown}; choose from {list(factories)}")
+        raise UsageError(f"unknown pruners {unknown}; choose from {list(PRUNERS)}")
+    ray_rows = _replay_ray(runs, [p for p in pruners if p in RAY_SCHEDULERS], trials=trials,
+                           repeats=repeats, seed=seed, progress=progress, forecaster=forecaster)
     runs = [r for r in runs if len(r) >= 2]
     if len(runs) < 2:
         raise UsageError("replay needs at least 2 runs with 2 or more points")
@@ -125,6 +131,9 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
              for r in range(repeats)]
     out = []
     for name in pruners:
+        if name in ray_rows:
+            out.append(ray_rows[name])
+            continue
         t0 = time.perf_counter()
         compute, regret, lat, best = [], [], [], []
         for r, order in enumerate(draws):
@@ -150,6 +159,19 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
                                 time.perf_counter() - t0, np.array(best, float),
                                 "none" if name == ORACLE else pruned_value))
     return out
+
+
+def _replay_ray(runs: Sequence[Curve], names: list[str], **kw) -> dict[str, ReplayResult]:
+    """The rows of Ray Tune's schedulers ``names`` (none: {}, without importing ray)."""
+    if not names:
+        return {}
+    try:
+        import ray.tune  # noqa: F401
+    except ImportError:
+        raise UsageError(f"pruners {names} need Ray Tune: pip install 'curvecast[ray]'") from None
+    from .replay_ray import replay_ray
+
+    return {r.pruner: r for r in replay_ray(runs, names, **kw)}
 
 
 @dataclass(frozen=True)
