@@ -66,10 +66,15 @@ def test_four_trials_on_two_workers_the_hopeless_one_stopped(local_ray, tmp_path
     assert len(results) == 4 and not results.errors, "no trial lost"
     ran = sorted((r.metrics["training_iteration"], r.config["setting"]["shuffled"])
                  for r in results)
-    assert [shuffled for n, shuffled in ran if n < EPOCHS] == [True], ran  # only it stopped
-    assert ran[0][0] < EPOCHS / 2
-    decisions = list(scheduler.decisions.values())
-    assert sum(d.stop for d in decisions) == 1
-    stop = next(d for d in decisions if d.stop)
-    assert stop.reason == "cannot_win" and stop.median > 2 * stop.incumbent
+    assert [n for n, shuffled in ran if shuffled][0] < EPOCHS / 2, ran  # stopped early
+    # Which good trials run first depends on the workers' timing: one that finishes first
+    # may rightly stop another (cannot_win) near its end. The best never stops.
+    best = min(results, key=lambda r: r.metrics["val_loss"])
+    assert best.metrics["training_iteration"] == EPOCHS, ran
+    assert sum(n < EPOCHS for n, _ in ran) <= 2, ran
+    stops = [d for d in scheduler.decisions.values() if d.stop]
+    assert len(stops) == sum(n < EPOCHS for n, _ in ran)
+    assert all(d.reason in ("cannot_win", "converged") for d in stops)
+    hopeless = max(stops, key=lambda d: d.median)
+    assert hopeless.reason == "cannot_win" and hopeless.median > 2 * hopeless.incumbent
     assert all(math.isfinite(r.metrics["val_loss"]) for r in results)
