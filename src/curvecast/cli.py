@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,6 +70,32 @@ _experiment_option = click.option(
     "--experiment", default=None, help="The MLflow experiment (name or id) to read.")
 
 
+class _Source(click.ParamType):
+    """FILE: a path, or a tracking URI (``http://host:5000``, ``sqlite:///mlflow.db``,
+    ``file:///.../mlruns``) kept as text, which a Path would mangle (``http:/host:5000``).
+
+    >>> _Source().convert("http://h:5000", None, None), _Source().convert("a.csv", None, None).name
+    ('http://h:5000', 'a.csv')
+    """
+
+    name = "file"
+    _uri = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)  # as curvecast.io's
+
+    def convert(self, value, param, ctx) -> str | Path:
+        if isinstance(value, Path):
+            return value
+        text = os.fsdecode(value)
+        return text if self._uri.match(text) else Path(text)
+
+    def shell_complete(self, ctx, param, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(incomplete, type="file")]  # the shell completes paths, as for a Path
+
+
+_source = _Source()
+
+
 class _Interrupted(Exception):
     """Ctrl-C inside a command, carried past click (which would print a blank line and
     turn it into an Abort) to :func:`main`."""
@@ -94,7 +121,7 @@ def cli(verbose: bool) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=_source)
 @click.option("--at", type=click.FloatRange(min=0), default=None,
               help="Step to forecast at [default: the largest step in FILE].")
 @click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8,
@@ -208,7 +235,7 @@ def _backtest_table(bt) -> Table:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=_source)
 @click.option("--cutoffs", default="0.1,0.2,0.4,0.6,0.8", show_default=True,
               help="Fractions of each run's points shown to the forecasters.")
 @click.option("--methods", default="ensemble,last,mean_last", show_default=True,
@@ -288,7 +315,7 @@ def _replay_table(results) -> Table:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=_source)
 @click.option("--trials", type=click.IntRange(2), default=100, show_default=True,
               help="Runs drawn per repeat (one Optuna trial each).")
 @click.option("--repeats", type=click.IntRange(1), default=10, show_default=True,
@@ -340,7 +367,7 @@ def replay(file, trials, repeats, pruners, goal, tag, experiment, fmt, seed, pru
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.argument("file", type=_source, required=False)
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False),
               default=Path("report.html"), show_default=True, help="The HTML file to write.")
 @click.option("--storage", default=None,

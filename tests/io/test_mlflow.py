@@ -129,6 +129,49 @@ def test_the_command_line_reads_a_tracking_directory(tmp_path, monkeypatch, caps
     assert "Traceback" not in err
 
 
+def test_the_command_line_takes_a_tracking_uri(tmp_path, monkeypatch, capsys):
+    store = tmp_path / "mlruns"
+    logged = log_sweep(store.as_uri(), monkeypatch, steps=8)
+    uri = store.as_uri()  # file:///...: a Path would make it file:/...
+    code, out, err = curvecast(capsys, "forecast", uri, "--experiment", "sweep",
+                               "--metric", "val_loss", "--method", "last", "--json")
+    assert code == 0, err
+    rows = {r["run"]: r for r in json.loads(out)["runs"]}
+    assert sorted(rows) == sorted(logged) and rows["lr0.1"]["n_points"] == 8
+    assert rows["lr0.03"]["last"] == pytest.approx(logged["lr0.03"][-1])
+    code, out, err = curvecast(capsys, "replay", uri, "--experiment", "sweep", "--metric",
+                               "val_loss", "--pruners", "nop", "--trials", 3, "--repeats", 1,
+                               "--json")
+    assert code == 0, err
+    assert json.loads(out)["results"][0]["compute_fraction"]["mean"] == pytest.approx(1.0)
+    code, out, err = curvecast(capsys, "backtest", uri, "--experiment", "sweep", "--metric",
+                               "val_loss", "--methods", "last", "--cutoffs", 0.5, "--json")
+    assert code == 0, err
+    for missing in ((tmp_path / "none").as_uri(), f"sqlite:///{tmp_path / 'none.db'}"):
+        code, out, err = curvecast(capsys, "forecast", missing, "--metric", "val_loss")
+        assert code == 2 and err.count("\n") == 1 and "no MLflow tracking directory" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlruns"]  # MLflow made no store
+
+
+def test_a_server_that_is_not_running_is_one_line_and_quick(capsys):
+    import os
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    code, out, err = curvecast(capsys, "forecast", f"http://127.0.0.1:{port}", "--experiment",
+                               "sweep", "--metric", "val_loss", "--method", "last")
+    elapsed = time.perf_counter() - t0
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert f"http://127.0.0.1:{port}" in err and "cannot read the MLflow store" in err
+    assert "Connection refused" in err and "Traceback" not in err
+    assert elapsed < 20  # MLflow's own retries wait about four minutes
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # set for the read only
+
+
 def test_a_database_that_is_not_mlflows_is_left_alone(tmp_path):
     import sqlite3
 

@@ -15,9 +15,10 @@ metric's whole history (``MlflowClient.get_metric_history``), not the latest val
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -83,20 +84,56 @@ def tracking_uri(source: str | os.PathLike) -> str:
     return f"sqlite:///{p}" if p.is_file() else p.as_uri()
 
 
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+"""MLflow's HTTP settings while reading, unless set in the environment: MLflow's own (7
+retries, backoff factor 2, 120 s) wait about four minutes on a server that is not running
+before they fail; these fail in about three seconds, still retrying a busy server twice."""
+
+
+def local_store(source: str | os.PathLike) -> Path | None:
+    """The local path of a store: a path, a ``file:`` URI's directory, a ``sqlite:///``
+    URI's file; None for a server's URI (``http://...``, ``postgresql://...``).
+
+    >>> local_store("sqlite:////tmp/mlflow.db").as_posix(), local_store("http://h:5000")
+    ('/tmp/mlflow.db', None)
+    """
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    text = str(source)
+    if not _URI.match(text):
+        return Path(text)
+    url = urlparse(text)
+    if url.scheme == "file" and url.netloc in ("", "localhost"):
+        return Path(url2pathname(url.path))
+    if url.scheme == "sqlite" and url.path not in ("", "/", "/:memory:"):
+        return Path(url2pathname(url.path[1:]))  # sqlite:///rel.db, sqlite:////abs.db
+    return None
+
+
 @contextmanager
-def _file_store_allowed() -> Iterator[None]:
-    # MLflow 3 refuses to open a file store (mlruns/) unless this is set: reading one that
-    # an older MLflow wrote is what this reader is for.
-    key = "MLFLOW_ALLOW_FILE_STORE"
-    old = os.environ.get(key)
-    os.environ[key] = "true"
+def _reading_env() -> Iterator[None]:
+    # MLflow 3 refuses to open a file store (mlruns/) unless MLFLOW_ALLOW_FILE_STORE is set:
+    # reading one that an older MLflow wrote is what this reader is for. urllib3 logs each
+    # retry as a warning: the error raised says what failed, once.
+    env = {**{k: v for k, v in HTTP_DEFAULTS.items() if k not in os.environ},
+           "MLFLOW_ALLOW_FILE_STORE": "true"}
+    old = {k: os.environ.get(k) for k in env}
+    pool = logging.getLogger("urllib3.connectionpool")
+    level = pool.level
+    os.environ.update(env)
+    pool.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
+        pool.setLevel(level)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def read_mlflow(source: str | os.PathLike, *, experiment: str | None = None,
@@ -116,11 +153,16 @@ def read_mlflow(source: str | os.PathLike, *, experiment: str | None = None,
     except ImportError:
         raise InputError("reading an MLflow store needs mlflow: pip install "
                          "'curvecast[mlflow]'", file=file) from None
-    if not _URI.match(file) and Path(file).is_file():
-        check_mlflow_db(Path(file))
-    with _file_store_allowed():
+    local = local_store(file)
+    if local is not None and local.is_file():
+        check_mlflow_db(local)
+    elif local is not None and not is_mlflow_store(local):
+        # MLflow's client would create a store there (mlruns/0/, an empty mlflow.db)
+        raise InputError("no MLflow tracking directory or mlflow.db here; give the "
+                         "directory or URI the runs were logged to", file=file)
+    with _reading_env():
         client = MlflowClient(tracking_uri(source))
-        exp = _experiment(client, experiment, file)
+        exp = _reached(lambda: _experiment(client, experiment, file), file)
         runs = _runs(client, exp.experiment_id)
         if not runs:
             raise InputError(f"experiment {exp.name!r} has no runs", file=file)
@@ -136,6 +178,28 @@ def read_mlflow(source: str | os.PathLike, *, experiment: str | None = None,
             curves.append(_make_curve(file, names[run.info.run_id], steps, values, goal,
                                       _params(run.data.params), meta))
     return CurveSet(curves, source=file)
+
+
+def _reached(call: Callable[[], Any], file: str) -> Any:
+    """``call()``, the store's first request: a store that cannot be reached (a server
+    not running, a refused connection) is one :class:`InputError` line."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return call()
+    except MlflowException as exc:
+        why = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+        # urllib3's "API request to URL failed with exception HTTPConnectionPool(...): Max
+        # retries exceeded ... (Caused by NewConnectionError(...: [Errno 111] Connection
+        # refused"))": the URL and the cause are what a user needs
+        url = re.match(r"API request to (\S+) failed", why)
+        cause = re.search(r"\[Errno -?\d+\] [^\"')]+|[Rr]ead timed out[^\"')]*", why)
+        if url and cause:
+            why = f"{url.group(1)}: {cause.group(0).strip()}"
+        raise InputError(f"cannot read the MLflow store ({why[:300]}); check the tracking "
+                         "URI and that its server runs (MLFLOW_HTTP_REQUEST_MAX_RETRIES and "
+                         "MLFLOW_HTTP_REQUEST_TIMEOUT allow a slow one longer)",
+                         file=file) from None
 
 
 def _experiment(client: Any, wanted: str | None, file: str) -> Any:
