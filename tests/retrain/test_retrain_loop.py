@@ -34,7 +34,7 @@ def _run(y, times, policies=POLICIES, model="ridge"):
                     window=24 * 7, times=times, step_seconds=3600)
 
 
-@pytest.mark.parametrize("model", ["ridge", "gbm"])
+@pytest.mark.parametrize("model", ["ridge", pytest.param("gbm", marks=pytest.mark.slow)])
 def test_no_future_value_changes_a_decision(model):
     times, y = _series()
     before = _run(y, times, model=model)
