@@ -75,7 +75,7 @@ class Network:
     @classmethod
     def from_arrays(cls, z, prefix: str) -> Network:
         n = sum(1 for k in z.files if k.startswith(f"{prefix}W"))
-        a = lambda k: np.asarray(z[f"{prefix}{k}"], float)  # noqa: E731 (stored as float32)
+        a = lambda k: np.asarray(z[f"{prefix}{k}"], float)
         return cls(*(a(k) for k in ("mean", "std", "lo", "hi")),
                    tuple(a(f"W{i}") for i in range(n)), tuple(a(f"b{i}") for i in range(n)))
 
