@@ -66,7 +66,7 @@ def test_four_trials_on_two_workers_the_hopeless_one_stopped(local_ray, tmp_path
     assert len(results) == 4 and not results.errors, "no trial lost"
     ran = sorted((r.metrics["training_iteration"], r.config["setting"]["shuffled"])
                  for r in results)
-    assert [n for n, shuffled in ran if shuffled][0] < EPOCHS / 2, ran  # stopped early
+    assert next(n for n, shuffled in ran if shuffled) < EPOCHS / 2, ran  # stopped early
     # Which good trials run first depends on the workers' timing: one that finishes first
     # may rightly stop another (cannot_win) near its end. The best never stops.
     best = min(results, key=lambda r: r.metrics["val_loss"])

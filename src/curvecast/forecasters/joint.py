@@ -37,6 +37,7 @@ from ..forecast import Forecast
 from ..numerics import quiet
 from .base import Forecaster, steps_array
 from .learned import LearnedForecaster
+from .study import _hp, _numeric
 
 MIN_CONTEXT = 8
 """Fewest finished runs reaching a step (and cut where a run stands) to learn from."""
@@ -375,16 +376,6 @@ def _ridge(F: np.ndarray, R: np.ndarray, d: np.ndarray):
     iqr = np.subtract(*np.quantile(E, [0.75, 0.25], axis=0)) / 1.349
     width = np.maximum(0.9 * np.minimum(np.std(E, axis=0), iqr) * n ** -0.2, 0.05)
     return ell if ell is not None else 1.0, alpha, errors, width
-
-
-def _numeric(hp: dict) -> list[str]:
-    return [k for k, v in hp.items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)]
-
-
-def _hp(hp: dict, key: str) -> float:
-    v = hp.get(key)
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else np.nan
 
 
 def _merge(fc: Forecast, parts) -> Forecast:
