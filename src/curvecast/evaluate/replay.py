@@ -54,7 +54,7 @@ def _pruners() -> dict[str, Callable[[], optuna.pruners.BasePruner]]:
 ORACLE = "oracle"
 RAY_SCHEDULERS = ("ray_forecast", "ray_asha", "ray_median")
 """Ray Tune schedulers replay hands to :func:`~curvecast.evaluate.replay_ray.replay_ray`
-(the ``ray`` extra); tests/evaluate/test_replay_ray.py checks they are its SCHEDULERS."""
+(the ``ray`` extra); tests/evaluate/test_replay_ray_rows.py checks they are its SCHEDULERS."""
 PRUNERS = (*_pruners(), ORACLE, *RAY_SCHEDULERS)
 """Pruner names replay accepts: ours, Optuna's with their default settings (patient:
 PatientPruner around MedianPruner with patience 1, as Optuna's documentation shows), the
