@@ -1,4 +1,4 @@
-"""One worker of a distributed Optuna study, for tests/test_distributed.py.
+"""One worker of a distributed Optuna study, for tests/integrations/test_optuna_distributed.py.
 
 Run as a script, one process per "machine"::
 

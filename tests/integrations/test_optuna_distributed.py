@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 from curvecast.demo import sample_curves
 from curvecast.integrations.optuna import ATTR, ForecastPruner
 
-WORKER = Path(__file__).with_name("distributed_worker.py")
+WORKER = Path(__file__).parents[1] / "distributed_worker.py"
 N_WORKERS = 4
 N_TRIALS = 3  # per worker: 12 trials, so run 10 (it diverges) is among them
 TIMEOUT = 120  # seconds for any worker; each test takes 10-30 s on 2 cores

@@ -1,6 +1,6 @@
 """The live dashboard without a browser: its state (report/live.py) read from a real
 SQLite study that ForecastPruner pruned, its server (report/server.py) over real HTTP,
-and the CLI's refusals. tests/test_browser.py drives the page in headless Chromium."""
+and the CLI's refusals. tests/report/test_browser.py drives the page in headless Chromium."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from curvecast.cli import main
 from curvecast.report.live import LiveStudy
 from curvecast.report.server import DashboardServer
 
-WORKER = Path(__file__).with_name("distributed_worker.py")
+WORKER = Path(__file__).parents[1] / "distributed_worker.py"
 N_TRIALS = 10
 
 

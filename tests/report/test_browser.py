@@ -28,9 +28,9 @@ from distributed_worker import HOSTILE_PARAM, HOSTILE_RUN  # tests/ is on sys.pa
 
 from curvecast.demo import sample_curves
 
-WORKER = Path(__file__).with_name("distributed_worker.py")
+WORKER = Path(__file__).parents[1] / "distributed_worker.py"
 ARTIFACTS = Path(os.environ.get("CURVECAST_ARTIFACTS",
-                                Path(__file__).resolve().parents[1] / "test-artifacts"))
+                                Path(__file__).resolve().parents[2] / "test-artifacts"))
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromedriver")
 HOSTILE_STUDY = "<script>alert(1)</script> study"
 WAIT = 60  # seconds for anything to appear
