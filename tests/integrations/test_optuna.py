@@ -204,9 +204,45 @@ def test_no_judgement_to_continue_is_written_once_a_trial_has_completed():
     assert not [(n, r) for n, r in writes if n > first and r == "continue"], writes
 
 
+def test_a_refit_forecasts_only_the_heads_not_seen_before():
+    """A finished trial's head at a step never changes: each study model refit forecasts
+    only the completed trials' heads it has not forecast before, and what it remembers
+    gives the numbers a fresh forecaster gives."""
+    from curvecast.forecasters import JointForecaster
+    from curvecast.integrations._heads import HeadCache
+
+    runs = [_power(0.5 + 0.05 * i, floor=0.3 + 0.01 * (i % 5)) for i in range(24)]
+    cache = HeadCache(_pow3())
+    model = JointForecaster(base=cache).fit(runs[:12])
+    new = [r.head(6) for r in runs[20:]]
+    model.forecast(new, [30])
+    first = cache.misses
+    assert first >= 12  # the 12 finished heads and the 4 asked
+    refit = JointForecaster(base=cache).fit(runs[:16])
+    got = refit.forecast(new, [30])
+    assert cache.misses - first == 4, (first, cache.misses)  # only the 4 heads it lacked
+    fresh = JointForecaster(base=_pow3()).fit(runs[:16]).forecast(new, [30])
+    np.testing.assert_allclose(got.median, fresh.median, rtol=1e-9)
+    np.testing.assert_allclose(got.quantiles([0.1, 0.9]), fresh.quantiles([0.1, 0.9]),
+                               rtol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["joint", "study"])
+def test_the_study_model_is_selectable(kind):
+    """joint by default; the study model of issue 5 stays selectable. The per-curve
+    forecaster can be given by name."""
+    pruner = ForecastPruner(study_model=kind, forecaster="pow3")
+    assert pruner._model.name == kind
+    runs = [_power(1.0, floor=0.3)] * 3 + [_power(1.0, floor=2.0)]
+    study = optuna.create_study(pruner=pruner)
+    study.optimize(_objective(runs), n_trials=len(runs))
+    assert study.best_value == pytest.approx(runs[0].values[-1])
+
+
 @pytest.mark.parametrize("kwargs", [{"risk": 0.0}, {"risk": 1.0}, {"min_gain": -1.0},
                                     {"max_step": 0}, {"n_warmup_steps": -1},
-                                    {"growth": 0.5}, {"max_context": 0}])
+                                    {"growth": 0.5}, {"max_context": 0},
+                                    {"study_model": "gp"}])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         ForecastPruner(**kwargs)

@@ -3,7 +3,7 @@
 Optuna's own pruners compare where a trial is now with where others were at the same
 step. ForecastPruner forecasts the trial's final value from its curve so far, with what
 the study's completed trials show (their curves and parameters, see
-:class:`~curvecast.StudyForecaster`), and prunes when the trial is unlikely to beat the
+:class:`~curvecast.JointForecaster`), and prunes when the trial is unlikely to beat the
 best final so far. It reads the study through :mod:`curvecast.io.optuna`, applies the
 rules of :mod:`curvecast.decisions`, and records each decision on the trial.
 
@@ -39,7 +39,7 @@ from ..decisions import (
 )
 from ..errors import InputError
 from ..forecast import Forecast
-from ..forecasters import Forecaster, LearnedForecaster, StudyForecaster
+from ..forecasters import Forecaster
 from ..io.optuna import (
     ATTR,
     FinishedTrials,
@@ -48,6 +48,8 @@ from ..io.optuna import (
     trial_curve,
     write_decision,
 )
+from ._heads import STUDY_MODELS, cached
+from ._heads import study_model as fit_study_model
 
 if TYPE_CHECKING:
     from optuna.study import Study
@@ -101,7 +103,9 @@ class ForecastPruner(BasePruner):
     grown by ``context_growth``, at most ``max_context``) that have completed: one model
     of the study, refit 17 times as the first 94 trials complete and never after,
     its fits per step kept, so that a call with 500 completed trials costs what one with
-    100 does.
+    100 does. A refit forecasts only the completed trials' heads it has not forecast
+    before (a finished trial's head at a step never changes: the per-curve forecasts are
+    kept by content, see :class:`~curvecast.integrations._heads.HeadCache`).
 
     Example:
 
@@ -150,8 +154,13 @@ class ForecastPruner(BasePruner):
         max_context:
             The most completed trials the study model learns from. Default 100.
         forecaster:
-            The per-curve forecaster that the study's completed trials correct. Default:
+            The per-curve forecaster that the study's completed trials correct (one, or
+            a name of :func:`curvecast.make_forecaster`). Default:
             :class:`~curvecast.LearnedForecaster`.
+        study_model:
+            How the completed trials correct it: ``"joint"`` (default,
+            :class:`~curvecast.JointForecaster`) or ``"study"``
+            (:class:`~curvecast.StudyForecaster`, the model of issue 5).
     """
 
     def __init__(
@@ -164,7 +173,8 @@ class ForecastPruner(BasePruner):
         growth: float = 1.1,
         context_growth: float = 1.25,
         max_context: int = 100,
-        forecaster: Forecaster | None = None,
+        forecaster: Forecaster | str | None = None,
+        study_model: str = "joint",
     ) -> None:
         if not 0.0 < risk < 1.0:
             raise ValueError(f"risk must lie strictly between 0 and 1, but got {risk=}.")
@@ -186,7 +196,11 @@ class ForecastPruner(BasePruner):
         self._n_warmup_steps = n_warmup_steps
         self._growth = growth
         self._context_growth = context_growth
-        self._base = forecaster if forecaster is not None else LearnedForecaster()
+        if study_model not in STUDY_MODELS:
+            raise ValueError(f"study_model must be one of {', '.join(STUDY_MODELS)}, but got "
+                             f"{study_model=}.")
+        self._kind = study_model
+        self._base = cached(forecaster)
         self._lock = threading.Lock()  # threads of one process (n_jobs > 1) share the caches
         self._fit_lock = threading.Lock()
         self._study_key: tuple | None = None
@@ -197,7 +211,7 @@ class ForecastPruner(BasePruner):
         self._finished = FinishedTrials(goal)  # finished trials read so far
         self._context: tuple = ()  # numbers of the trials the study model learns from
         self._early_seen: dict[tuple, Decision] = {}  # early judgements, see _dominated
-        self._model = StudyForecaster(base=self._base)
+        self._model = fit_study_model(self._kind, self._base, ())
 
     def _follow(self, study: Study) -> None:
         """Start afresh when the pruner is used for another study."""
@@ -316,15 +330,15 @@ class ForecastPruner(BasePruner):
             fc = model.forecast([curve], [final])
         return fc, final, bar, best is None
 
-    def _study_model(self) -> StudyForecaster:
+    def _study_model(self) -> Forecaster:
         """The study model, learning from the first completed trials (call with the lock)."""
         done = self._finished.ran_to_end
         learned = done[:context_size(len(done), self._context_growth, self._max_context)]
         key = tuple(f.number for f in learned)
         if key != self._context:
             self._context = key
-            self._model = StudyForecaster(base=self._base).fit(
-                [f.curve for f in learned if f.curve is not None])
+            self._model = fit_study_model(self._kind, self._base,
+                                      [f.curve for f in learned if f.curve is not None])
         return self._model
 
     def _record(self, study: Study, trial: FrozenTrial, decision: Decision) -> bool:

@@ -3,7 +3,7 @@
 Ray Tune's ``MedianStoppingRule`` and ASHA compare where a trial is now with where
 others were at the same time. ForecastScheduler forecasts the trial's final value from
 its curve so far, with what the sweep's completed trials show (their curves and
-configurations, see :class:`~curvecast.StudyForecaster`), and stops the trial when the
+configurations, see :class:`~curvecast.JointForecaster`), and stops the trial when the
 probability that it beats the best completed trial is below ``risk``: the rules of
 :mod:`curvecast.decisions`, as :class:`~curvecast.integrations.optuna.ForecastPruner`
 applies them to an Optuna study, here for sweeps that run on a Ray cluster.
@@ -30,7 +30,9 @@ from ..decisions import (
     final_step,
     incumbent,
 )
-from ..forecasters import Forecaster, LearnedForecaster, StudyForecaster
+from ..forecasters import Forecaster
+from ._heads import STUDY_MODELS, cached
+from ._heads import study_model as _fit
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -84,15 +86,18 @@ class ForecastScheduler(FIFOScheduler):
             least one point). Default 1.1.
         context_growth: grow the completed trials the study model learns from by this
             factor (at least one). Default 1.25.
-        forecaster: the per-curve forecaster the completed trials correct. Default:
+        forecaster: the per-curve forecaster the completed trials correct (one, or a
+            name of :func:`curvecast.make_forecaster`). Default:
             :class:`~curvecast.LearnedForecaster`.
+        study_model: how they correct it: ``"joint"`` (default) or ``"study"``.
     """
 
     def __init__(self, time_attr: str = "training_iteration", metric: str | None = None,
                  mode: str | None = None, *, risk: float = 0.05,
                  min_gain: float | None = None, max_t: int | None = None,
                  grace_period: float = 0, growth: float = 1.1, context_growth: float = 1.25,
-                 forecaster: Forecaster | None = None) -> None:
+                 forecaster: Forecaster | str | None = None,
+                 study_model: str = "joint") -> None:
         super().__init__()
         if mode is not None and mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', but got {mode=}.")
@@ -108,7 +113,11 @@ class ForecastScheduler(FIFOScheduler):
         self._time_attr, self._metric, self._mode = time_attr, metric, mode
         self._risk, self._min_gain, self._max_t = risk, min_gain, max_t
         self._grace, self._growth, self._context_growth = grace_period, growth, context_growth
-        self._base = forecaster if forecaster is not None else LearnedForecaster()
+        if study_model not in STUDY_MODELS:
+            raise ValueError(f"study_model must be one of {', '.join(STUDY_MODELS)}, but got "
+                             f"{study_model=}.")
+        self._kind = study_model
+        self._base = cached(forecaster)  # per-curve forecasts of the heads kept
         self._points: dict[str, tuple[list[float], list[float]]] = {}
         self._judged: dict[str, int] = {}  # points at a trial's last forecast
         self.decisions: dict[str, Decision] = {}
@@ -117,7 +126,7 @@ class ForecastScheduler(FIFOScheduler):
         self._stopped: set[str] = set()
         self._ended: set[str] = set()  # trials that completed, stopped or not
         self._context: tuple = ()
-        self._model = StudyForecaster(base=self._base)
+        self._model = _fit(self._kind, self._base, ())
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
         if (self._metric and metric) or (self._mode and mode):
@@ -183,13 +192,13 @@ class ForecastScheduler(FIFOScheduler):
               if isinstance(v, numbers.Real) and not isinstance(v, bool)}
         return Curve(trial.trial_id, steps, values, self._mode, hp=hp)
 
-    def _study_model(self) -> StudyForecaster:
+    def _study_model(self) -> Forecaster:
         """The study model, learning from the first trials that ran to their end."""
         learned = self._done[:context_size(len(self._done), self._context_growth)]
         key = tuple(c.run for c in learned)
         if key != self._context:
             self._context = key
-            self._model = StudyForecaster(learned, base=self._base)
+            self._model = _fit(self._kind, self._base, learned)
         return self._model
 
     def on_trial_complete(self, tune_controller, trial: Trial, result: dict) -> None:
