@@ -129,6 +129,18 @@ def table(out: dict) -> str:
     return "\n".join(lines)
 
 
+def options(text: str) -> dict:
+    """``risk=0.02,study_model=study`` as ForecastPruner's keyword arguments."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        key, value = item.split("=", 1)
+        try:
+            out[key] = float(value) if "." in value or "e" in value else int(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
 def _ms(v) -> str:
     return "-" if v is None else f"{v:.2f}"
 
@@ -141,6 +153,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--models", default="benchmarks/models/combiner",
                     help="prefix of the held-out networks, or 'shipped'")
+    ap.add_argument("--options", default="",
+                    help="ForecastPruner's settings, e.g. risk=0.02,growth=1.25,study_model=study")
     ap.add_argument("--json", default=None, help="also write every result here")
     ap.add_argument("--update", default=None,
                     help="merge this run's rows into this JSON file, keeping the rows of "
@@ -167,7 +181,7 @@ def main() -> None:
         t0 = time.time()
         runs = list(load())
         res = replay(runs, args.pruners.split(","), trials=args.trials, repeats=args.repeats,
-                     forecaster=per_curve(name, bound, models))
+                     forecaster=per_curve(name, bound, models), options=options(args.options))
         run = {r.pruner for r in res}
         kept = [r for r in out.get(name, []) if r["pruner"] not in run]
         out[name] = [r.to_dict() for r in res] + kept

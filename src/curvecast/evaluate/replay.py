@@ -99,11 +99,12 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
            trials: int = 100, repeats: int = 10, seed: int = 0,
            progress: Callable[[str], None] | None = None,
            forecaster: Forecaster | None = None,
-           pruned_value: str = "none") -> list[ReplayResult]:
+           pruned_value: str = "none", options: dict | None = None) -> list[ReplayResult]:
     """Replay ``trials`` of ``runs`` per repeat under each pruner (see the module docstring).
     ``forecaster``: the per-curve forecaster of ForecastPruner (default: its own);
     ``pruned_value``: 'none' (pruned trials raise TrialPruned) or 'forecast' (they return
-    their forecast final, made by ForecastPruner with ``forecaster``).
+    their forecast final, made by ForecastPruner with ``forecaster``); ``options``: more
+    keyword arguments of ForecastPruner (``risk``, ``growth``, ``study_model``, ...).
 
     >>> from curvecast.demo import sample_curves
     >>> res = replay(list(sample_curves()), ["nop"], trials=5, repeats=1)
@@ -111,7 +112,8 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
     (1.0, 0.0)
     """
     factories: dict = _pruners()
-    factories["forecast"] = lambda: ForecastPruner(forecaster=forecaster)
+    options = dict(options or {})
+    factories["forecast"] = lambda: ForecastPruner(forecaster=forecaster, **options)
     factories[ORACLE] = None
     if pruned_value not in PRUNED_VALUES:
         raise UsageError(f"pruned_value must be one of {list(PRUNED_VALUES)}, "
@@ -145,7 +147,7 @@ def replay(runs: Sequence[Curve], pruners: Sequence[str] = ("forecast", "nop", "
                     pruner = factories[name]()
                 estimator = (None if pruned_value == "none" else pruner
                              if isinstance(pruner, ForecastPruner)
-                             else ForecastPruner(forecaster=forecaster))
+                             else ForecastPruner(forecaster=forecaster, **options))
                 one = replay_study(drawn, pruner, estimator=estimator)
             compute.append(one.compute)
             regret.append(one.regret)

@@ -40,6 +40,9 @@ class HeadCache(Forecaster):
     >>> b = f.forecast([Curve("b", [1, 2], [1.0, 1.0]), c], [10]).median[1, 0]
     >>> bool(a == b), f.hits, f.misses
     (True, 1, 2)
+    >>> import pickle
+    >>> len(pickle.loads(pickle.dumps(f))._rows)  # what travels is the forecaster alone
+    0
     """
 
     def __init__(self, base: Forecaster, rows: int = ROWS) -> None:
@@ -51,6 +54,17 @@ class HeadCache(Forecaster):
         self._most = rows
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+
+    def __getstate__(self) -> dict:
+        # pickled (Ray ships its scheduler to the driver): the answers kept are a cache,
+        # and a lock cannot travel
+        state = self.__dict__.copy()
+        state["_rows"], state["_lock"] = OrderedDict(), None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     @quiet
     def forecast(self, curves: Sequence[Curve], at) -> Forecast:
