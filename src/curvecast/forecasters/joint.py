@@ -17,6 +17,18 @@ per-curve spread, are its quantiles (Vovk et al. 2017; Papadopoulos et al. 2008'
 normalised nonconformity scores), so intervals cover as often on this study's runs as
 they did on its finished ones, whatever the per-curve forecaster's calibration here.
 
+Partial runs teach too. A run of the study seen to step e is a training example for every
+cut s < e: its state at s, and where it went, at the steps asked up to e. For a step
+asked beyond e, where it will go is not known, but its own per-curve forecast from e
+(the ``lead``) knows more than one from s: when the run went as far again beyond s as
+it had come, or to the step asked (``LEAD``), the lead's median stands in for the truth
+and its spread widens the conformal errors. Only for a run too short for the per-curve
+forecaster (answered by ``short``): where the per-curve forecast exists, the lead is the
+same forecaster's answer from further on, and learning the difference made TaskSet's
+forecasts worse (``benchmarks/bench_ifbo_protocol.py``). So in a study whose runs are
+all still running (ifBO's protocol: 1,000 points of partial curves) the runs of one or
+two points are forecast by the runs ahead.
+
 All of it is fitted on the study in hand: nothing is learned across sources, so the
 held-out numbers of a source need no held-out training (only the per-curve network
 does: ``benchmarks/models/``).
@@ -40,7 +52,11 @@ from .learned import LearnedForecaster
 from .study import _hp, _numeric
 
 MIN_CONTEXT = 8
-"""Fewest finished runs reaching a step (and cut where a run stands) to learn from."""
+"""Fewest runs reaching a step (and cut where a run stands) to learn from."""
+LEAD = 1.0
+"""A run seen to step e stands in for the truth at a step x beyond it, by its own
+per-curve forecast, for runs cut at s when e - s >= LEAD * min(x - s, s - s0), s0 one
+before the study's first step: it got as far again as the cut, or to the step asked."""
 MAX_CONTEXT = 200
 """Most finished runs one model learns from (a fixed sample by run name beyond): each
 must be forecast from the step seen, the fit's main cost."""
@@ -79,9 +95,12 @@ class JointForecaster(Forecaster):
 
     Parameters
     ----------
-    context: finished runs of the same study (as :meth:`fit`).
+    context: runs of the same study, finished or partial (as :meth:`fit`).
     base: the per-curve forecaster (default: the learned combiner).
     bound: the metric's best attainable value, if known.
+    short: a forecaster for runs too short for ``base`` (e.g. ``LastValue()``, which
+        needs one point), corrected by the study like the others; None (default): such
+        runs get no forecast, as from ``base``.
 
     >>> from curvecast.curve import Curve
     >>> from curvecast.forecasters import LastValue
@@ -99,23 +118,29 @@ class JointForecaster(Forecaster):
     uses_context = True
 
     def __init__(self, context: Sequence[Curve] = (), base: Forecaster | None = None,
-                 bound: float | None = None) -> None:
+                 bound: float | None = None, short: Forecaster | None = None) -> None:
         super().__init__(bound)
         self.base = base if base is not None else LearnedForecaster(bound=bound)
+        self.short = short
+        if short is not None:
+            self.min_points = min(self.base.min_points, short.min_points)
         self.fit(context)
 
     def fit(self, context: Sequence[Curve]) -> JointForecaster:
-        """Learn from the study's finished runs (those that diverged are ignored); models
-        fitted on an earlier study are dropped. Returns self."""
-        self.context_ = [c for c in context if c.status == "ok"]
+        """Learn from the study's runs, finished or partial (those that diverged, or too
+        short for any forecast, are ignored); models fitted on an earlier study are
+        dropped. Returns self."""
+        self.context_ = [c for c in context
+                         if c.diverged_at is None and len(c) >= self.min_points]
         self._models: OrderedDict = OrderedDict()
+        self._leads_: dict = {}
         return self
 
     @quiet
     def forecast(self, curves: Sequence[Curve], at) -> Forecast:
         x = steps_array(at)
         curves = list(curves)
-        fc = _per_curve(self.base, curves, x)
+        fc = _per_curve(self.base, curves, x, self.short)
         if len(self.context_) < MIN_CONTEXT or not curves:
             return fc
         context = [c for c in self.context_ if c.goal == curves[0].goal]
@@ -139,21 +164,43 @@ class JointForecaster(Forecaster):
         cut = tuple(int(np.searchsorted(c.steps, s, side="right")) for c in context)
         key = (context[0].goal if context else "", hash(cut), x.tobytes())
         if key not in self._models:
+            lead = self._lead(context, x) if self.short is not None else None
             with threadpool_limits(limits=1, user_api="blas"):  # small matrices
-                self._models[key] = _JointModel.fit(context, s, x, self.base)
+                self._models[key] = _JointModel.fit(context, s, x, self.base, self.short,
+                                                    lead)
             if len(self._models) > CACHE:
                 self._models.popitem(last=False)
         self._models.move_to_end(key)
         return self._models[key]
 
 
-def _per_curve(base: Forecaster, curves: list[Curve], x: np.ndarray) -> Forecast:
+    def _lead(self, context: list[Curve], x: np.ndarray):
+        """The 10/50/90% quantiles (n, X, 3) of each context run's per-curve forecast at
+        x from all it has seen (NaN where it has none): what a partial run says of the
+        steps beyond it. Computed once per goal and steps asked."""
+        key = (context[0].goal if context else "", x.tobytes())
+        if key not in self._leads_:
+            q = np.full((len(context), x.size, 3), np.nan)
+            if context:
+                fc = _per_curve(self.base, context, x)
+                q[fc.valid] = fc.quantiles(SPREAD)[fc.valid]
+            self._leads_[key] = q
+        return self._leads_[key]
+
+
+def _per_curve(base: Forecaster, curves: list[Curve], x: np.ndarray,
+               short: Forecaster | None = None) -> Forecast:
     """The per-curve forecast, whose median stays at the last value for a run whose
     last FLAT_POINTS values are identical: it sits at a fixed point (a return of -21 in
     Pong, chance-level accuracy, a metric's floor). A fitted curve there still drifts by
     1e-6, and the last value, exact for most such runs, would beat it on every one.
-    Only the median moves: the spread, and so the chance of taking off, stay."""
+    Only the median moves: the spread, and so the chance of taking off, stay.
+    With ``short``, runs too short for ``base`` are forecast by it."""
     fc = base.forecast(curves, x)
+    if short is not None:
+        few = [i for i in np.flatnonzero(~fc.valid) if len(curves[i]) >= short.min_points]
+        if few:
+            fc = _fill(fc, few, short.forecast([curves[i] for i in few], x))
     flat = [i for i, c in enumerate(curves) if fc.valid[i] and len(c) >= FLAT_POINTS
             and np.ptp(c.values[-FLAT_POINTS:]) == 0]
     if not flat:
@@ -169,6 +216,22 @@ def _per_curve(base: Forecaster, curves: list[Curve], x: np.ndarray) -> Forecast
 
 FLAT_POINTS = 5
 """Identical last values that mark a run at a fixed point (see _per_curve)."""
+
+
+def _fill(fc: Forecast, rows: list[int], other: Forecast) -> Forecast:
+    """fc with the rows ``rows`` answered by ``other`` (components zero-padded)."""
+    K = max(fc.loc.shape[2], other.loc.shape[2])
+
+    def pad(a, fill):
+        width = [(0, 0)] * (a.ndim - 1) + [(0, K - a.shape[-1])]
+        return np.pad(a, width, constant_values=fill)
+
+    loc, scale, df, w = pad(fc.loc, 0.0), pad(fc.scale, 1.0), pad(fc.df, 1e6), pad(fc.weights, 0.0)
+    loc[rows], scale[rows] = pad(other.loc, 0.0), pad(other.scale, 1.0)
+    df[rows], w[rows] = pad(other.df, 1e6), pad(other.weights, 0.0)
+    lower, upper = fc.lower.copy(), fc.upper.copy()
+    lower[rows], upper[rows] = other.lower, other.upper
+    return Forecast(fc.x, loc, scale, df, w, fc.goal, fc.runs, lower, upper)
 
 
 @dataclass
@@ -221,32 +284,43 @@ class _JointModel:
     # bandwidths (C,), limits of the outcomes and spreads in study space)
 
     @classmethod
-    def fit(cls, context: list[Curve], s: float, x: np.ndarray, base: Forecaster):
-        heads, runs = [], []
-        for c in context:
+    def fit(cls, context: list[Curve], s: float, x: np.ndarray, base: Forecaster,
+            short: Forecaster | None = None, lead: np.ndarray | None = None):
+        heads, runs, at, few = [], [], [], []
+        least = base.min_points if short is None else min(base.min_points, short.min_points)
+        for i, c in enumerate(context):
             k = int(np.searchsorted(c.steps, s, side="right"))
-            if k >= base.min_points and c.steps[-1] > s:
+            if k >= least and c.steps[-1] > s:
                 heads.append(c.head(k))
                 runs.append(c)
+                at.append(i)
+                few.append(k < base.min_points)
         ahead = np.flatnonzero(x > s)
         if len(runs) < MIN_CONTEXT or ahead.size == 0:
             return None
         if len(runs) > MAX_CONTEXT:  # the same runs whatever the order they came in
             keep = sorted(range(len(runs)), key=lambda i: (zlib.crc32(runs[i].run.encode()),
                                                            runs[i].run))[:MAX_CONTEXT]
-            heads, runs = [heads[i] for i in keep], [runs[i] for i in keep]
+            heads, runs, at, few = ([a[i] for i in keep] for a in (heads, runs, at, few))
         ends = np.array([c.steps[-1] for c in runs])
+        first = min(c.steps[0] for c in runs) - 1.0  # steps from where runs start
         reach = ends[:, None] >= x[None, ahead]  # (n, C): which runs got to which steps
-        counts = reach.sum(axis=0)
-        if counts.max() < MIN_CONTEXT:
+        ql = (np.full((len(runs), ahead.size, 3), np.nan) if lead is None
+              else lead[np.ix_(at, ahead)])
+        # a run ahead stands in, by its own forecast, where it is well ahead of s
+        gap = np.minimum(x[None, ahead] - s, s - first)
+        led = (~reach & np.isfinite(ql).all(axis=2) & ((ends[:, None] - s) >= LEAD * gap)
+               & np.array(few)[:, None])
+        if (reach | led).sum(axis=0).max() < MIN_CONTEXT:
             return None
-        fc = _per_curve(base, heads, x)
+        fc = _per_curve(base, heads, x, short)
         if fc.valid.sum() < MIN_CONTEXT:
             return None
         good = np.flatnonzero(fc.valid)
         heads = [heads[i] for i in good]
         runs = [runs[i] for i in good]
-        reach = reach[good]
+        reach, led, ql = reach[good], led[good], ql[good]
+        reach = reach | led
         q = fc.quantiles(SPREAD)[good]  # (n, X, 3)
         sign = 1.0 if runs[0].goal == "min" else -1.0
         space = _Space.of(np.array([c.values[-1] for c in runs]), sign)
@@ -263,6 +337,9 @@ class _JointModel:
         mean, std = raw[:, keep].mean(axis=0), raw[:, keep].std(axis=0)
         F = (raw[:, keep] - mean) / std
         truth = np.array([np.interp(x[ahead], c.steps, c.values) for c in runs])
+        truth = np.where(led, ql[..., 1], truth)
+        # what a stand-in does not know: its own spread, in units of the run's
+        unsure = np.where(led, _spread(space.to_T(ql)), 0.0)
         Tq = space.to_T(q[:, ahead])  # (n, C, 3)
         R = space.to_T(truth) - Tq[..., 1]
         scale = _scale(Tq)
@@ -276,7 +353,8 @@ class _JointModel:
             Tt, d = space.to_T(truth[np.ix_(rows, js)]), scale[np.ix_(rows, js)]
             limits = (Tt.min(axis=0) - MARGIN, Tt.max(axis=0) + MARGIN,
                       d.min(axis=0), d.max(axis=0))
-            groups.append((ahead[js], rows, *_ridge(F[rows], R[np.ix_(rows, js)], d), limits))
+            groups.append((ahead[js], rows, *_ridge(F[rows], R[np.ix_(rows, js)], d,
+                                                    unsure[np.ix_(rows, js)]), limits))
         return cls(space, ref, keys, hp_log, keep, mean, std, F.min(axis=0), F.max(axis=0),
                    F, groups)
 
@@ -350,10 +428,11 @@ def _kernel(A: np.ndarray, B: np.ndarray, ell: float) -> np.ndarray:
     return np.exp(-d2 / (2 * ell**2 * D)) + LINEAR * (A @ B.T) / D + OFFSET
 
 
-def _ridge(F: np.ndarray, R: np.ndarray, d: np.ndarray):
+def _ridge(F: np.ndarray, R: np.ndarray, d: np.ndarray, unsure: np.ndarray | None = None):
     """(lengthscale, dual coefficients or None, normalised errors (M, C), bandwidths (C,))
     of the kernel ridge whose leave-one-out absolute error (over all columns, in units
-    of each run's spread) is least, 'no correction' included."""
+    of each run's spread) is least, 'no correction' included. ``unsure``: the spread of
+    a target that is a stand-in (0 for a truth), added to its error for the intervals."""
     n = len(F)
     best = (np.abs(R / d).mean(), None, None, R)  # no correction: its errors are R itself
     for ell in LENGTHSCALES:
@@ -369,6 +448,8 @@ def _ridge(F: np.ndarray, R: np.ndarray, d: np.ndarray):
             if cost < best[0]:
                 best = (cost, ell, U @ (UR / (S + lam)[:, None]), loo)
     _, ell, alpha, loo = best
+    if unsure is not None:  # a stand-in's error is at least as wide as its own doubt
+        loo = np.where(loo < 0, -1.0, 1.0) * np.hypot(loo, unsure)
     E = loo / d
     levels = (np.arange(QUANTILES) + 0.5) / QUANTILES
     errors = np.quantile(E, levels, axis=0)
