@@ -133,3 +133,46 @@ def test_a_batch_of_runs_unlike_every_finished_one_keeps_the_per_curve_forecast(
     for i in (0, 5):
         np.testing.assert_allclose(f.forecast([test[i]], [40]).quantiles(QS)[0], whole[i],
                                    rtol=1e-12)
+
+
+class _Last3(LastValue):
+    """The last value, but like the network it needs three points."""
+
+    min_points = 3
+
+
+def test_partial_runs_teach_the_runs_too_short_for_the_per_curve_forecaster():
+    # no run of the study has finished: the context is seen to step 30 of 40
+    context = [c.head(30) for c in sweep(60)]
+    test = sweep(100, seed=1)
+    truth = np.array([c.values[-1] for c in test])
+    short = [c.head(2) for c in test]
+    f = JointForecaster(base=_Last3(), short=LastValue()).fit(context)
+    fc = f.forecast(short, [40])
+    last = LastValue().forecast(short, [40])
+    assert fc.valid.all()
+    err, err_last = (np.abs(g.median[:, 0] - truth).mean() for g in (fc, last))
+    assert err < 0.5 * err_last
+    lo, hi = fc.interval(0.8, axis=0)[:, :, 0]
+    assert 0.6 <= np.mean((truth >= lo) & (truth <= hi)) <= 0.97
+    # without ``short`` they get no forecast, as from the per-curve forecaster
+    assert not JointForecaster(context, base=_Last3()).forecast(short, [40]).valid.any()
+    # a run the per-curve forecaster answers is not taught by stand-ins
+    long = heads(test)
+    np.testing.assert_allclose(f.forecast(long, [40]).quantiles(QS),
+                               _Last3().forecast(long, [40]).quantiles(QS))
+
+
+def test_short_runs_answers_do_not_depend_on_the_batch_or_its_order():
+    context = [c.head(30) for c in sweep(40)]
+    test = sweep(30, seed=2)
+    batch = [c.head(1 + i % 4) for i, c in enumerate(test)]
+    f = JointForecaster(context, base=_Last3(), short=LastValue())
+    whole = f.forecast(batch, [40]).quantiles(QS)
+    order = np.random.default_rng(0).permutation(len(batch))
+    np.testing.assert_allclose(f.forecast([batch[i] for i in order], [40]).quantiles(QS),
+                               whole[order], rtol=1e-12, atol=0)
+    for i in (0, 1, 7):
+        alone = JointForecaster(context, base=_Last3(), short=LastValue())
+        np.testing.assert_allclose(alone.forecast([batch[i]], [40]).quantiles(QS)[0], whole[i],
+                                   rtol=1e-12, atol=0)
