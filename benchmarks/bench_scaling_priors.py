@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import time
 import warnings
 from dataclasses import dataclass
@@ -34,9 +35,10 @@ from bench_scaling import pct, write_section
 from bench_speed import machine
 
 from curvecast.scaling import ScalingWarning, fit_law
+from curvecast.scaling.calibrate import drift_rate, interval, interval_factor, scores
 from curvecast.scaling.joint import joint_law
 from curvecast.scaling.prior import PRIOR_FILE, Prior
-from curvecast.scaling.select import choose_law, label
+from curvecast.scaling.select import choose_law, label, rolling_residuals
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "scaling"
@@ -182,9 +184,20 @@ def split(g: Group) -> np.ndarray:
     return g.X["n"] <= g.X["n"].max() / 4
 
 
-def score(pred, lower, upper, y) -> dict:
+def score(pred, lower, upper, y, dist=None) -> dict:
+    """Relative errors and coverage; with ``dist`` (log N beyond the fitted data) the
+    log errors and distances that the calibrated intervals need."""
     rel = np.abs(pred - y) / y
-    return {"rel": rel, "inside": (lower <= y) & (y <= upper)}
+    out = {"rel": rel, "inside": (lower <= y) & (y <= upper)}
+    if dist is not None:
+        out |= {"log_err": np.log(y) - np.log(pred), "dist": dist}
+    return out
+
+
+def beyond(Xh, Xt) -> np.ndarray:
+    """Each held-out run's log N (or log x) beyond the largest fitted."""
+    key = "n" if "n" in Xh else "x"
+    return np.log(Xh[key]) - np.log(np.max(Xt[key]))
 
 
 LAWS = {"plain": "chinchilla", "prior": "chinchilla", "overtraining": "overtraining",
@@ -213,7 +226,7 @@ def run_method(method: str, g: Group, train: np.ndarray, priors: dict[str, Prior
     fit = quiet_fit(law, Xt, yt, n_boot=N_BOOT, prior=prior)
     Xh = {k: v[~train] for k, v in X.items()}
     p = fit.predict(Xh, LEVEL)
-    return score(p.pred, p.lower, p.upper, g.y[~train])
+    return score(p.pred, p.lower, p.upper, g.y[~train], beyond(Xh, Xt))
 
 
 def run_joint(groups: list[Group], trains, prior) -> list[dict]:
@@ -254,6 +267,8 @@ def methods_of(study: str, groups: list[Group]) -> list[str]:
     return out
 
 
+KEEP = ("rel", "inside", "log_err", "dist", "rate")
+
 AUTO = ("plain", "prior", "overtraining", "overtraining+prior", "data_constrained",
         "data_constrained+prior")
 
@@ -283,10 +298,12 @@ def evaluate(study: str, groups: list[Group], priors) -> dict:
                            False)
         best, _ = choose_law(cands, Xt, yt)
         m = dict(zip([label(*c) for c in cands], ms))[best]
-        per["auto"].append(per[m][j])
+        law, pr = dict(zip([label(*c) for c in cands], cands))[best]
+        rate = drift_rate(*rolling_residuals(law, Xt, yt, pr))
+        per["auto"].append({**per[m][j], "rate": np.full(len(per[m][j]["rel"]), rate)})
         chosen.append(m)
-    out = {m: {"rel": np.concatenate([r["rel"] for r in rs]),
-               "inside": np.concatenate([r["inside"] for r in rs])} for m, rs in per.items()}
+    out = {m: {k: np.concatenate([r[k] for r in rs]) for k in rs[0] if k in KEEP}
+           for m, rs in per.items()}
     out["auto"]["chosen"] = chosen
     return out
 
@@ -298,6 +315,7 @@ def main() -> None:
                     "curves of Alabdulmohsin et al.")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--write-prior", action="store_true")
+    ap.add_argument("--rows", default="", help="pickle the raw results to this file")
     args = ap.parse_args()
     t0 = time.perf_counter()
     studies = [s for s in args.only.split(",") if s]
@@ -326,9 +344,51 @@ def main() -> None:
         rows.append(("revisiting_alabdulmohsin (per curve)", res, time.perf_counter() - t))
         print(rows[-1][0], {m: (pct(r["rel"].mean()), f"{r['inside'].mean():.0%}")
                             for m, r in res.items()}, flush=True)
+    if args.rows:  # the raw results, so the report can be rebuilt without the fits
+        Path(args.rows).write_bytes(pickle.dumps(rows))
+    calibrate(rows)
+    for name, res, _ in rows:
+        print(name, "calibrated", f"k={res['auto+cal']['k']:.2f}",
+              f"{res['auto+cal']['inside'].mean():.0%}", flush=True)
     if args.write:
         write_section("\n".join(report(rows)), SECTION)
         save(rows)
+
+
+def study_of(name: str) -> str:
+    return name.split(" ")[0]
+
+
+def _auto_points(res) -> list[dict]:
+    """The auto method's held-out runs as units (a curve each for the one-variable
+    study, whose curves count once each; the whole study otherwise)."""
+    auto = res["auto"]
+    return auto.get("curves", [auto])
+
+
+def calibrate(rows) -> None:
+    """Adds 'auto+cal' to each row: auto's predictions, intervals of the width the
+    OTHER studies' held-out runs call for (``scaling.calibrate``; a study's variants,
+    like (Mis)fitting's best LR, are one study and lend only their first row)."""
+    sources = {}
+    for name, res, _ in rows:
+        units = _auto_points(res)
+        sources.setdefault(study_of(name), np.concatenate(
+            [scores(u["log_err"], u["dist"], u["rate"]) for u in units]))
+    for name, res, _ in rows:
+        k = interval_factor([v for s, v in sources.items() if s != study_of(name)], LEVEL)
+        covered = [_inside(u, k) for u in _auto_points(res)]
+        # the one-variable study: each curve's coverage counts once, as its error does
+        inside = (covered[0] if "curves" not in res["auto"] else
+                  np.array([c.mean() for c in covered]))
+        res["auto+cal"] = {"rel": res["auto"]["rel"], "inside": inside, "k": k}
+
+
+def _inside(u: dict, k: float) -> np.ndarray:
+    """Whether each held-out run is inside pred * exp(+-k * rate * dist)."""
+    lo, hi = interval(np.ones_like(u["dist"]), u["dist"], 1.0, k * np.asarray(u["rate"]))
+    ratio = np.exp(u["log_err"])  # true / pred
+    return (lo <= ratio) & (ratio <= hi)
 
 
 def save(rows) -> None:
@@ -378,7 +438,7 @@ def alabdulmohsin() -> dict:
         alphas.setdefault(dom, []).append(quiet_fit("power", {"x": x}, y, n_boot=0,
                                                     drift=False).params_["alpha"])
     res = {m: {"rel": [], "inside": []} for m in ("plain", "prior", "auto")}
-    chosen = []
+    chosen, curves_auto = [], []
     for dom, x, y in curves:
         others = [a for d, v in alphas.items() if d != dom for a in v]
         prior = Prior("power", ("alpha",), (float(np.mean(others)),),
@@ -390,15 +450,20 @@ def alabdulmohsin() -> dict:
         for m, pr in (("plain", None), ("prior", prior)):
             fit = quiet_fit("power", {"x": x[train]}, y[train], n_boot=N_BOOT, prior=pr)
             p = fit.predict({"x": x[~train]}, LEVEL)
-            scored[m] = score(p.pred, p.lower, p.upper, y[~train])
+            scored[m] = score(p.pred, p.lower, p.upper, y[~train],
+                              beyond({"x": x[~train]}, {"x": x[train]}))
         best, _ = choose_law([("power", None), ("power", prior)], {"x": x[train]}, y[train])
-        scored["auto"] = scored["prior" if best.endswith("+prior") else "plain"]
+        pick = prior if best.endswith("+prior") else None
+        scored["auto"] = scored["prior" if pick is not None else "plain"]
+        rate = drift_rate(*rolling_residuals("power", {"x": x[train]}, y[train], pick))
+        curves_auto.append({**scored["auto"], "rate": rate})
         chosen.append("prior" if best.endswith("+prior") else "plain")
         for m, r in scored.items():
             res[m]["rel"].append(r["rel"].mean())  # each curve counts once
             res[m]["inside"].append(r["inside"].mean())
     out = {m: {k: np.array(v) for k, v in r.items()} for m, r in res.items()}
     out["auto"]["chosen"] = chosen
+    out["auto"]["curves"] = curves_auto  # per curve: the calibrated intervals need them
     return out
 
 
@@ -407,9 +472,11 @@ NAMES = {"plain": "plain Chinchilla", "prior": "Chinchilla + prior",
          "data_constrained": "data-constrained", "data_constrained+prior":
          "data-constrained + prior", "joint": "joint (shared exponents)",
          "joint+prior": "joint + prior", "prior+ckpt": "Chinchilla + prior + checkpoints",
-         "auto": "**auto** (rolling origins)"}
+         "auto": "**auto** (rolling origins)",
+         "auto+cal": "**auto**, calibrated interval"}
 ONE_VARIABLE = {"plain": "E + A x^-alpha (the baseline)", "prior": "E + A x^-alpha, prior on "
-                "alpha", "auto": "**auto** (rolling origins)"}
+                "alpha", "auto": "**auto** (rolling origins)",
+                "auto+cal": "**auto**, calibrated interval"}
 
 
 def report(rows) -> list[str]:
@@ -427,7 +494,7 @@ def report(rows) -> list[str]:
             out.append(f"| {name} ({n} held out) | {names[m]} | {pct(err)} | "
                        f"{err / plain:.2f} | {cov:.0%} |")
         auto = res["auto"]
-        ratio, cov = auto["rel"].mean() / plain, auto["inside"].mean()
+        ratio, cov = auto["rel"].mean() / plain, res["auto+cal"]["inside"].mean()
         verdicts[1].append((name, ratio <= 0.6, f"{ratio:.2f}x"))
         verdicts[3].append((name, 0.8 <= cov <= 0.97, f"{cov:.0%}"))
         if name.startswith("misfitting"):

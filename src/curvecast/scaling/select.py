@@ -46,9 +46,17 @@ def rolling_error(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prior=No
 def rolling_errors(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prior=None,
                    cuts: int = CUTS) -> np.ndarray:
     """Each left-out run's relative error (see ``rolling_error``); empty when none."""
+    e, _ = rolling_residuals(law, X, y, prior, cuts)
+    return np.abs(np.expm1(-e))
+
+
+def rolling_residuals(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prior=None,
+                      cuts: int = CUTS) -> tuple[np.ndarray, np.ndarray]:
+    """Each left-out run's log error (log true - log predicted) and its distance in log N
+    (or log x) beyond the largest size its refit saw; empty arrays when none."""
     spec = get_law(law) if isinstance(law, str) else law
     key = np.asarray(X["n"] if "n" in X else X["x"], float)
-    errors = []
+    errors, dists = [], []
     for cut in np.unique(key)[::-1][:cuts]:
         train = key < cut
         if np.unique(key[train]).size < 3 or train.sum() <= spec.n_params:
@@ -62,16 +70,41 @@ def rolling_errors(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prior=N
         except InputError:
             break
         pred = spec.predict(fit.theta_, Xh)
-        errors.append(np.abs(pred - y[~train]) / y[~train])
-    return np.concatenate(errors) if errors else np.empty(0)
+        errors.append(np.log(y[~train]) - np.log(pred))
+        dists.append(np.log(key[~train]) - np.log(key[train].max()))
+    if not errors:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(errors), np.concatenate(dists)
+
+
+def repeats(X: Mapping[str, np.ndarray]) -> bool:
+    """Whether the runs repeat data: unique-token counts ``u`` below the tokens ``d``
+    trained on (more than 1% over, for rounding) for any run.
+
+    >>> repeats({"d": np.array([1e9, 4e9]), "u": np.array([1e9, 1e9])})
+    True
+    """
+    return "u" in X and "d" in X and bool(
+        (np.asarray(X["d"], float) > 1.01 * np.asarray(X["u"], float)).any())
+
+
+def _eligible(candidates, X):
+    """Where the runs repeat data, only laws that read unique tokens (``u``): a law
+    blind to repetition is misspecified there, however well it did on the few rolling
+    origins (a few runs that overfit make their errors heavy-tailed)."""
+    if repeats(X) and any("u" in get_law(law).inputs for law, _ in candidates):
+        return [(law, p) for law, p in candidates if "u" in get_law(law).inputs]
+    return list(candidates)
 
 
 def choose_law(candidates: Sequence[tuple[str, object]], X: Mapping[str, np.ndarray], y,
                cuts: int = CUTS) -> tuple[str, dict[str, float]]:
     """The label ('law' or 'law+prior') of the candidate the one-standard-error rule picks
-    (see the module docstring), and every candidate's mean rolling-origin error (nan:
-    could not be scored; the first candidate wins when none could)."""
+    (see the module docstring), and every eligible candidate's mean rolling-origin error
+    (nan: could not be scored; the first candidate wins when none could). Where the runs
+    repeat data (``repeats``), only laws that read unique tokens are eligible."""
     y = np.asarray(y, float)
+    candidates = _eligible(candidates, X)
     errors = {label(law, prior): rolling_errors(law, X, y, prior, cuts)
               for law, prior in candidates}
     scores = {k: float(e.mean()) if e.size else float("nan") for k, e in errors.items()}
