@@ -140,31 +140,31 @@ class JointForecaster(Forecaster):
     def forecast(self, curves: Sequence[Curve], at) -> Forecast:
         x = steps_array(at)
         curves = list(curves)
-        fc = _per_curve(self.base, curves, x, self.short)
+        fc, few = _per_curve(self.base, curves, x, self.short, rows=True)
         if len(self.context_) < MIN_CONTEXT or not curves:
             return fc
         context = [c for c in self.context_ if c.goal == curves[0].goal]
         by_step: dict[float, list[int]] = {}
         for i in np.flatnonzero(fc.valid):
             by_step.setdefault(float(curves[i].steps[-1]), []).append(int(i))
-        parts, q = [], None
+        parts, q = [], _Lazy(lambda: fc.quantiles(SPREAD))
         for s, idx in by_step.items():
-            model = self._model(context, s, x)
+            model = self._model(context, s, x, (curves, q, few))
             if model is None:
                 continue
-            q = fc.quantiles(SPREAD) if q is None else q
-            like, comp = model.apply([curves[i] for i in idx], q[idx])
+            like, comp = model.apply([curves[i] for i in idx], q()[idx])
             idx = [i for i, ok in zip(idx, like, strict=True) if ok]
             if idx:
                 parts.append((idx, comp))
         return _merge(fc, parts) if parts else fc
 
-    def _model(self, context: list[Curve], s: float, x: np.ndarray) -> _JointModel | None:
+    def _model(self, context: list[Curve], s: float, x: np.ndarray,
+               batch=None) -> _JointModel | None:
         # the finished runs' heads are the same for every s between two of their steps
         cut = tuple(int(np.searchsorted(c.steps, s, side="right")) for c in context)
         key = (context[0].goal if context else "", hash(cut), x.tobytes())
         if key not in self._models:
-            lead = self._lead(context, x) if self.short is not None else None
+            lead = self._lead(context, x, batch) if self.short is not None else None
             with threadpool_limits(limits=1, user_api="blas"):  # small matrices
                 self._models[key] = _JointModel.fit(context, s, x, self.base, self.short,
                                                     lead)
@@ -174,33 +174,67 @@ class JointForecaster(Forecaster):
         return self._models[key]
 
 
-    def _lead(self, context: list[Curve], x: np.ndarray):
+    def _lead(self, context: list[Curve], x: np.ndarray, batch=None):
         """The 10/50/90% quantiles (n, X, 3) of each context run's per-curve forecast at
         x from all it has seen (NaN where it has none): what a partial run says of the
-        steps beyond it. Computed once per goal and steps asked."""
+        steps beyond it. Computed once per goal and steps asked; a context run that is
+        also in ``batch`` (curves, their quantiles, rows answered by ``short``), as when
+        a study forecasts its own runs, is read from there: per curve, the same answer."""
         key = (context[0].goal if context else "", x.tobytes())
         if key not in self._leads_:
             q = np.full((len(context), x.size, 3), np.nan)
-            if context:
-                fc = _per_curve(self.base, context, x)
-                q[fc.valid] = fc.quantiles(SPREAD)[fc.valid]
+            known = {}
+            if batch is not None:
+                known = {_ident(c): i for i, c in enumerate(batch[0]) if i not in batch[2]}
+            hit = [(j, known[_ident(c)]) for j, c in enumerate(context) if _ident(c) in known]
+            if hit:
+                q[[j for j, _ in hit]] = batch[1]()[[i for _, i in hit]]
+            rest = sorted(set(range(len(context))) - {j for j, _ in hit})
+            if rest:
+                fc = _per_curve(self.base, [context[j] for j in rest], x)
+                q[np.array(rest)[fc.valid]] = fc.quantiles(SPREAD)[fc.valid]
             self._leads_[key] = q
         return self._leads_[key]
 
 
+def _ident(c: Curve) -> tuple:
+    return (c.run, c.steps.tobytes(), c.values.tobytes())
+
+
+class _Lazy:
+    """A value computed on first call, then kept."""
+
+    def __init__(self, make) -> None:
+        self.make, self.value = make, None
+
+    def __call__(self):
+        if self.value is None:
+            self.value = self.make()
+        return self.value
+
+
 def _per_curve(base: Forecaster, curves: list[Curve], x: np.ndarray,
-               short: Forecaster | None = None) -> Forecast:
+               short: Forecaster | None = None, rows: bool = False):
     """The per-curve forecast, whose median stays at the last value for a run whose
     last FLAT_POINTS values are identical: it sits at a fixed point (a return of -21 in
     Pong, chance-level accuracy, a metric's floor). A fitted curve there still drifts by
     1e-6, and the last value, exact for most such runs, would beat it on every one.
     Only the median moves: the spread, and so the chance of taking off, stay.
-    With ``short``, runs too short for ``base`` are forecast by it."""
+    With ``short``, the runs ``base`` gives no forecast are forecast by it; ``rows``:
+    answer (forecast, set of those rows)."""
     fc = base.forecast(curves, x)
+    few: list[int] = []
     if short is not None:
-        few = [i for i in np.flatnonzero(~fc.valid) if len(curves[i]) >= short.min_points]
+        few = [int(i) for i in np.flatnonzero(~fc.valid)
+               if len(curves[i]) >= short.min_points]
         if few:
             fc = _fill(fc, few, short.forecast([curves[i] for i in few], x))
+    fc = _fixed_points(fc, curves, x)
+    return (fc, set(few)) if rows else fc
+
+
+def _fixed_points(fc: Forecast, curves: list[Curve], x: np.ndarray) -> Forecast:
+    """fc with the median of a run at a fixed point moved to its last value."""
     flat = [i for i, c in enumerate(curves) if fc.valid[i] and len(c) >= FLAT_POINTS
             and np.ptp(c.values[-FLAT_POINTS:]) == 0]
     if not flat:
