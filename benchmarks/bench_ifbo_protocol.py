@@ -88,11 +88,11 @@ def context_curves(Y: np.ndarray, hps: list[dict], seen: dict[int, int]) -> list
 
 def score(method, curves: list[Curve], truth: np.ndarray) -> dict:
     """Mean log density, MSE of the mean and seconds of one method on one task."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if method.uses_context:
         method = method.fit(curves)
     fc = method.forecast(curves, [float(EPOCHS)])
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     miss = ~fc.valid
     ll, mean = fc.logpdf(truth)[:, 0], fc.mean[:, 0]
     if miss.any():
@@ -100,7 +100,7 @@ def score(method, curves: list[Curve], truth: np.ndarray) -> dict:
         fb = LastValue().forecast([curves[i] for i in rows], [float(EPOCHS)])
         ll[rows], mean[rows] = fb.logpdf(truth[rows])[:, 0], fb.mean[:, 0]
     return {"ll": float(np.mean(ll)), "mse": float(np.mean((mean - truth) ** 2)),
-            "seconds": seconds, "fallback": int(miss.sum())}
+            "seconds": seconds, "cpu": cpu, "fallback": int(miss.sum())}
 
 
 def run(methods: list[str], n_tasks: int, seed: int, only: list[str] | None) -> dict:
@@ -150,19 +150,20 @@ def table(store: dict) -> str:
     """Medians over tasks per method, all tasks and split by whether n_levels < 50."""
     rows = store["rows"]
     methods = sorted(set.intersection(*(_methods(r) for r in rows))) if rows else []
-    out = [("| method | tasks | median log-lik | median MSE | median s/task | "
+    out = [("| method | tasks | median log-lik | median MSE | median s/task (CPU s) | "
             "log-lik (n_levels < 50 / = 50) | fallback queries | bar 5 |"),
            "|---|---:|---:|---:|---:|---:|---:|---|"]
     for m in methods:
         ll = np.array([r[m]["ll"] for r in rows])
         mse = np.array([r[m]["mse"] for r in rows])
         sec = np.array([r[m]["seconds"] for r in rows])
+        cpu = np.array([r[m].get("cpu", np.nan) for r in rows])
         full = np.array([r["n_levels"] >= EPOCHS for r in rows])
         fb = sum(r[m]["fallback"] for r in rows) / max(sum(r["queries"] for r in rows), 1)
         med = (np.median(ll), np.median(mse), np.median(sec))
         ok = med[0] >= BARS["ll"] and med[1] <= BARS["mse"] and med[2] <= BARS["seconds"]
         split = "/".join(f"{np.median(ll[s]):.3f}" if s.any() else "-" for s in (~full, full))
-        out.append(f"| {m} | {len(rows)} | {med[0]:.3f} | {med[1]:.4f} | {med[2]:.3f} | "
+        out.append(f"| {m} | {len(rows)} | {med[0]:.3f} | {med[1]:.4f} | {med[2]:.3f} ({np.median(cpu):.3f}) | "
                    f"{split} | {fb:.1%} | {'pass' if ok else 'FAIL'} |")
     return "\n".join(out)
 
