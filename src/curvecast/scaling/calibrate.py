@@ -1,7 +1,7 @@
 """Predictive intervals whose width is learned across studies (split-conformal style).
 
 A study's own rolling-origin refits (``select.rolling_residuals``) give its drift rate:
-the RMS log error per unit of log size beyond the refit's data. An interval for a run
+the log error per unit of log size beyond the refit's data (``drift_rate``). An interval for a run
 ``dist`` (in log N) beyond the fitted data is pred * exp(+-k * rate * dist), where the
 factor k is the LEVEL quantile of |log error| / (rate * dist) over OTHER studies'
 held-out runs (each study weighted equally), so no study calibrates its own intervals.
@@ -26,13 +26,14 @@ MIN_RATE = 1e-3
 
 
 def drift_rate(log_errors: np.ndarray, dists: np.ndarray) -> float:
-    """RMS of log error per unit of log distance beyond the data (``MIN_RATE`` at least;
-    runs at no distance are skipped)."""
+    """Log error per unit of log distance beyond the data: RMS error over RMS distance
+    (``MIN_RATE`` at least). A ratio of means, not a mean of ratios: where sizes are
+    close together (Epoch's refit has many), a run a hair beyond the data would make
+    error / distance explode."""
     e, d = np.asarray(log_errors, float), np.asarray(dists, float)
-    ok = d > 0
-    if not ok.any():
+    if not (d > 0).any():
         return MIN_RATE
-    return max(float(np.sqrt(np.mean((e[ok] / d[ok]) ** 2))), MIN_RATE)
+    return max(float(np.sqrt(np.mean(e**2) / np.mean(np.maximum(d, 0) ** 2))), MIN_RATE)
 
 
 def scores(log_errors, dists, rate: float) -> np.ndarray:
