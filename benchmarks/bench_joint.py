@@ -53,9 +53,13 @@ CUTOFFS = (0.1, 0.2, 0.4)
 CONTEXTS = (0, 50)
 RESULTS = Path("benchmarks/results/joint.json")
 MODELS = "benchmarks/models/combiner_minus_{}.npz"
+DIRECT = "benchmarks/models/direct_minus_{}.npz"
+"""The direct network trained without any run of the source (``--methods direct``)."""
+DIRECT_SOURCE = {"taskset": "taskset", "nas": "nasbench_nlp", "cifar": "cifar10_cnn",
+                 "lcdb": "lcdb", "opda": "opda", "pong": "ppo_pong", "lm": "datablations"}
 BASELINES = ("last", "mean_last", *FAMILIES)
 """What bar 2 compares with: the best of these, picked in hindsight per cutoff."""
-PER_CURVE = BASELINES[1:]
+PER_CURVE = (*BASELINES[1:], "direct")
 """Scored at K = 0 only: they answer the same at K = 50, on 50 fewer runs (the last value
 is scored at every K: bar 3 compares with it on the same runs)."""
 
@@ -91,7 +95,7 @@ def run(names: list[str], methods: list[str], runs: int, repeats: int, path: Pat
     """Backtest ``methods`` on each source and merge the rows into the JSON ``path``."""
     store = json.loads(path.read_text()) if path.exists() else {}
     for name in names:
-        load, bound, model, _ = sources()[name]
+        load, bound, model, src = sources()[name]
         curves = subsample(load(), runs)
         contexts = [k for k in CONTEXTS if k < len(curves) // 2]
         t0 = time.perf_counter()
@@ -101,6 +105,7 @@ def run(names: list[str], methods: list[str], runs: int, repeats: int, path: Pat
         for ks, ms in ((contexts, [m for m in methods if m not in PER_CURVE]),
                        ([0], [m for m in methods if m in PER_CURVE])):
             if ms:
+                ms = [_direct(src, bound) if m == "direct" else m for m in ms]
                 bt = backtest(curves, CUTOFFS, ms, bound=bound, context=ks, repeats=repeats,
                               model=model)
                 rows += bt.to_dict()["results"]
@@ -113,6 +118,13 @@ def run(names: list[str], methods: list[str], runs: int, repeats: int, path: Pat
               f"{time.perf_counter() - t0:.0f} s", flush=True)
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(store, indent=0))
+
+
+def _direct(src: str, bound):
+    """The direct forecaster with the network that never saw source ``src``."""
+    from curvecast.forecasters.direct import DirectForecaster
+
+    return DirectForecaster(DIRECT.format(DIRECT_SOURCE[src]), bound=bound)
 
 
 def bars(entry: dict, method: str) -> list[dict]:
@@ -260,15 +272,15 @@ def speed(method: str, context: int = 500, queries: int = 1000, seed: int = 0) -
     return lines
 
 
-def compare(store: dict, a: str, b: str) -> str:
-    """Per source at K = 50: a's medAE, nmae_typical and Spearman against b's (ratios,
+def compare(store: dict, a: str, b: str, k: int = 50) -> str:
+    """Per source at K = ``k`` (``--k``, default 50): a's medAE, nmae_typical and Spearman against b's (ratios,
     differences) and both 80% coverages, cutoff by cutoff."""
     lines = [(f"| source | cutoff | medAE {a}/{b} | nMAE typical {a}/{b} | Spearman {a}-{b} | "
              f"cov 80 {a} / {b} |"), "|---|---:|---:|---:|---:|---:|"]
     for name, entry in store.items():
         at = {(r["method"], r["cutoff"], r["context"]): r for r in entry["rows"]}
         for cut in CUTOFFS:
-            ra, rb = at.get((a, cut, 50)), at.get((b, cut, 50))
+            ra, rb = at.get((a, cut, k)), at.get((b, cut, k))
             if ra is None or rb is None:
                 continue
             lines.append(f"| {name} | {cut:g} | {_ratio(ra['medae'], rb['medae']):.2f} | "
@@ -290,12 +302,13 @@ def main() -> None:
     ap.add_argument("--json", default=str(RESULTS))
     ap.add_argument("--compare", default=None, metavar="A,B",
                     help="only print A against B at K = 50 from --json")
+    ap.add_argument("--k", type=int, default=50, help="K of --compare")
     ap.add_argument("--speed", default=None, metavar="METHOD",
                     help="only bar 6 (speed) for METHOD")
     args = ap.parse_args()
     path = Path(args.json)
     if args.compare:
-        print(compare(json.loads(path.read_text()), *args.compare.split(",")))
+        print(compare(json.loads(path.read_text()), *args.compare.split(","), k=args.k))
         return
     if args.speed:
         print(speed(args.speed)[-1])

@@ -19,7 +19,7 @@ FAMILIES = ("pow3", "pow2", "pow4", "log2", "exp2", "exp3", "exp4", "expp3", "va
 """Parametric curve families, in families.FAMILIES' order."""
 DEFAULT_METHOD = "joint"
 """What method 'default' means: the project's best forecaster of the day."""
-METHODS = ("default", "bma", "ensemble", "joint", "last", "mcmc", "mean_last", "study") + FAMILIES
+METHODS = ("default", "bma", "direct", "ensemble", "joint", "last", "mcmc", "mean_last", "study") + FAMILIES
 """Every forecaster name (api.method_names())."""
 LAWS = ("power", "plain_power", "bnsl", "chinchilla", "overtraining", "data_constrained")
 """Scaling laws (scaling.LAWS)."""

@@ -2,6 +2,7 @@
 
 from .base import Forecaster
 from .baselines import LastValue, MeanLastK
+from .direct import DirectForecaster
 from .ensemble import EnsembleForecaster
 from .joint import JointForecaster
 from .learned import LearnedForecaster
@@ -12,6 +13,7 @@ from .study import StudyForecaster
 METHODS = {
     "ensemble": LearnedForecaster,
     "bma": EnsembleForecaster,
+    "direct": DirectForecaster,
     "joint": JointForecaster,
     "last": LastValue,
     "mean_last": MeanLastK,
@@ -20,7 +22,8 @@ METHODS = {
 }
 """Forecasters by the name the command line uses."""
 
-__all__ = ["METHODS", "EnsembleForecaster", "FamilyForecaster", "Forecaster", "JointForecaster",
+__all__ = ["METHODS", "DirectForecaster", "EnsembleForecaster", "FamilyForecaster", "Forecaster",
+           "JointForecaster",
            "LastValue",
            "LearnedForecaster",
            "MCMCForecaster", "MeanLastK", "StudyForecaster"]
