@@ -103,15 +103,17 @@ def score(method, curves: list[Curve], truth: np.ndarray) -> dict:
             "seconds": seconds, "cpu": cpu, "fallback": int(miss.sum())}
 
 
-def run(methods: list[str], n_tasks: int, seed: int, only: list[str] | None) -> dict:
-    """Every method on ``n_tasks`` tasks per TaskSet task; one row per (task, draw)."""
-    store = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}
+def run(methods: list[str], n_tasks: int, seed: int, only: list[str] | None,
+        results: Path = RESULTS, network: str | None = None) -> dict:
+    """Every method on ``n_tasks`` tasks per TaskSet task; one row per (task, draw).
+    ``network``: one network file for every task (default: the one without the task)."""
+    store = json.loads(results.read_text()) if results.exists() else {"rows": []}
     for t, task in enumerate(TASKSET_TASKS):
         short = task.removeprefix("FixedTextRNNClassification_imdb_")
         if only and not any(o in short for o in only):
             continue
         Y, hps = normalised(task)
-        model = MODELS.format(short)
+        model = network or MODELS.format(short)
         made = {m: _make(m, model) for m in methods}
         rng = np.random.RandomState([seed, t])
         for draw in range(n_tasks):
@@ -129,8 +131,8 @@ def run(methods: list[str], n_tasks: int, seed: int, only: list[str] | None) -> 
             store["rows"].append({**(old[0] if old else {}), **row})
             print(short, draw, n_levels, len(curves), {m: {k: round(v, 4) for k, v in
                   row[m].items()} for m in methods}, flush=True)
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(json.dumps(store, indent=0))
+        results.parent.mkdir(exist_ok=True)
+        results.write_text(json.dumps(store, indent=0))
     return store
 
 
@@ -175,10 +177,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--only", default="", help="comma-separated parts of task names")
     ap.add_argument("--table", action="store_true", help="print the table from the JSON")
+    ap.add_argument("--json", type=Path, default=RESULTS, help="results file (merged)")
+    ap.add_argument("--network", default=None,
+                    help="one combiner file for every task (default: the one without it)")
     a = ap.parse_args()
     if not a.table:
-        run(a.methods.split(","), a.tasks, a.seed, [o for o in a.only.split(",") if o])
-    print(table(json.loads(RESULTS.read_text())))
+        run(a.methods.split(","), a.tasks, a.seed, [o for o in a.only.split(",") if o],
+            a.json, a.network)
+    print(table(json.loads(a.json.read_text())))
 
 
 if __name__ == "__main__":
