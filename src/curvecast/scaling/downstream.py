@@ -74,6 +74,12 @@ LATE = 0.5
 """An inner hold-out scores a hidden model's checkpoints with at least half its tokens:
 more than its final row alone, which is one noisy point per metric."""
 N_DRAWS = 4000
+TOKEN_WEIGHT = 1.0
+"""Rows weigh (D / their model's most D) ** this in the link fits (``_token_weights``):
+1, the share of the run a checkpoint has seen, fixed before any Pythia run was scored."""
+LADDER = 3
+PRIOR = 0.8
+"""A sigmoid route's inner error counts 0.8x in the choice of route (``choose``)."""
 LSQ_LOSS = "linear"
 """Plain least squares for the links: a robust loss (soft-L1) let a step at the 1.4B
 model's level win on Pythia's SciQ, the many early checkpoints counted as outliers."""
@@ -371,21 +377,45 @@ def fit_metric(method: str, n, d, y, groups, *, chance: float = 0.0, loss=None,
     nmu, nsd = (0.0, 0.0) if two or np.ptp(logn) == 0 else (float(np.mean(logn)),
                                                              float(np.std(logn)))
     G = _covariates(levels, groups, n, nmu, nsd)
-    theta = _fit_link(link, s, y, floor, G, np.ones_like(y))
+    w = _token_weights(n, d, groups)
+    theta = _fit_link(link, s, y, floor, G, w)
     fit = MetricFit(method, "", floor, theta, np.empty((0, len(theta))), np.zeros(1), levels,
                     mu, sd, nmu, nsd, losses, 0.0, _max_logc(raw, groups), k,
                     {} if two else dict(shift or {}))
-    fit.resid_ = y - fit.predict(n, d, groups, loss=loss if two else None)
+    resid = y - fit.predict(n, d, groups, loss=loss if two else None)
+    fit.resid_ = resid[w >= LATE ** TOKEN_WEIGHT] if TOKEN_WEIGHT > 0 else resid
     rng = np.random.default_rng(seed)
     cluster = pd.factorize(pd.Series([f"{g}|{v:.6g}" for g, v in zip(groups, n, strict=True)]))[0]
     n_cl = cluster.max() + 1
     boot = []
     for _ in range(n_boot if n_cl > 2 else 0):
         counts = np.bincount(rng.integers(0, n_cl, n_cl), minlength=n_cl)[cluster]
-        boot.append(_fit_link(link, s, y, floor, G, counts.astype(float) + 1e-9,
+        boot.append(_fit_link(link, s, y, floor, G, w * counts + 1e-9,
                               theta0=theta if link.name != "linear" else None))
     fit.boot_ = np.array(boot) if boot else np.empty((0, len(theta)))
     return fit
+
+
+def _token_weights(n, d, groups) -> np.ndarray:
+    """Each row's weight: its model's share of training, (D / the model's most D) to the
+    power ``TOKEN_WEIGHT``. A forecast is of a model's final checkpoint; a checkpoint
+    ladder's many early rows (Pythia's steps 1-3000, 12 of 26 per model, near chance)
+    otherwise outvote the late ones and let a step fit them best (Pythia's SciQ).
+    Only a model with at least ``LADDER`` rows is a checkpoint ladder; fewer rows at one
+    (group, N) are distinct released models (OLMo 7B at 2.05T and 2.5T tokens): weight 1.
+
+    >>> _token_weights(np.array([1.0, 1, 1, 2]), np.array([1.0, 2, 4, 3]), [None] * 4).tolist()
+    [0.25, 0.5, 1.0, 1.0]
+    """
+    top: dict = {}
+    rows: dict = {}
+    keys = list(zip(groups, n, strict=True))
+    for key, v in zip(keys, d, strict=True):
+        top[key] = max(top.get(key, 0.0), float(v))
+        rows[key] = rows.get(key, 0) + 1
+    share = np.asarray(d, float) / np.array([top[k] for k in keys])
+    ladder = np.array([rows[k] >= LADDER for k in keys], bool)
+    return np.where(ladder, share, 1.0) ** TOKEN_WEIGHT
 
 
 def _max_logc(logc, groups) -> dict:
@@ -606,6 +636,20 @@ def shared_shift(data: _Data, metrics, chance: Mapping[str, float], k: float) ->
     return {g: float(v) * sd for g, v in zip(levels, r.x[len(parts) * p:], strict=True)}
 
 
+def choose(errors: Mapping[str, float], prior: float = PRIOR) -> str:
+    """The route of least inner error, a sigmoid route's error first multiplied by
+    ``prior``: floored at chance and capped at 1, a sigmoid cannot run away beyond the
+    data, while a line or an exponential can, and the inner hold-outs reach only a short
+    way beyond (Ruan et al. 2024 and Bhagia et al. 2024 both use sigmoids).
+
+    >>> choose({"direct-sigmoid": 0.033, "direct-linear": 0.028})
+    'direct-sigmoid'
+    >>> choose({"direct-sigmoid": 0.14, "direct-linear": 0.08})
+    'direct-linear'
+    """
+    return min(errors, key=lambda m: errors[m] * (prior if m.endswith("sigmoid") else 1.0))
+
+
 def _enough(n_train: np.ndarray, groups, train) -> bool:
     """At least three distinct sizes left to fit in some group."""
     g = np.array(groups, object)[train]
@@ -730,7 +774,7 @@ def _forecast(table, train, test, n, d, metrics, loss, group, chance, methods, l
     for metric in metrics:
         errors[metric] = {meth: float(np.mean(np.abs(inner[(metric, meth)][0])))
                           for meth in methods if (metric, meth) in inner}
-        best = min(errors[metric], key=errors[metric].get) if errors[metric] else methods[0]
+        best = choose(errors[metric]) if errors[metric] else methods[0]
         fit = _fit_on(best, tr, metric, chance[metric], losses, n_boot, seed, k, shift)
         if (metric, best) in inner:
             fit.drift_ = _drift(*inner[(metric, best)], fit.resid_)
