@@ -23,11 +23,13 @@ at epoch 50: ``joint`` is fitted on the context (the forecast runs are the conte
 its runs cut at a step learn from the others that went further), ``ensemble`` and
 ``last`` are per curve. The network of ``joint`` and ``ensemble`` is
 ``benchmarks/models/combiner_minus_<task>.npz``, trained without the task scored (the
-other TaskSet tasks seen: leave-task-out). A query a method gives no forecast for (fewer
+other TaskSet tasks seen: leave-task-out; ``--network`` gives one file for all, e.g. a
+network trained without TaskSet). A query a method gives no forecast for (fewer
 points than it needs) is answered by ``last`` and counted in ``fallback``.
 
     .venv/bin/python benchmarks/bench_ifbo_protocol.py --tasks 10 --methods joint,ensemble,last
     .venv/bin/python benchmarks/bench_ifbo_protocol.py --table    # from the JSON alone
+    .venv/bin/python benchmarks/bench_ifbo_protocol.py --network NET.npz --json OUT.json
 """
 
 from __future__ import annotations
