@@ -194,3 +194,10 @@ def test_choice_prefers_the_sigmoid_unless_clearly_worse():
     assert choose({"direct-sigmoid": 0.030, "direct-linear": 0.020}) == "direct-linear"
     assert choose({"two-stage-sigmoid": 0.05, "two-stage-exponential": 0.045}) == \
         "two-stage-sigmoid"
+
+
+def test_a_metric_never_evaluated_is_bad_input():
+    t = ladder()
+    t["blank"] = np.nan
+    with pytest.raises(InputError, match="'blank' has 0 evaluated rows"):
+        holdout_forecast(t, n="n", d="d", metrics=["acc", "blank"], chance=0.25, n_boot=0)

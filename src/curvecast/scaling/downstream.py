@@ -762,6 +762,10 @@ def _forecast(table, train, test, n, d, metrics, loss, group, chance, methods, l
     if not _enough(tr.n, tr.groups, np.ones(len(tr.n), bool)) and len(np.unique(tr.n)) < 3:
         raise InputError("the models left to fit have fewer than 3 distinct sizes (--n); "
                          "hold out fewer (--holdout-top)")
+    for metric in metrics:  # a blank column would fail deep inside a fit, not as input
+        if (k_ok := int(np.isfinite(tr.y[metric]).sum())) < 3:
+            raise InputError(f"the metric {metric!r} has {k_ok} evaluated rows among the "
+                             "models left to fit; it needs at least 3", column=metric)
     pooled = group is not None and len(metrics) > 1 and any(m in DIRECT for m in methods)
     inner = (_inner(tr, metrics, methods, chance, law, seed, k, pooled) if len(methods) > 1
              else {})
