@@ -141,6 +141,32 @@ def options(text: str) -> dict:
     return out
 
 
+def choose(grid: dict[str, dict], rivals: dict) -> dict:
+    """Leave one sweep out: for each sweep, the setting (a label of ``grid``: label ->
+    sweep -> rows with a 'forecast' row) chosen on the other sweeps alone: the one that
+    meets bar 1 on most of them, ties broken by the least mean compute on them. Returns
+    sweep -> rows (the chosen 'forecast' row, with its 'setting', and the ``rivals``'
+    rows of the other pruners)."""
+    sweeps = sorted(set.intersection(*(set(g) for g in grid.values())) & set(rivals))
+
+    def row(label, sweep):
+        return next(r for r in grid[label][sweep] if r["pruner"] == "forecast")
+
+    def score(label, sweep):
+        r = row(label, sweep)
+        return (r["regret"]["mean"] <= REGRET and r["regret"]["worst"] <= WORST,
+                r["compute_fraction"]["mean"])
+
+    out = {}
+    for held in sweeps:
+        others = [w for w in sweeps if w != held]
+        best = max(grid, key=lambda lab: (sum(score(lab, w)[0] for w in others),
+                                          -sum(score(lab, w)[1] for w in others)))
+        rest = [r for r in rivals[held] if r["pruner"] != "forecast"]
+        out[held] = [{**row(best, held), "setting": best}, *rest]
+    return out
+
+
 def _ms(v) -> str:
     return "-" if v is None else f"{v:.2f}"
 
@@ -162,11 +188,22 @@ def main() -> None:
     ap.add_argument("--plot", nargs="*", default=None,
                     help="with JSON files: only draw them; else also draw this run")
     ap.add_argument("--figure", default="benchmarks/results/replay.png")
+    ap.add_argument("--choose", nargs="*", default=None, metavar="LABEL=FILE",
+                    help="with --plot's files as the other pruners' rows: the setting of "
+                         "each sweep chosen leave-one-sweep-out among these runs (see choose)")
     args = ap.parse_args()
     if args.plot:
         out = {}
         for p in args.plot:
-            out.update(json.loads(Path(p).read_text()))
+            for name, rows in json.loads(Path(p).read_text()).items():
+                kept = {r["pruner"]: r for r in out.get(name, [])}
+                out[name] = list({**kept, **{r["pruner"]: r for r in rows}}.values())
+        if args.choose:
+            grid = {lab: json.loads(Path(f).read_text()) for lab, f in
+                    (c.rsplit("=", 1) for c in args.choose)}
+            out = choose(grid, out)
+            for name, rows in out.items():
+                print(f"{name}: {rows[0]['setting']}")
         plot(out, Path(args.figure))
         print(table(out))
         for name, rows in out.items():

@@ -135,7 +135,9 @@ class ForecastPruner(BasePruner):
     Args:
         risk:
             Prune when the probability that the trial's final value beats the best final
-            so far is below this. Default 0.05.
+            so far is below this. Default 0.05 (on issue 17's replays 0.1 met bar 1 as
+            often with less compute, but it prunes a trial on the best one's path:
+            BENCHMARKS.md).
         min_gain:
             If given, also prune a trial whose forecast expects less improvement than this
             from its current level (mean of its last 3 values) to its final value: it has
