@@ -37,6 +37,9 @@ from curvecast.transform import Frame
 HIDDEN = 3
 """Hidden steps per (run, cut) besides the final one."""
 CHUNK = 2000
+KIND_P = (0.2, 0.1, 0.08, 0.1, 0.06, 0.1, 0.1, 0.26)
+"""How often each shape of the prior is drawn (power law, exponential, late break, rise,
+take-off, cosine, one-cycle, flat)."""
 
 
 def real_sources() -> dict:
@@ -74,7 +77,8 @@ def synthetic_curve(rng, i: int) -> Curve:
     a, b = rng.uniform(0, 2), 10 ** rng.uniform(-1, 0.5)
     alpha = rng.uniform(0.1, 1.5)
     base = a + b * (t + rng.uniform(0, 5)) ** -alpha
-    kind = rng.integers(8) if not dense else 0
+    # most runs that sit flat stay flat (TaskSet's chance-level runs): take-off is rare
+    kind = 0 if dense else int(rng.choice(8, p=KIND_P))
     if kind == 1:  # exponential to a floor
         base = a + b * np.exp(-t / (T * rng.uniform(0.05, 1.5)))
     elif kind == 2:  # plateau that breaks late
