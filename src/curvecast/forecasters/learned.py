@@ -208,7 +208,22 @@ class LearnedForecaster(Forecaster):
         forecast). Without a usable family, the network answers everywhere."""
         horizon = X[..., CURVE_FEATURES]
         ahead = (horizon > 0) & (horizon <= self.combiner.hi[CURVE_FEATURES])
-        rel = np.where(fits.weight > 0, fits.sigma, np.inf) / anchor.spread[:, None]
+        rel = np.where(fits.weight > 0, self._fit_residual(frame, fits), np.inf)
+        rel = rel / anchor.spread[:, None]
         exact = (rel.min(axis=1) < EXACT_FIT) & (frame.mask.sum(axis=1) >= EXACT_POINTS)
         no_family = ~(fits.weight > 0).any(axis=1)
         return (ahead & ~exact[:, None]) | no_family[:, None]
+
+    def _fit_residual(self, frame: Frame, fits) -> np.ndarray:
+        """(B, K): each family's residual scale about the fitted points alone.
+
+        A family's sigma also holds the spread inside log-time bins (the noise of single
+        observations), and for a long curve without noise that spread is the curve's own
+        slope across each bin: a power law logged at 40,000 steps, fitted exactly, has a
+        sigma of 1e-3 of its spread. The exact-fit test asks whether the formula goes
+        through the data, so the within-bin part is taken out again (unbinned curves have
+        none: their test is unchanged)."""
+        n_raw = frame.counts.sum(axis=1)
+        P = np.array([fam.n_params for fam in self._ensemble._family_list()], float)
+        within = frame.wss[:, None] / np.maximum(n_raw[:, None] - P[None, :], 1.0)
+        return np.where(within > 0, np.sqrt(np.maximum(fits.sigma**2 - within, 0.0)), fits.sigma)
