@@ -582,9 +582,9 @@ CAVEATS = [
      "bootstrap) are too wide on (Mis)fitting and too narrow on Epoch and Alabdulmohsin's "
      "curves. The calibrated width follows each study's own rolling-origin drift, and that "
      "estimate is poor: refits from fewer sizes err more per unit of distance than the "
-     "final fit does, and on Epoch, whose extracted sizes nearly coincide at the top, a "
-     "rolling origin lies a hair beyond its data and the rate explodes (its calibrated "
-     "intervals are very wide). A width learned from other studies can only fix a "
+     "final fit does, by a factor that differs between studies (rolling origins "
+     "merge sizes within 1%: Epoch's extracted sizes come as values a millionth apart, "
+     "which had put an origin a hair beyond its data and made the rate explode). A width learned from other studies can only fix a "
      "study-specific miscalibration if the study's own scale estimate is good."),
     ("* (Mis)fitting: 'at most a quarter of the largest N' is taken strictly (N <= 2.957e8 "
      "excludes misfitting_200m at 2.959e8, which issue 6's benchmark fitted): 7 sizes up to "

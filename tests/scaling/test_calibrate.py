@@ -52,3 +52,11 @@ def test_repeated_data_picks_a_law_that_reads_unique_tokens():
     best, _ = choose_law([("chinchilla", None), ("data_constrained", None)],
                          {"n": n, "d": d, "u": d}, y)
     assert best == "chinchilla"  # no repetition: the fewer parameters
+
+
+def test_near_equal_sizes_are_one_rolling_origin():
+    n = np.geomspace(1e7, 1e9, 6).repeat(3) * np.tile([1.0, 1 + 1e-6, 1 + 2e-6], 6)
+    d = n * np.tile([5.0, 20.0, 80.0], 6)
+    y = 1.8 + 400 * n**-0.4 + 2000 * d**-0.3
+    e, dist = rolling_residuals("chinchilla", {"n": n, "d": d}, y)
+    assert e.size == 9 and dist.min() > 0.5  # whole sizes left out, not single runs

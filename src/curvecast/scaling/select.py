@@ -57,9 +57,9 @@ def rolling_residuals(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prio
     spec = get_law(law) if isinstance(law, str) else law
     key = np.asarray(X["n"] if "n" in X else X["x"], float)
     errors, dists = [], []
-    for cut in np.unique(key)[::-1][:cuts]:
+    for cut in sizes(key)[::-1][:cuts]:
         train = key < cut
-        if np.unique(key[train]).size < 3 or train.sum() <= spec.n_params:
+        if sizes(key[train]).size < 3 or train.sum() <= spec.n_params:
             break
         Xt = {k: np.asarray(v)[train] for k, v in X.items() if k in spec.inputs}
         Xh = {k: np.asarray(v)[~train] for k, v in X.items() if k in spec.inputs}
@@ -75,6 +75,26 @@ def rolling_residuals(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prio
     if not errors:
         return np.empty(0), np.empty(0)
     return np.concatenate(errors), np.concatenate(dists)
+
+
+SAME_SIZE = 0.01
+"""Sizes within 1% of the next smaller are one size: values read off a plot (Epoch's
+Chinchilla refit) give one model size as several values a millionth apart, and a
+rolling origin between them would lie no distance beyond its data."""
+
+
+def sizes(key: np.ndarray) -> np.ndarray:
+    """The distinct sizes of ``key``, each the smallest value of its cluster (see
+    ``SAME_SIZE``).
+
+    >>> sizes(np.array([1.0, 1.000001, 2.0, 4.0, 4.01])).tolist()
+    [1.0, 2.0, 4.0]
+    """
+    u = np.unique(np.asarray(key, float))
+    if u.size == 0:
+        return u
+    start = np.r_[True, np.diff(np.log(u)) > np.log1p(SAME_SIZE)]
+    return u[start]
 
 
 def repeats(X: Mapping[str, np.ndarray]) -> bool:
