@@ -71,3 +71,18 @@ def test_noisy_dense_curve_keeps_the_network():
     anchor = Anchor.of(fr)
     net = f._network_applies(fr, fits, anchor, features(fr, fits, t, anchor))
     assert net.all()
+
+
+def test_lr_column_is_read_per_step(tmp_path):
+    from curvecast.io import read_csv
+
+    p = tmp_path / "runs.csv"
+    rows = ["run,step,value,lr"] + [f"a,{s},{3 - 0.01 * s},{1 - s / 100}" for s in range(1, 51)]
+    p.write_text("\n".join(rows) + "\n")
+    cs = read_csv(p)
+    lr = cs["a"].meta["lr"]
+    assert len(lr["steps"]) == 50 and abs(lr["lr"][-1] - 0.5) < 1e-12
+    assert schedule_of(cs["a"]).end == 50.0
+    q = tmp_path / "text.csv"
+    q.write_text("run,step,value,lr\nb,1,2.0,x\nb,2,1.5,y\nb,3,1.2,z\n")
+    assert read_csv(q)["b"].meta["lr"] == "z"  # not a learning rate: plain metadata

@@ -304,6 +304,7 @@ def _build_long(
 
     if per_run is None:
         per_run = _per_run_meta(extra, order, c, len(names), text_meta)
+        _attach_lr(per_run, extra, order, c, s)
     # the columns as read are done with: free them before the curves are built (on a
     # file of short runs they are ~90 bytes a row, the curves themselves ~80)
     del codes, steps, values, step_text, value_text, nonfinite, negative
@@ -403,6 +404,29 @@ def _typed_text(col: pd.Series) -> list[Any]:
         return vals
     it = iter(num.tolist())
     return [None if v is None else next(it) for v in vals]
+
+
+def _attach_lr(per_run: list, extra: pd.DataFrame | None, order: np.ndarray,
+               c: np.ndarray, s: np.ndarray) -> None:
+    """An all-numeric ``lr`` column is the per-step learning rate: each run's meta
+    ``lr`` becomes ``{"steps": [...], "lr": [...]}`` (rows with no lr left out), which
+    :mod:`curvecast.forecasters.schedule` reads; any other ``lr`` column stays plain
+    metadata."""
+    if extra is None or "lr" not in extra.columns:
+        return
+    lr = pd.to_numeric(extra["lr"].iloc[order], errors="coerce").to_numpy(float)
+    raw = extra["lr"].iloc[order]
+    given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
+    if np.isnan(lr[given]).any():  # text in it: not a learning rate
+        return
+    cuts = np.flatnonzero(np.diff(c)) + 1
+    ends = np.concatenate((cuts, [len(c)])).tolist()
+    for a, b in zip(np.concatenate(([0], cuts)).tolist(), ends, strict=True):
+        ok = np.isfinite(lr[a:b])
+        if ok.sum() >= 2:
+            meta = dict(per_run[int(c[a])][1])
+            meta["lr"] = {"steps": s[a:b][ok].tolist(), "lr": lr[a:b][ok].tolist()}
+            per_run[int(c[a])] = (per_run[int(c[a])][0], meta)
 
 
 def _per_run_meta(
