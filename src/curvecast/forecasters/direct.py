@@ -35,6 +35,7 @@ from ..errors import UsageError
 from ..transform import Frame
 from .base import Components, Forecaster
 from .features import Anchor, _noise
+from .learned import _gelu
 
 GRID = -6.0 * np.linspace(1.0, 0.0, 16) ** 1.5
 """Grid positions in log(t / t_last): dense near now, reaching back a factor e^6 ~ 400."""
@@ -188,12 +189,6 @@ class DirectNet:
         if calibrated:
             sd = sd * self.scales[horizon_bin(X)][..., None]
         return logw, mu, sd
-
-
-def _gelu(h: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
-
-    return 0.5 * h * (1.0 + erf(h * np.sqrt(0.5)))
 
 
 class DirectForecaster(Forecaster):
