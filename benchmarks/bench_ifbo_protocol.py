@@ -139,10 +139,11 @@ def run(methods: list[str], n_tasks: int, seed: int, only: list[str] | None,
 
 
 def _make(method: str, model: str):
-    """A method by name; ``joint_short``: joint answering runs of 1-2 points too, by the
-    last value corrected on the study (``JointForecaster(short=LastValue())``)."""
+    """A method by name; ``joint_short``: joint whose last value answers runs of 1-2
+    points even where no study model corrects it (``short_alone=True``; the default
+    ``joint`` leaves those to the fallback)."""
     if method == "joint_short":
-        return JointForecaster(base=LearnedForecaster(model), short=LastValue())
+        return JointForecaster(base=LearnedForecaster(model), short=LastValue(), short_alone=True)
     return make_forecaster(method, model=model)
 
 

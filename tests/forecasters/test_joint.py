@@ -147,7 +147,7 @@ def test_partial_runs_teach_the_runs_too_short_for_the_per_curve_forecaster():
     test = sweep(100, seed=1)
     truth = np.array([c.values[-1] for c in test])
     short = [c.head(2) for c in test]
-    f = JointForecaster(base=_Last3(), short=LastValue()).fit(context)
+    f = JointForecaster(base=_Last3(), short=LastValue(), short_alone=True).fit(context)
     fc = f.forecast(short, [40])
     last = LastValue().forecast(short, [40])
     assert fc.valid.all()
@@ -156,7 +156,7 @@ def test_partial_runs_teach_the_runs_too_short_for_the_per_curve_forecaster():
     lo, hi = fc.interval(0.8, axis=0)[:, :, 0]
     assert 0.6 <= np.mean((truth >= lo) & (truth <= hi)) <= 0.97
     # without ``short`` they get no forecast, as from the per-curve forecaster
-    assert not JointForecaster(context, base=_Last3()).forecast(short, [40]).valid.any()
+    assert not JointForecaster(context, base=_Last3(), short=None).forecast(short, [40]).valid.any()
     # a run the per-curve forecaster answers is not taught by stand-ins
     long = heads(test)
     np.testing.assert_allclose(f.forecast(long, [40]).quantiles(QS),
@@ -176,3 +176,13 @@ def test_short_runs_answers_do_not_depend_on_the_batch_or_its_order():
         alone = JointForecaster(context, base=_Last3(), short=LastValue())
         np.testing.assert_allclose(alone.forecast([batch[i]], [40]).quantiles(QS)[0], whole[i],
                                    rtol=1e-12, atol=0)
+
+
+def test_a_short_run_is_forecast_only_where_the_study_teaches_it():
+    test = [c.head(2) for c in sweep(20, seed=3)]
+    few = [c.head(30) for c in sweep(5)]  # fewer than MIN_CONTEXT: no study model
+    assert not JointForecaster(few, base=_Last3()).forecast(test, [40]).valid.any()
+    alone = JointForecaster(few, base=_Last3(), short_alone=True).forecast(test, [40])
+    np.testing.assert_allclose(alone.median, LastValue().forecast(test, [40]).median)
+    taught = JointForecaster([c.head(30) for c in sweep(60)], base=_Last3()).forecast(test, [40])
+    assert taught.valid.all()

@@ -211,17 +211,18 @@ def test_a_refit_forecasts_only_the_heads_not_seen_before():
     from curvecast.forecasters import JointForecaster
     from curvecast.integrations._heads import HeadCache
 
+    # short=None as the pruner's study model (its first reports are judged by dominance)
     runs = [_power(0.5 + 0.05 * i, floor=0.3 + 0.01 * (i % 5)) for i in range(24)]
     cache = HeadCache(_pow3())
-    model = JointForecaster(base=cache).fit(runs[:12])
+    model = JointForecaster(base=cache, short=None).fit(runs[:12])
     new = [r.head(6) for r in runs[20:]]
     model.forecast(new, [30])
     first = cache.misses
     assert first >= 12  # the 12 finished heads and the 4 asked
-    refit = JointForecaster(base=cache).fit(runs[:16])
+    refit = JointForecaster(base=cache, short=None).fit(runs[:16])
     got = refit.forecast(new, [30])
     assert cache.misses - first == 4, (first, cache.misses)  # only the 4 heads it lacked
-    fresh = JointForecaster(base=_pow3()).fit(runs[:16]).forecast(new, [30])
+    fresh = JointForecaster(base=_pow3(), short=None).fit(runs[:16]).forecast(new, [30])
     np.testing.assert_allclose(got.median, fresh.median, rtol=1e-9)
     np.testing.assert_allclose(got.quantiles([0.1, 0.9]), fresh.quantiles([0.1, 0.9]),
                                rtol=1e-9)

@@ -48,6 +48,7 @@ from ..curve import Curve
 from ..forecast import Forecast
 from ..numerics import quiet
 from .base import Forecaster, steps_array
+from .baselines import LastValue
 from .learned import LearnedForecaster
 from .study import _hp, _numeric
 
@@ -98,9 +99,13 @@ class JointForecaster(Forecaster):
     context: runs of the same study, finished or partial (as :meth:`fit`).
     base: the per-curve forecaster (default: the learned combiner).
     bound: the metric's best attainable value, if known.
-    short: a forecaster for runs too short for ``base`` (e.g. ``LastValue()``, which
-        needs one point), corrected by the study like the others; None (default): such
+    short: a forecaster for runs too short for ``base`` (default ``"last"``: the last
+        value, which needs one point), corrected by the study like the others; None: such
         runs get no forecast, as from ``base``.
+    short_alone: whether ``short`` also answers where no study model corrects it (with
+        too few finished runs, or a run unlike all of them); default False: a run of one
+        or two points is forecast only from what the study teaches (ifBO's protocol,
+        BENCHMARKS.md), never from its last value alone.
 
     >>> from curvecast.curve import Curve
     >>> from curvecast.forecasters import LastValue
@@ -118,12 +123,14 @@ class JointForecaster(Forecaster):
     uses_context = True
 
     def __init__(self, context: Sequence[Curve] = (), base: Forecaster | None = None,
-                 bound: float | None = None, short: Forecaster | None = None) -> None:
+                 bound: float | None = None, short: Forecaster | str | None = "last",
+                 short_alone: bool = False) -> None:
         super().__init__(bound)
         self.base = base if base is not None else LearnedForecaster(bound=bound)
-        self.short = short
-        if short is not None:
-            self.min_points = min(self.base.min_points, short.min_points)
+        self.short = LastValue(bound=bound) if short == "last" else short
+        self.short_alone = short_alone
+        if self.short is not None:
+            self.min_points = min(self.base.min_points, self.short.min_points)
         self.fit(context)
 
     def fit(self, context: Sequence[Curve]) -> JointForecaster:
@@ -142,7 +149,7 @@ class JointForecaster(Forecaster):
         curves = list(curves)
         fc, few = _per_curve(self.base, curves, x, self.short, rows=True)
         if len(self.context_) < MIN_CONTEXT or not curves:
-            return fc
+            return self._alone(fc, few)
         context = [c for c in self.context_ if c.goal == curves[0].goal]
         by_step: dict[float, list[int]] = {}
         for i in np.flatnonzero(fc.valid):
@@ -156,7 +163,16 @@ class JointForecaster(Forecaster):
             idx = [i for i, ok in zip(idx, like, strict=True) if ok]
             if idx:
                 parts.append((idx, comp))
-        return _merge(fc, parts) if parts else fc
+        fc = _merge(fc, parts) if parts else fc
+        return self._alone(fc, few - {i for idx, _ in parts for i in idx})
+
+    def _alone(self, fc: Forecast, rows: set[int]) -> Forecast:
+        """fc without the rows that only ``short`` answered, unless ``short_alone``."""
+        if self.short_alone or not rows:
+            return fc
+        w = np.array(fc.weights, copy=True)
+        w[sorted(rows)] = 0.0
+        return Forecast(fc.x, fc.loc, fc.scale, fc.df, w, fc.goal, fc.runs, fc.lower, fc.upper)
 
     def _model(self, context: list[Curve], s: float, x: np.ndarray,
                batch=None) -> _JointModel | None:

@@ -117,7 +117,9 @@ def study_model(kind: str, base: Forecaster, context: Sequence[Curve]) -> Foreca
     """
     if kind not in STUDY_MODELS:
         raise ValueError(f"unknown study model {kind!r}; choose from {', '.join(STUDY_MODELS)}")
-    return STUDY_MODELS[kind](base=base).fit(list(context))
+    # the pruner judges a trial's first reports by dominance, not by forecasts of 1-2 points
+    extra = {"short": None} if kind == "joint" else {}
+    return STUDY_MODELS[kind](base=base, **extra).fit(list(context))
 
 
 def cached(forecaster: Forecaster | str | None) -> Forecaster:
