@@ -430,6 +430,26 @@ def _size(X: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.asarray(X["x"], float) if "x" in X else np.asarray(X["n"] * X["d"], float)
 
 
+SAME_SIZE = 0.01
+"""Sizes within 1% of the next smaller are one size: values read off a plot (Epoch's
+Chinchilla refit) give one model size as several values a millionth apart, and a
+rolling origin between them would lie no distance beyond its data."""
+
+
+def sizes(key: np.ndarray) -> np.ndarray:
+    """The distinct sizes of ``key``, each the smallest value of its cluster (see
+    ``SAME_SIZE``).
+
+    >>> sizes(np.array([1.0, 1.000001, 2.0, 4.0, 4.01])).tolist()
+    [1.0, 2.0, 4.0]
+    """
+    u = np.unique(np.asarray(key, float))
+    if u.size == 0:
+        return u
+    start = np.r_[True, np.diff(np.log(u)) > np.log1p(SAME_SIZE)]
+    return u[start]
+
+
 def _drift(law: Law, X, logy, w, delta, n_starts, residuals) -> float:
     """The sd of log-error per unit of log size beyond the data: refit without the
     largest 1, 2, 3 sizes (rolling origins), predict them, and divide the error left
@@ -439,11 +459,12 @@ def _drift(law: Law, X, logy, w, delta, n_starts, residuals) -> float:
     wrong it was one size further out, inside the data, is the honest measure of that
     (the bootstrap and the residuals only measure noise around a law that holds).
     """
-    s = np.log(_size(X))
+    size = _size(X)
+    s = np.log(size)
     errors, dists = [], []
-    for cut in np.unique(s)[::-1][:DRIFT_CUTS]:
+    for cut in np.log(sizes(size))[::-1][:DRIFT_CUTS]:
         train = s < cut
-        if train.sum() < law.n_params + 3 or np.unique(s[train]).size < 3:
+        if train.sum() < law.n_params + 3 or sizes(size[train]).size < 3:
             break
         Xt = {k: v[train] for k, v in X.items()}
         starts = _best_starts(law, Xt, logy[train], w[train], delta, n_starts)

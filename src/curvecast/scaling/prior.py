@@ -57,6 +57,7 @@ from .fit import (
     _log_loss_jac,
     _minimise,
     _size,
+    sizes,
 )
 from .joint import base_name, group_params
 from .laws import Law, get_law
@@ -366,11 +367,11 @@ def _posterior_drift(law: Law, X, logy, w, prior, residuals, cuts: int = 3) -> f
     """``fit._drift`` with posterior refits: the log-error beyond the noise per unit of
     log size, from refits without the 1-3 largest sizes."""
     s = np.log(_size(X))
-    key = X.get("n", s)
+    key = X.get("n", np.exp(s))
     errors, dists = [], []
-    for cut in np.unique(key)[::-1][:cuts]:
+    for cut in sizes(key)[::-1][:cuts]:
         train = key < cut
-        if np.unique(key[train]).size < 3 or train.sum() < 4:
+        if sizes(key[train]).size < 3 or train.sum() < 4:
             break
         Xt = {k: v[train] for k, v in X.items()}
         theta, _ = _posterior_theta(law, Xt, logy[train], w[train], prior)

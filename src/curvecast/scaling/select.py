@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..errors import InputError
-from .fit import ScalingWarning, fit_law
+from .fit import SAME_SIZE, ScalingWarning, fit_law, sizes  # noqa: F401 (sizes: public here)
 from .laws import get_law
 
 CUTS = 2
@@ -75,26 +75,6 @@ def rolling_residuals(law: str, X: Mapping[str, np.ndarray], y: np.ndarray, prio
     if not errors:
         return np.empty(0), np.empty(0)
     return np.concatenate(errors), np.concatenate(dists)
-
-
-SAME_SIZE = 0.01
-"""Sizes within 1% of the next smaller are one size: values read off a plot (Epoch's
-Chinchilla refit) give one model size as several values a millionth apart, and a
-rolling origin between them would lie no distance beyond its data."""
-
-
-def sizes(key: np.ndarray) -> np.ndarray:
-    """The distinct sizes of ``key``, each the smallest value of its cluster (see
-    ``SAME_SIZE``).
-
-    >>> sizes(np.array([1.0, 1.000001, 2.0, 4.0, 4.01])).tolist()
-    [1.0, 2.0, 4.0]
-    """
-    u = np.unique(np.asarray(key, float))
-    if u.size == 0:
-        return u
-    start = np.r_[True, np.diff(np.log(u)) > np.log1p(SAME_SIZE)]
-    return u[start]
 
 
 def repeats(X: Mapping[str, np.ndarray]) -> bool:
