@@ -141,6 +141,7 @@ class JointForecaster(Forecaster):
                          if c.diverged_at is None and len(c) >= self.min_points]
         self._models: OrderedDict = OrderedDict()
         self._leads_: dict = {}
+        self.budget_ = _budget_key(self.context_)
         return self
 
     @quiet
@@ -163,6 +164,8 @@ class JointForecaster(Forecaster):
             idx = [i for i, ok in zip(idx, like, strict=True) if ok]
             if idx:
                 parts.append((idx, comp))
+        if self.budget_ is not None:
+            parts += self._finals(context, curves, x, by_step, q)
         fc = _merge(fc, parts) if parts else fc
         return self._alone(fc, few - {i for idx, _ in parts for i in idx})
 
@@ -190,6 +193,43 @@ class JointForecaster(Forecaster):
         return self._models[key]
 
 
+    def _finals(self, context: list[Curve], curves: list[Curve], x: np.ndarray,
+                by_step: dict, q) -> list:
+        """Parts of the forecast at the step where each run's budget ends (``budget_``),
+        from the finished runs' finals: a run of 20 epochs is not forecast at epoch 20
+        from where runs of 100 epochs stood at epoch 20, mid-schedule."""
+        parts = []
+        for s, idx in by_step.items():
+            ends: dict[int, list[int]] = {}
+            for i in idx:
+                E = _hp(curves[i].hp, self.budget_)
+                j = int(np.searchsorted(x, E))
+                if E > s and j < x.size and np.isclose(x[j], E, rtol=1e-9, atol=0.0):
+                    ends.setdefault(j, []).append(i)
+            if not ends:
+                continue
+            model = self._final_model(context, s)
+            if model is None:
+                continue
+            for j, rows in ends.items():
+                like, comp = model.apply([curves[i] for i in rows], q()[rows][:, [j]])
+                rows = [i for i, ok in zip(rows, like, strict=True) if ok]
+                if rows:
+                    parts.append((rows, (np.array([j]), *comp[1:])))
+        return parts
+
+    def _final_model(self, context: list[Curve], s: float) -> _JointModel | None:
+        cut = tuple(int(np.searchsorted(c.steps, s, side="right")) for c in context)
+        key = ("final", context[0].goal if context else "", hash(cut))
+        if key not in self._models:
+            with threadpool_limits(limits=1, user_api="blas"):
+                self._models[key] = _JointModel.fit_final(context, s, self.base, self.short,
+                                                          self.budget_)
+            if len(self._models) > CACHE:
+                self._models.popitem(last=False)
+        self._models.move_to_end(key)
+        return self._models[key]
+
     def _lead(self, context: list[Curve], x: np.ndarray, batch=None):
         """The 10/50/90% quantiles (n, X, 3) of each context run's per-curve forecast at
         x from all it has seen (NaN where it has none): what a partial run says of the
@@ -211,6 +251,27 @@ class JointForecaster(Forecaster):
                 q[np.array(rest)[fc.valid]] = fc.quantiles(SPREAD)[fc.valid]
             self._leads_[key] = q
         return self._leads_[key]
+
+
+def _budget_key(context: list[Curve]) -> str | None:
+    """The numeric hyperparameter that is the step where a run ends (OPDA's ``epochs``),
+    if the study has one: it equals the last step of at least BUDGET_SHARE of the runs
+    that did not diverge, at least MIN_CONTEXT of them, and takes several values."""
+    if len(context) < MIN_CONTEXT:
+        return None
+    keys = set.intersection(*(set(_numeric(c.hp)) for c in context))
+    for k in sorted(keys):
+        v = np.array([float(c.hp[k]) for c in context])
+        ends = np.array([c.steps[-1] for c in context])
+        hit = np.isclose(v, ends, rtol=1e-9, atol=0.0)
+        if hit.sum() >= max(MIN_CONTEXT, BUDGET_SHARE * len(context)) and np.unique(v[hit]).size > 1:
+            return k
+    return None
+
+
+BUDGET_SHARE = 0.8
+"""Share of a study's runs whose budget hyperparameter is their last step (the rest were
+stopped early, or are still running)."""
 
 
 def _ident(c: Curve) -> tuple:
@@ -408,6 +469,56 @@ class _JointModel:
         return cls(space, ref, keys, hp_log, keep, mean, std, F.min(axis=0), F.max(axis=0),
                    F, groups)
 
+    @classmethod
+    def fit_final(cls, context: list[Curve], s: float, base: Forecaster,
+                  short: Forecaster | None, budget: str):
+        """The correction of the forecast at the step each run's budget ends, learned on
+        the finished runs (those that reached theirs) cut at s: one column, the final."""
+        least = base.min_points if short is None else min(base.min_points, short.min_points)
+        heads, runs = [], []
+        for c in context:
+            k = int(np.searchsorted(c.steps, s, side="right"))
+            if (k >= least and c.steps[-1] > s
+                    and np.isclose(_hp(c.hp, budget), c.steps[-1], rtol=1e-9, atol=0.0)):
+                heads.append(c.head(k))
+                runs.append(c)
+        if len(runs) < MIN_CONTEXT:
+            return None
+        if len(runs) > MAX_CONTEXT:
+            keep = sorted(range(len(runs)), key=lambda i: (zlib.crc32(runs[i].run.encode()),
+                                                           runs[i].run))[:MAX_CONTEXT]
+            heads, runs = [heads[i] for i in keep], [runs[i] for i in keep]
+        ends = np.array([c.steps[-1] for c in runs])
+        grid = np.unique(ends)
+        fc = _per_curve(base, heads, grid, short)
+        good = np.flatnonzero(fc.valid)
+        if good.size < MIN_CONTEXT:
+            return None
+        col = np.searchsorted(grid, ends[good])
+        q = fc.quantiles(SPREAD)[good, col][:, None, :]  # (n, 1, 3): at each run's own end
+        heads = [heads[i] for i in good]
+        truth = np.array([runs[i].values[-1] for i in good])[:, None]
+        sign = 1.0 if runs[0].goal == "min" else -1.0
+        space = _Space.of(truth[:, 0], sign)
+        keys = sorted(set.intersection(*(set(_numeric(h.hp)) for h in heads)))
+        H = np.array([[float(h.hp[k]) for k in keys] for h in heads]).reshape(len(heads), -1)
+        hp_log = (H > 0).all(axis=0) & (H.max(axis=0) > 20 * H.min(axis=0).clip(1e-300))
+        raw = _raw(heads, q, 0, space, keys, hp_log)
+        keep = raw.std(axis=0) > 1e-12
+        if not keep.any():
+            return None
+        mean, std = raw[:, keep].mean(axis=0), raw[:, keep].std(axis=0)
+        F = (raw[:, keep] - mean) / std
+        Tq = space.to_T(q)
+        R = space.to_T(truth) - Tq[..., 1]
+        d = _scale(Tq)
+        Tt = space.to_T(truth)
+        limits = (Tt.min(axis=0) - MARGIN, Tt.max(axis=0) + MARGIN, d.min(axis=0), d.max(axis=0))
+        rows = np.arange(len(heads))
+        groups = [(np.array([0]), rows, *_ridge(F, R, d), limits)]
+        return cls(space, 0, keys, hp_log, keep, mean, std, F.min(axis=0), F.max(axis=0),
+                   F, groups)
+
     def apply(self, curves: list[Curve], q: np.ndarray):
         """(like, (cols, loc, scale)): which runs are like the finished ones at the cut
         (see OUTSIDE), and for those the mixture components (n_like, C, QUANTILES) at the
@@ -520,9 +631,10 @@ def _merge(fc: Forecast, parts) -> Forecast:
     for idx, (cols, lc, sc) in parts:
         r, c = np.ix_(idx, cols)
         ok = np.isfinite(lc).all(axis=2) & np.isfinite(sc).all(axis=2) & (sc > 0).all(axis=2)
-        loc[r, c, Kb:] = np.where(ok[..., None], lc, 0.0)
-        scale[r, c, Kb:] = np.where(ok[..., None], sc, 1.0)
+        # where a part is not finite, what was there stays (a later part refines an earlier)
+        loc[r, c, Kb:] = np.where(ok[..., None], lc, loc[r, c, Kb:])
+        scale[r, c, Kb:] = np.where(ok[..., None], sc, scale[r, c, Kb:])
         weight[r, c, :Kb] = np.where(ok[..., None], 0.0, weight[r, c, :Kb])
-        weight[r, c, Kb:] = np.where(ok[..., None], 1.0 / M, 0.0)
+        weight[r, c, Kb:] = np.where(ok[..., None], 1.0 / M, weight[r, c, Kb:])
     df = np.concatenate([fc.df, np.full((B, M), TAIL_DF)], axis=1)
     return Forecast(fc.x, loc, scale, df, weight, fc.goal, fc.runs, fc.lower, fc.upper)
