@@ -36,7 +36,7 @@ from curvecast.datasets.pythia import (
     pythia_table,
 )
 from curvecast.scaling.difficulty import Aggregate
-from curvecast.scaling.downstream import DIRECT, TWO_STAGE, forecast_split
+from curvecast.scaling.downstream import DIRECT, MIXED, TWO_STAGE, forecast_split
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Downstream accuracy (issue 20)"
@@ -47,6 +47,7 @@ SMALL = 2e9  # 1.4B (1.41e9 parameters) and below
 K_COD = 3  # difficulty clusters of MMLU's 57 subjects, fixed before looking at the big models
 N_BOOT = 100
 N_BOOT_OBS = 50
+OBS_ROUTES = (*DIRECT, MIXED)  # the CLI's default candidates with --group
 
 
 def frame(result) -> pd.DataFrame:
@@ -68,7 +69,7 @@ def task_average(result, df: pd.DataFrame, metrics) -> dict:
             "cover": float(np.mean((lo <= true.to_numpy()) & (true.to_numpy() <= hi)))}
 
 
-def pythia(variant: str, methods, cod: bool, oracle: bool = False) -> dict:
+def pythia(variant: str, methods, cod: bool, oracle: bool = False, average=False) -> dict:
     t = pythia_table(variant, subjects=cod)
     train = (t["n"] < SMALL).to_numpy()
     test = ((t["n"] > SMALL) & (t["step"] == FINAL)).to_numpy()
@@ -82,10 +83,12 @@ def pythia(variant: str, methods, cod: bool, oracle: bool = False) -> dict:
     two = any(m in TWO_STAGE for m in methods)
     t0 = time.time()
     r = forecast_split(t, train, test, n="n", d="d", metrics=metrics, loss=LOSS if two else None,
-                       chance=CHANCE, methods=methods, n_boot=N_BOOT, aggregates=aggs)
+                       chance=CHANCE, methods=methods, n_boot=N_BOOT, aggregates=aggs,
+                       average=average)
     seconds = time.time() - t0
     df = frame(r)
     out = {"variant": variant, "methods": list(methods), "cod": cod, "seconds": seconds,
+           "average": average,
            "per_task_mae": float(df["err"].abs().mean()), "coverage": float(df["cover"].mean()),
            "n_points": len(df), "chosen": r.methods,
            "task_mae": df.groupby("metric")["err"].apply(lambda e: e.abs().mean()).to_dict(),
@@ -109,7 +112,29 @@ def _stage_one_error(t, train, test) -> dict:
     return {"true": te[LOSS].round(4).tolist(), "pred": np.round(pred, 4).tolist()}
 
 
-def obsscaling(methods) -> dict:
+OBS_ITEMS = {"MMLU": 14042, "ARC-C": 1172, "HellaSwag": 10042, "Winograd": 1267,
+             "TruthfulQA": 817, "GSM8K": 1319, "HumanEval": 164}
+"""Test items of each benchmark (the lm-evaluation-harness test sets: Winograd is
+WinoGrande's 1,267 dev items, TruthfulQA MC2's 817 questions). XWinograd: the mean of its
+six languages, equally weighted (an assumption: the source does not say)."""
+XWINOGRAD_ITEMS = (2325, 83, 959, 263, 315, 504)  # en, fr, jp, pt, ru, zh
+
+
+def obs_noise_floor(t: pd.DataFrame, test: np.ndarray) -> dict:
+    """E|error| of a perfect forecast of each held-out model's expected score from the
+    evaluation's binomial noise alone: sqrt(2 / pi) se, se = sqrt(p (1 - p) / items)."""
+    out = {}
+    for b in OBS_BENCHMARKS:
+        p = t.loc[test, b].dropna().to_numpy(float)
+        if b == "XWinograd":
+            se = np.sqrt(sum(p * (1 - p) / k for k in XWINOGRAD_ITEMS)) / len(XWINOGRAD_ITEMS)
+        else:
+            se = np.sqrt(p * (1 - p) / OBS_ITEMS[b])
+        out[b] = float(np.sqrt(2 / np.pi) * np.mean(se))
+    return out
+
+
+def obsscaling(methods, average: bool = False) -> dict:
     t = obsscaling_table()
     t = t[np.isfinite(t["d"])].reset_index(drop=True)
     logc = np.log(6 * t["n"] * t["d"])
@@ -119,7 +144,8 @@ def obsscaling(methods) -> dict:
     train = ~test
     t0 = time.time()
     r = forecast_split(t, train, test, n="n", d="d", metrics=list(OBS_BENCHMARKS),
-                       group="family", chance=OBS_CHANCE, methods=methods, n_boot=N_BOOT_OBS)
+                       group="family", chance=OBS_CHANCE, methods=methods, n_boot=N_BOOT_OBS,
+                       average=average)
     seconds = time.time() - t0
     df = frame(r)
     naive = {}
@@ -132,17 +158,20 @@ def obsscaling(methods) -> dict:
         naive[b] = float(np.mean(np.abs(pred - y[okt])))
     mae = df.groupby("metric")["err"].apply(lambda e: e.abs().mean()).to_dict()
     cover = df.groupby("metric")["cover"].mean().to_dict()
-    return {"methods": list(methods), "seconds": seconds, "n_train": int(train.sum()),
+    return {"methods": list(methods), "average": average, "seconds": seconds,
+            "n_train": int(train.sum()), "floor": obs_noise_floor(t, test),
+            "inner_errors": r.inner_errors,
             "n_test": int(test.sum()), "families_held_out": int(t.loc[test, "family"].nunique()),
             "mae": mae, "naive": naive, "ratio": {b: mae[b] / naive[b] for b in mae},
             "coverage_by": cover, "coverage": float(df["cover"].mean()), "n_points": len(df),
             "chosen": r.methods}
 
 
-def obs_oracle() -> dict:
-    """In-sample MAE on the held-out models of a sigmoid in log compute (with family
-    offsets) fitted to every model, held-out ones included: the scatter no forecast from
-    compute and family can remove, against the naive baseline's out-of-sample MAE."""
+def obs_oracle(method: str) -> dict:
+    """In-sample MAE on the held-out models of ``method`` (a sigmoid in log compute with
+    family offsets, or the mixed model) fitted to every model, held-out ones included: the
+    scatter no forecast from compute and family can remove, against the naive baseline's
+    out-of-sample MAE."""
     t = obsscaling_table()
     t = t[np.isfinite(t["d"])].reset_index(drop=True)
     logc = np.log(6 * t["n"] * t["d"])
@@ -151,7 +180,7 @@ def obs_oracle() -> dict:
     test = ((logc > med) & (size >= 2)).to_numpy()
     r = forecast_split(t, np.ones(len(t), bool), test, n="n", d="d",
                        metrics=list(OBS_BENCHMARKS), group="family", chance=OBS_CHANCE,
-                       methods=["direct-sigmoid"], n_boot=0)
+                       methods=[method], n_boot=0)
     df = frame(r)
     return df.groupby("metric")["err"].apply(lambda e: e.abs().mean()).to_dict()
 
@@ -163,9 +192,13 @@ def run() -> dict:
         out["pythia"].append(pythia(variant, DIRECT, cod=False))
         out["pythia"].append(pythia(variant, TWO_STAGE, cod=False))
         out["pythia"].append(pythia(variant, ("direct-linear",), cod=False))
-    out["obsscaling"].append(obsscaling(DIRECT))
+        out["pythia"].append(pythia(variant, DIRECT, cod=True, average=True))
+    out["obsscaling"].append(obsscaling(OBS_ROUTES))
+    out["obsscaling"].append(obsscaling(OBS_ROUTES, average=True))
     out["obsscaling"].append(obsscaling(("direct-sigmoid",)))
-    out["obs_oracle"] = obs_oracle()
+    out["obsscaling"].append(obsscaling((MIXED,)))
+    out["obs_oracle"] = obs_oracle("direct-sigmoid")
+    out["obs_oracle_mixed"] = obs_oracle(MIXED)
     return out
 
 
@@ -194,7 +227,8 @@ def verdict(ok: bool) -> str:
 
 
 def _label(r: dict) -> str:
-    m = "auto: " + " / ".join(r["methods"]) if len(r["methods"]) > 1 else r["methods"][0]
+    m = (("average: " if r.get("average") else "auto: ") + " / ".join(r["methods"])
+         if len(r["methods"]) > 1 else r["methods"][0])
     return m + (f" + MMLU by {K_COD} difficulty clusters" if r.get("cod") else "")
 
 
@@ -261,14 +295,16 @@ def markdown(res: dict) -> str:
         lines += [(f"{_label(r)}: {r['n_train']} models fitted, {r['n_test']} held out "
                   f"({r['families_held_out']} families); {r['seconds']:.0f} s."), "",
                   ("| benchmark | MAE | naive linear MAE | ratio | bar (<= 0.7) | 90% coverage "
-                  "| in-sample oracle / naive |"),
-                  "|---|---:|---:|---:|---|---:|---:|"]
-        oracle = res.get("obs_oracle", {})
+                  "| in-sample oracle / naive: sigmoid, mixed | noise floor / naive | route |"),
+                  "|---|---:|---:|---:|---|---:|---:|---:|---|"]
+        oracle, om = res.get("obs_oracle", {}), res.get("obs_oracle_mixed", {})
         for b in OBS_BENCHMARKS:
             orc = f"{oracle[b] / r['naive'][b]:.2f}" if b in oracle else "-"
+            orc += f", {om[b] / r['naive'][b]:.2f}" if b in om else ""
+            fl = f"{r['floor'][b] / r['naive'][b]:.2f}" if "floor" in r else "-"
             lines.append(f"| {b} | {pts(r['mae'][b])} | {pts(r['naive'][b])} | "
                          f"{r['ratio'][b]:.2f} | {verdict(r['ratio'][b] <= 0.7)} | "
-                         f"{r['coverage_by'][b]:.0%} | {orc} |")
+                         f"{r['coverage_by'][b]:.0%} | {orc} | {fl} | {r['chosen'][b]} |")
         lines += ["", f"Coverage over all {r['n_points']} points: {r['coverage']:.0%}.", ""]
     lines += [("TruthfulQA and XWinograd barely move with compute (the naive line's MAE is "
               "already 4-5 points). Ruan et al. forecast from principal components of a model's "
@@ -279,8 +315,9 @@ def markdown(res: dict) -> str:
               "members over to its large ones (shrunk by n / (n + k), k = 0.5-4; a diagnostic "
               "run, not shipped: /tmp script, direct-sigmoid, n_boot 0) moved no ratio by more "
               "than 0.04 and TruthfulQA's from 0.99 to 1.01-1.03. Not fixed."), ""]
-    cov = [(r["coverage"], r["n_points"]) for r in (res["pythia"][0], res["pythia"][4],
-                                                    res["obsscaling"][0])]
+    firsts = [next(r for r in res["pythia"] if r["variant"] == v) for v in ("standard",
+                                                                             "deduped")]
+    cov = [(r["coverage"], r["n_points"]) for r in (*firsts, res["obsscaling"][0])]
     pooled = sum(c * n for c, n in cov) / sum(n for _, n in cov)
     lines += [(f"Bar 3 (90% intervals cover 80-97%), default routes pooled over Pythia "
               f"standard, deduped and observational: {pooled:.0%} "

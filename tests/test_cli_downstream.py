@@ -97,3 +97,16 @@ def test_usage_errors_exit_2(capsys, evals, tmp_path):
     assert code == 2 and "--loss" in err
     code, _, err = cli(capsys, "scaling", "downstream", str(tmp_path / "none.csv"), *ARGS)
     assert code == 2 and "none.csv" in err
+
+
+def test_average_of_routes_with_families(capsys, evals):
+    """--method average with --group: every direct route (the mixed model of the families
+    among them) averaged, each metric's weights in its note; the JSON schema unchanged."""
+    code, out, err = cli(capsys, "scaling", "downstream", evals, *ARGS, "--group", "family",
+                         "--method", "average", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert list(data) == ["points", "mean_abs_error", "coverage"] and len(data["points"]) == 4
+    assert all(p["lower"] <= p["pred"] <= p["upper"] for p in data["points"])
+    notes = [ln for ln in err.splitlines() if ln.startswith("note: ")]
+    assert len(notes) == 2 and all("average: " in ln and "direct-mixed" in ln for ln in notes)

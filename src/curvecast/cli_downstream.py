@@ -15,8 +15,8 @@ import click
 from .cli_output import cell, make_console, new_table
 from .errors import InputError
 
-_METHODS = ("auto", "two-stage-sigmoid", "two-stage-exponential", "direct-sigmoid",
-            "direct-linear")
+_METHODS = ("auto", "average", "two-stage-sigmoid", "two-stage-exponential",
+            "direct-sigmoid", "direct-linear", "direct-mixed")
 
 
 @click.command("downstream")
@@ -37,8 +37,9 @@ _METHODS = ("auto", "two-stage-sigmoid", "two-stage-exponential", "direct-sigmoi
               help="Hold out the models at this many largest distinct N (per group).")
 @click.option("--method", type=click.Choice(_METHODS), default="auto", show_default=True,
               help="auto: of the two-stage links (with --loss) or direct sigmoid and linear "
-                   "(without), the one with the least error on the small models' own "
-                   "largest sizes, per metric.")
+                   "(without; and the mixed model of families with --group), the one with "
+                   "the least error on the small models' own largest sizes, per metric; "
+                   "average: all of them, weighted inversely to those errors.")
 @click.option("--aggregate", default=None,
               help="Forecast the mean of the --metric columns as one benchmark of this name "
                    "(subtasks of a suite), through difficulty clusters (COD-like).")
@@ -79,7 +80,8 @@ def downstream(file, n_col, d_col, loss_col, metrics, group_col, chance, holdout
                                   aggregates=aggs,
                                   loss=loss_col, group=group_col, chance=chance,
                                   holdout_top=holdout_top, level=level, n_boot=boot, seed=seed,
-                                  methods=None if method == "auto" else [method])
+                                  methods=None if method in ("auto", "average") else [method],
+                                  average=method == "average")
     except InputError as exc:
         if exc.file is not None:
             raise

@@ -67,9 +67,12 @@ SHRINK = 0.05
 1 (a factor e in compute efficiency) costs as much as a 5-point residual."""
 FLOOR_Q = 0.05
 INNER_CUTS = 2
-"""Inner hold-outs: the largest 1 and 2 sizes of the small models (per group, where two
-smaller sizes remain to fit)."""
-INNER_KEEP = 2
+"""Inner hold-outs: the largest 1 and 2 sizes of the small models (per group, where
+``INNER_KEEP`` smaller sizes remain to fit): rolling origins inside the fitted models."""
+INNER_KEEP = 1
+"""An inner cut hides a family's largest sizes where at least this many smaller ones
+remain: 1, as the task itself forecasts a family from as few as one smaller member (with
+2, every family of fewer than 3-4 fitted sizes went unchecked: Ruan et al.'s families)."""
 LATE = 0.5
 """An inner hold-out scores a hidden model's checkpoints with at least half its tokens:
 more than its final row alone, which is one noisy point per metric."""
@@ -85,7 +88,9 @@ LSQ_LOSS = "linear"
 model's level win on Pythia's SciQ, the many early checkpoints counted as outliers."""
 TWO_STAGE = ("two-stage-sigmoid", "two-stage-exponential")
 DIRECT = ("direct-sigmoid", "direct-linear")
-METHODS = (*TWO_STAGE, *DIRECT)
+MIXED = "direct-mixed"
+"""A candidate of the direct routes where there are families (``--group``): ``MixedFit``."""
+METHODS = (*TWO_STAGE, *DIRECT, MIXED)
 
 
 # --------------------------------------------------------------------------- links
@@ -358,6 +363,8 @@ def fit_metric(method: str, n, d, y, groups, *, chance: float = 0.0, loss=None,
     >>> round(float(f.predict(np.array([3e10]), np.array([6e11]), [None])[0]), 2)
     0.75
     """
+    if method == MIXED:
+        return fit_mixed(n, d, y, groups, k=k)
     n, d, y = (np.asarray(a, float) for a in (n, d, y))
     groups = list(groups)
     link = _link_of(method)
@@ -423,6 +430,148 @@ def _max_logc(logc, groups) -> dict:
     for g, v in zip(groups, logc, strict=True):
         out[g] = max(out.get(g, -np.inf), float(v))
     return out
+
+
+# --------------------------------------------------------------------------- mixed model
+
+
+@dataclass
+class MixedFit:
+    """``direct-mixed``: accuracy linear in log compute, each family with its own intercept
+    and slope drawn around the pooled line (a linear mixed model; the random effects'
+    and residual variances estimated by REML, so the shrinkage of a family towards the
+    pool is fitted, not set). Families differ in direction, not only in efficiency: on
+    TruthfulQA the older families (Pythia, OPT, GPT-Neo) lose accuracy with size while
+    Qwen and Yi gain it, which no shared curve with offsets in compute can follow.
+
+    ``beta_`` (intercept, slope per unit of log C - ``mu_``), ``u_`` the families' BLUPs
+    (intercepts, then slopes about each family's mean log C, ``xbar_``), ``cinv_`` the
+    inverse of Henderson's mixed-model matrix (prediction error variances), ``tau_``
+    (intercept sd, slope sd) and ``sigma_`` the residual sd.
+    """
+
+    method: str
+    metric: str
+    levels_: tuple
+    mu_: float
+    xbar_: dict
+    beta_: np.ndarray
+    u_: np.ndarray
+    cinv_: np.ndarray
+    tau_: tuple
+    sigma_: float
+    resid_: np.ndarray
+    logc_max_: dict
+    k: float = K_FLOPS
+    drift_: float = 0.0
+
+    @property
+    def noise_(self) -> np.ndarray:
+        """The residual scale an inner error carries without any drift (``_drift``)."""
+        return np.array([self.sigma_])
+
+    def _rows(self, n, d, groups):
+        x = np.log(self.k * np.asarray(n, float) * np.asarray(d, float)) - self.mu_
+        g = len(self.levels_)
+        A = np.zeros((len(x), 2 + 2 * g))
+        A[:, 0], A[:, 1] = 1.0, x
+        new = np.zeros(len(x), bool)
+        index = {v: j for j, v in enumerate(self.levels_)}
+        for i, grp in enumerate(groups):
+            j = index.get(grp)
+            if j is None:
+                new[i] = True
+                continue
+            A[i, 2 + j] = 1.0
+            A[i, 2 + g + j] = x[i] - self.xbar_[grp]
+        return A, new
+
+    def _beyond(self, n, d, groups) -> np.ndarray:
+        top = np.array([self.logc_max_.get(g, max(self.logc_max_.values())) for g in groups])
+        return np.maximum(np.log(self.k * n * d) - top, 0.0)
+
+    def predict(self, n, d, groups, loss=None) -> np.ndarray:
+        A, _ = self._rows(n, d, groups)
+        return np.clip(A @ np.r_[self.beta_, self.u_], 0.0, 1.0)
+
+    def draws(self, n, d, groups, rng, size: int = N_DRAWS, loss_draws=None) -> np.ndarray:
+        """(size, m) draws for one new model at each row: the BLUP's prediction error, a
+        new family's intercept where the family is unseen, the residual, the drift."""
+        A, new = self._rows(n, d, groups)
+        mean = A @ np.r_[self.beta_, self.u_]
+        var = np.einsum("ij,jk,ik->i", A, self.cinv_, A) + self.sigma_**2
+        var = var + new * self.tau_[0] ** 2
+        z = rng.standard_normal((size, 1))
+        out = (mean + np.sqrt(np.maximum(var, 0.0)) * rng.standard_normal((size, len(mean)))
+               + self.drift_ * z * self._beyond(n, d, groups))
+        return np.clip(out, 0.0, 1.0)
+
+
+def _henderson(M, y, w, p, g, theta):
+    """Solve the mixed-model equations at log (tau_a, tau_b, sigma) ``theta``: returns
+    (-2 REML log-likelihood, solution, C^-1). log|V| + log|X'V^-1 X| = log|R| + log|D| +
+    log|C| and r'V^-1 r = e'R^-1 e + u'D^-1 u (Harville 1977, JASA 72:320)."""
+    ta, tb, s = np.exp(theta)
+    rinv = w / s**2
+    dinv = np.r_[np.zeros(p), np.full(g, ta**-2), np.full(g, tb**-2)]
+    C = (M.T * rinv) @ M + np.diag(dinv)
+    try:
+        L = np.linalg.cholesky(C)
+    except np.linalg.LinAlgError:
+        return np.inf, None, None
+    sol = np.linalg.solve(C, (M.T * rinv) @ y)
+    e = y - M @ sol
+    u = sol[p:]
+    m2ll = (len(y) * np.log(s**2) - np.sum(np.log(w)) + g * np.log(ta**2 * tb**2)
+            + 2 * np.sum(np.log(np.diag(L))) + np.sum(rinv * e**2) + np.sum(dinv[p:] * u**2))
+    return m2ll, sol, C
+
+
+def fit_mixed(n, d, y, groups, *, k: float = K_FLOPS, method: str = "direct-mixed"
+              ) -> MixedFit:
+    """Fit :class:`MixedFit` to the small models' rows (``groups``: a family per row).
+
+    >>> x = np.linspace(44, 52, 12); g = np.repeat(["up", "down", "flat"], 4)
+    >>> y = 0.4 + np.select([g == "up", g == "down"], [0.02, -0.02], 0.0) * (x - 48)
+    >>> f = fit_mixed(np.exp(x) / 6e11, np.full(12, 1e11), y, list(g))
+    >>> round(float(f.predict(np.array([np.exp(54) / 6e11]), np.array([1e11]), ["up"])[0]), 2)
+    0.52
+    """
+    n, d, y = (np.asarray(a, float) for a in (n, d, y))
+    groups = list(groups)
+    from scipy.optimize import minimize
+
+    raw = np.log(k * n * d)
+    mu = float(np.mean(raw))
+    levels = tuple(v for v in dict.fromkeys(groups) if v is not None)
+    g_arr = np.array(groups, object)
+    xbar = {v: float(np.mean(raw[g_arr == v])) - mu for v in levels}
+    probe = MixedFit("direct-mixed", "", levels, mu, xbar, np.zeros(2), np.zeros(0),
+                     np.zeros((0, 0)), (0.0, 0.0), 0.0, np.zeros(1), {}, k)
+    M, _ = probe._rows(n, d, groups)
+    w = _token_weights(n, d, groups)
+    g = len(levels)
+    ols = np.linalg.lstsq(M[:, :2] * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+    s0 = max(float(np.sqrt(np.average((y - M[:, :2] @ ols) ** 2, weights=w))), 1e-3)
+    sx = max(float(np.std(raw)), 1e-3)
+
+    def obj(theta):
+        return _henderson(M, y, w, 2, g, np.clip(theta, -12.0, 3.0))[0]
+
+    best = None
+    for x0 in ([np.log(s0), np.log(s0 / sx), np.log(s0 / 2)],
+               [np.log(s0 / 4), np.log(s0 / (4 * sx)), np.log(s0)]):
+        r = minimize(obj, x0, method="Nelder-Mead",
+                     options={"maxiter": 600, "xatol": 1e-3, "fatol": 1e-6})
+        if best is None or r.fun < best.fun:
+            best = r
+    theta = np.clip(best.x, -12.0, 3.0)
+    _, sol, C = _henderson(M, y, w, 2, g, theta)
+    ta, tb, s = np.exp(theta)
+    fit = MixedFit(method, "", levels, mu, xbar, sol[:2], sol[2:], np.linalg.inv(C),
+                   (float(ta), float(tb)), float(s), np.zeros(1), _max_logc(raw, groups), k)
+    fit.resid_ = y - fit.predict(n, d, groups)
+    return fit
 
 
 # --------------------------------------------------------------------------- the hold-out
@@ -636,6 +785,22 @@ def shared_shift(data: _Data, metrics, chance: Mapping[str, float], k: float) ->
     return {g: float(v) * sd for g, v in zip(levels, r.x[len(parts) * p:], strict=True)}
 
 
+def route_weights(errors: Mapping[str, float], prior: float = PRIOR) -> dict[str, float]:
+    """Weights of an average of the routes, inversely proportional to their inner error
+    (a sigmoid's first multiplied by ``prior``, as in :func:`choose`): the inverse-error
+    combination of forecasts (Bates and Granger 1969), a hedge where the inner hold-outs
+    separate the routes poorly.
+
+    >>> {m: round(w, 2) for m, w in route_weights({"direct-sigmoid": 0.05,
+    ...                                            "direct-mixed": 0.02}).items()}
+    {'direct-sigmoid': 0.33, 'direct-mixed': 0.67}
+    """
+    inv = {m: 1.0 / max(e * (prior if m.endswith("sigmoid") else 1.0), 1e-9)
+           for m, e in errors.items()}
+    total = sum(inv.values())
+    return {m: v / total for m, v in inv.items()}
+
+
 def choose(errors: Mapping[str, float], prior: float = PRIOR) -> str:
     """The route of least inner error, a sigmoid route's error first multiplied by
     ``prior``: floored at chance and capped at 1, a sigmoid cannot run away beyond the
@@ -691,6 +856,7 @@ def forecast_split(
     seed: int = 0,
     k: float = K_FLOPS,
     aggregates: Mapping[str, Aggregate] | None = None,
+    average: bool = False,
 ) -> DownstreamResult:
     """Fit on the rows ``train`` (a mask) of ``table`` and forecast the rows ``test``.
 
@@ -703,6 +869,9 @@ def forecast_split(
     ``aggregates``: name -> :class:`~curvecast.scaling.difficulty.Aggregate`, benchmarks
     forecast as the weighted mean of the forecasts of their difficulty clusters (COD-like,
     clustered on the ``train`` rows only); each gives points named for it.
+
+    ``average``: instead of taking one route per metric, average the candidates'
+    forecasts with :func:`route_weights` (the interval: their mixture).
     """
     chance = {m: float(chance[m] if isinstance(chance, Mapping) else chance) for m in metrics}
     weights: dict[str, dict[str, float]] = {}
@@ -717,7 +886,8 @@ def forecast_split(
         metrics += list(weights[name])
         chance.update(dict.fromkeys(weights[name], agg.chance))
     result = _forecast(table, np.asarray(train, bool), np.asarray(test, bool), n, d,
-                       metrics, loss, group, chance, methods, law, level, n_boot, seed, k)
+                       metrics, loss, group, chance, methods, law, level, n_boot, seed, k,
+                       average)
     for name, w in weights.items():
         result = _aggregated(result, table, test, name, w, group)
     return result
@@ -749,9 +919,9 @@ def _nd(result: DownstreamResult) -> tuple[str, str]:
 
 
 def _forecast(table, train, test, n, d, metrics, loss, group, chance, methods, law, level,
-              n_boot, seed, k) -> DownstreamResult:
+              n_boot, seed, k, average=False) -> DownstreamResult:
     data = _columns(table, n, d, metrics, loss, group)
-    methods = tuple(methods or (TWO_STAGE if loss else DIRECT))
+    methods = tuple(methods or (TWO_STAGE if loss else DIRECT + ((MIXED,) if group else ())))
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UsageError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
@@ -767,6 +937,8 @@ def _forecast(table, train, test, n, d, metrics, loss, group, chance, methods, l
             raise InputError(f"the metric {metric!r} has {k_ok} evaluated rows among the "
                              "models left to fit; it needs at least 3", column=metric)
     pooled = group is not None and len(metrics) > 1 and any(m in DIRECT for m in methods)
+    if MIXED in methods and group is None:
+        raise UsageError(f"method {MIXED!r} needs families (--group)")
     inner = (_inner(tr, metrics, methods, chance, law, seed, k, pooled) if len(methods) > 1
              else {})
     shift = shared_shift(tr, metrics, chance, k) if pooled else None
@@ -778,14 +950,20 @@ def _forecast(table, train, test, n, d, metrics, loss, group, chance, methods, l
     for metric in metrics:
         errors[metric] = {meth: float(np.mean(np.abs(inner[(metric, meth)][0])))
                           for meth in methods if (metric, meth) in inner}
-        best = choose(errors[metric]) if errors[metric] else methods[0]
-        fit = _fit_on(best, tr, metric, chance[metric], losses, n_boot, seed, k, shift)
-        if (metric, best) in inner:
-            fit.drift_ = _drift(*inner[(metric, best)], fit.resid_)
-        chosen[metric] = best
+        weights = (route_weights(errors[metric]) if average and len(errors[metric]) > 1
+                   else {choose(errors[metric]) if errors[metric] else methods[0]: 1.0})
+        pred, dr = 0.0, np.empty((N_DRAWS, len(te.n)))
+        pick = (rng.choice(len(weights), N_DRAWS, p=list(weights.values()))
+                if len(weights) > 1 else np.zeros(N_DRAWS, int))  # a mixture of the routes
+        for j, (meth, wt) in enumerate(weights.items()):
+            fit = _fit_on(meth, tr, metric, chance[metric], losses, n_boot, seed, k, shift)
+            if (metric, meth) in inner:
+                fit.drift_ = _drift(*inner[(metric, meth)], getattr(fit, "noise_", fit.resid_))
+            pred = pred + wt * fit.predict(te.n, te.d, te.groups)
+            dr[pick == j] = fit.draws(te.n, te.d, te.groups, rng, loss_draws=loss_draws)[pick == j]
+        chosen[metric] = (next(iter(weights)) if len(weights) == 1 else "average: " + ", ".join(
+            f"{m} {w:.2f}" for m, w in weights.items()))
         ok = np.isfinite(te.y[metric])
-        pred = fit.predict(te.n, te.d, te.groups)
-        dr = fit.draws(te.n, te.d, te.groups, rng, loss_draws=loss_draws)
         lo, hi = _quantiles(dr, level)
         draws[metric], preds[metric] = dr, pred
         for i in np.flatnonzero(ok):
