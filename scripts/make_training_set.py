@@ -9,6 +9,7 @@ trained leaving one source out, the honest test of a forecaster meant for curves
 sources it has never seen.
 
     .venv/bin/python scripts/make_training_set.py --out /tmp/cc_train.npz    # ~10 min
+    .venv/bin/python scripts/make_training_set.py --calibration-only --out /tmp/cc_calib.npz
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from curvecast.datasets import (
     load_datablations,
     load_lcdb,
     load_nasbench_nlp,
+    load_opda,
+    load_ppo_pong,
     load_pythia,
     load_taskset,
 )
@@ -66,6 +69,19 @@ def sources(bench_sets: int, with_lm: bool = False) -> dict:
     out[("lcdb", "lcdb_other")] = (
         lambda: [c for c in load_lcdb() if c.hp["openmlid"] not in ids], 1.0)
     return out
+
+
+def calibration_sources() -> dict:
+    """(source, data set) -> (loader, bound) of the sources no network is trained on.
+
+    Their rows (``--calibration-only``) are for recalibration alone: the unfamiliarity
+    table of ``scripts/train_combiner.py --calibration`` is fitted leaving each source
+    out, so every source's intervals come from a fit that never saw it.
+    """
+    return {("opda", "opda_alexnet"): (lambda: load_opda("alexnet"), 1.0),
+            ("opda", "opda_convnext"): (lambda: load_opda("convnext"), 1.0),
+            ("ppo_pong", "ppo_pong"): (load_ppo_pong, None),
+            ("datablations", "datablations"): (load_datablations, None)}
 
 
 def synthetic(n_runs: int = 3000, seed: int = 0) -> list[Curve]:
@@ -136,11 +152,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--with-lm", action="store_true",
                     help="add the language-model curves (see sources())")
+    ap.add_argument("--calibration-only", action="store_true",
+                    help="only the sources no network learns from (calibration_sources())")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     ens = EnsembleForecaster()
     parts: dict[str, list] = {}
-    for (source, name), (load, bound) in sources(args.lcdb_sets, args.with_lm).items():
+    todo = (calibration_sources() if args.calibration_only
+            else sources(args.lcdb_sets, args.with_lm))
+    for (source, name), (load, bound) in todo.items():
         t0 = time.time()
         curves = [c for c in load() if c.status == "ok" and len(c) >= 4]
         if source == "lcdb" and len(curves) > args.lcdb_max_curves:

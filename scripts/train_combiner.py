@@ -32,7 +32,7 @@ from curvecast.curve import MIN_POINTS
 from curvecast.forecast import Forecast
 from curvecast.forecasters.learned import COMPONENTS, DF, HIDDEN, U_CLIP
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # the machine is shared
 
 TEACH_ONLY = {"synthetic", "lm", "datablations", "pythia"}
 """Sources and data sets that are always trained on, never held out: textbook curves, and
@@ -210,6 +210,9 @@ def main() -> None:
                          "is trained without them)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seeds", default="0", help="comma-separated: one network per seed")
+    ap.add_argument("--calibrate-with", default=None, metavar="NAME=PATH,...",
+                    help="held-out models trained before (never on NAME): their forecasts "
+                         "of NAME join the recalibration, without retraining them")
     ap.add_argument("--merge", default=None,
                     help="comma-separated prefixes of earlier runs: average their networks "
                          "instead of training")
@@ -239,6 +242,9 @@ def main() -> None:
         save(models[name], path, {"left_out": name})
         pits[name] = pit_grid(d, rows[d[key][rows] == name], path)
         print(f"{name}: {time.time() - t0:.0f}s", flush=True)
+    for pair in (args.calibrate_with.split(",") if args.calibrate_with else []):
+        name, path = pair.split("=")
+        pits[name] = pit_grid(d, rows[d[key][rows] == name], path)
     # recalibrate each model on the other held-out data sets' forecasts (never its own)
     for name in held:
         path = f"{args.out}_minus_{short(name)}.npz"
