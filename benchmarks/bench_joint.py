@@ -2,9 +2,9 @@
 
 Every shared source is backtested with the issue's protocol (cutoffs 0.1, 0.2, 0.4;
 K = 0 and K = 50 finished runs in context), every number from a network that never saw
-the data set scored: ``benchmarks/models/combiner_minus_<data set>.npz`` for the data
-sets the shipped network was trained on (TaskSet: trained without that task only, the
-other TaskSet tasks were seen), the shipped network for OPDA ImageNet, PPO Pong and the
+the data set scored: ``benchmarks/models/combiner_minus_<source>.npz`` for the sources
+the shipped network was trained on (``_taskset``: no TaskSet task; ``_lcdb_all``: no
+LCDB data set), the shipped network for OPDA ImageNet, PPO Pong and the
 data-constrained language models (it never saw them). Scores are kept in a JSON file
 (``--json``, merged run after run), so a new method is scored without redoing the
 families; ``--table`` prints the bars from that file alone.
@@ -69,11 +69,12 @@ def sources() -> dict:
     out = {}
     for task in TASKSET_TASKS:
         short = task.removeprefix("FixedTextRNNClassification_imdb_")
+        # strictly leave-source-out: the network never saw any TaskSet task
         out[f"taskset/{short}"] = (lambda task=task: load_taskset(task), None,
-                                   MODELS.format(short), "taskset")
+                                   MODELS.format("taskset"), "taskset")
     out["nasbench_nlp"] = (load_nasbench_nlp, None, MODELS.format("nasbench_nlp"), "nas")
     out["cifar10_cnn"] = (load_cifar10_cnn, None, MODELS.format("cifar10_cnn"), "cifar")
-    out["lcdb"] = (lambda: load_lcdb(max_datasets=50, seed=0), 1.0, MODELS.format("lcdb"),
+    out["lcdb"] = (lambda: load_lcdb(max_datasets=50, seed=0), 1.0, MODELS.format("lcdb_all"),
                    "lcdb")
     out["opda/alexnet"] = (lambda: load_opda("alexnet"), 1.0, None, "opda")
     out["opda/convnext"] = (lambda: load_opda("convnext"), 1.0, None, "opda")
