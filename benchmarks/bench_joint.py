@@ -92,22 +92,24 @@ def subsample(curves, n: int) -> list:
     return [curves[i] for i in pick]
 
 
-def run(names: list[str], methods: list[str], runs: int, repeats: int, path: Path) -> None:
-    """Backtest ``methods`` on each source and merge the rows into the JSON ``path``."""
+def run(names: list[str], methods: list[str], runs: int, repeats: int, path: Path,
+        ks: tuple = CONTEXTS) -> None:
+    """Backtest ``methods`` on each source and merge the rows into the JSON ``path``
+    (at the numbers of finished runs ``ks``)."""
     store = json.loads(path.read_text()) if path.exists() else {}
     for name in names:
         load, bound, model, src = sources()[name]
         curves = subsample(load(), runs)
-        contexts = [k for k in CONTEXTS if k < len(curves) // 2]
+        contexts = [k for k in ks if k < len(curves) // 2]
         t0 = time.perf_counter()
         rows = []
         # methods that cannot learn from a study score only K = 0 (at K = 50 they
         # answer the same, on 50 fewer runs)
-        for ks, ms in ((contexts, [m for m in methods if m not in PER_CURVE]),
-                       ([0], [m for m in methods if m in PER_CURVE])):
-            if ms:
+        for ks_, ms in ((contexts, [m for m in methods if m not in PER_CURVE]),
+                        ([0], [m for m in methods if m in PER_CURVE])):
+            if ms and ks_:
                 ms = [_direct(src, bound) if m == "direct" else m for m in ms]
-                bt = backtest(curves, CUTOFFS, ms, bound=bound, context=ks, repeats=repeats,
+                bt = backtest(curves, CUTOFFS, ms, bound=bound, context=ks_, repeats=repeats,
                               model=model)
                 rows += bt.to_dict()["results"]
         entry = store.setdefault(name, {"runs": len(curves), "rows": []})
@@ -298,6 +300,8 @@ def main() -> None:
                     help="methods to score ('families': every family alone)")
     ap.add_argument("--runs", type=int, default=200, help="runs per data set at most")
     ap.add_argument("--repeats", type=int, default=2, help="random K = 50 splits")
+    ap.add_argument("--contexts", default="0,50",
+                    help="numbers of finished runs to score (a subset of 0,50)")
     ap.add_argument("--table", action="store_true", help="only print the bars from --json")
     ap.add_argument("--bars", default="ensemble,joint", help="methods whose bars are printed")
     ap.add_argument("--json", default=str(RESULTS))
@@ -321,7 +325,8 @@ def main() -> None:
             methods += list(FAMILIES) if m == "families" else [m]
         only = [o for o in args.only.split(",") if o]
         names = [n for n in sources() if not only or any(n.startswith(o) for o in only)]
-        run(names, methods, args.runs, args.repeats, path)
+        ks = tuple(int(k) for k in args.contexts.split(","))
+        run(names, methods, args.runs, args.repeats, path, ks)
     print(table(json.loads(path.read_text()), args.bars.split(",")))
 
 

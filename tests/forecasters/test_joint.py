@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from importlib import resources
 
 import numpy as np
@@ -186,3 +187,65 @@ def test_a_short_run_is_forecast_only_where_the_study_teaches_it():
     np.testing.assert_allclose(alone.median, LastValue().forecast(test, [40]).median)
     taught = JointForecaster([c.head(30) for c in sweep(60)], base=_Last3()).forecast(test, [40])
     assert taught.valid.all()
+
+
+def _budgets(n: int, seed: int, shift: float = 0.0) -> list[Curve]:
+    """Runs of budgets 20-100 steps whose last fifth rises (a schedule's cool-down): at
+    step 20 a run of 20 steps has finished, one of 100 has not begun to rise. ``shift``
+    moves the ``epochs`` hyperparameter off the last step (it is then no budget)."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for i in range(n):
+        E = int(rng.integers(20, 101))
+        x = np.arange(1, E + 1.0)
+        y = rng.random() * (1 - np.exp(-x / 10)) + 0.3 * (x / E) ** 4
+        runs.append(Curve(f"{seed}-{i}", x, y + 0.01 * rng.standard_normal(E), "max",
+                          hp={"epochs": E + shift, "wd": float(rng.random())}))
+    return runs
+
+
+def test_runs_of_different_budgets_are_forecast_from_the_finished_runs_finals():
+    err = {}
+    for shift in (0.0, 0.5):
+        context, test = _budgets(50, 0, shift), _budgets(60, 1, shift)
+        f = JointForecaster(context, base=LastValue())
+        assert (f.budget_ == "epochs") == (shift == 0)
+        batch = [c.head(round(0.2 * len(c))) for c in test]
+        grid = np.unique(np.concatenate([c.steps for c in test]))
+        fc = f.forecast(batch, grid)
+        end = np.searchsorted(grid, [c.steps[-1] for c in test])
+        rows = np.arange(len(test))
+        err[shift] = np.abs(fc.median[rows, end] - [c.values[-1] for c in test]).mean()
+        whole = fc.quantiles(QS)
+        for i in (0, 9):  # a run's answer does not depend on its batch
+            one = JointForecaster(context, base=LastValue()).forecast([batch[i]], grid)
+            np.testing.assert_allclose(one.quantiles(QS)[0], whole[i], rtol=1e-9, atol=1e-12)
+    assert err[0.0] < 0.5 * err[0.5]
+
+
+class _Jumpy(LastValue):
+    """The last value plus an offset that nothing about the run predicts, different at
+    every step asked: a per-curve forecaster worse than the last value."""
+
+    name = "jumpy"
+
+    def components(self, frame, t):
+        c = super().components(frame, t)
+        return dataclasses.replace(c, loc=c.loc + 3 * np.sin(1e4 * c.loc + t[:, :, None]))
+
+
+def test_where_the_last_value_did_better_on_the_finished_runs_the_study_starts_from_it():
+    rng = np.random.default_rng(0)
+    runs = []
+    for i in range(160):  # a level plus noise
+        y = 1 + rng.random() * np.ones(X.size)
+        y += 0.1 * rng.standard_normal(X.size)
+        runs.append(Curve(str(i), X, y, hp={"lr": float(rng.random())}))
+    context, test = runs[:60], runs[60:]
+    truth = np.array([c.values[29] for c in test])
+    # the features see the offset at step 40 (the farthest asked), not the one at 30
+    err = {name: np.abs(g.forecast(heads(test), [30, 40]).median[:, 0] - truth).mean()
+           for name, g in (("joint", JointForecaster(context, base=_Jumpy())),
+                           ("jumpy", _Jumpy()), ("last", LastValue()))}
+    assert err["jumpy"] > 3 * err["last"]
+    assert err["joint"] < 1.1 * err["last"]

@@ -255,23 +255,24 @@ class JointForecaster(Forecaster):
 
 def _budget_key(context: list[Curve]) -> str | None:
     """The numeric hyperparameter that is the step where a run ends (OPDA's ``epochs``),
-    if the study has one: it equals the last step of at least BUDGET_SHARE of the runs
-    that did not diverge, at least MIN_CONTEXT of them, and takes several values."""
+    if the study has one: no run goes beyond it (BUDGET_SHARE of them at least: runs
+    still running, or stopped early, stop before it), at least MIN_CONTEXT runs end
+    exactly there, and it takes several values there."""
     if len(context) < MIN_CONTEXT:
         return None
     keys = set.intersection(*(set(_numeric(c.hp)) for c in context))
+    ends = np.array([c.steps[-1] for c in context])
     for k in sorted(keys):
         v = np.array([float(c.hp[k]) for c in context])
-        ends = np.array([c.steps[-1] for c in context])
         hit = np.isclose(v, ends, rtol=1e-9, atol=0.0)
-        if hit.sum() >= max(MIN_CONTEXT, BUDGET_SHARE * len(context)) and np.unique(v[hit]).size > 1:
+        within = (hit | (v > ends)).mean() >= BUDGET_SHARE
+        if within and hit.sum() >= MIN_CONTEXT and np.unique(v[hit]).size > 1:
             return k
     return None
 
 
-BUDGET_SHARE = 0.8
-"""Share of a study's runs whose budget hyperparameter is their last step (the rest were
-stopped early, or are still running)."""
+BUDGET_SHARE = 0.95
+"""Share of a study's runs that must stop at or before their budget hyperparameter."""
 
 
 def _ident(c: Curve) -> tuple:
@@ -391,7 +392,7 @@ class _JointModel:
     lo: np.ndarray
     hi: np.ndarray
     F: np.ndarray  # standardised features of the finished runs (n, D)
-    groups: list  # (cols, rows of F, lengthscale, dual coefficients or None, errors (M, C),
+    groups: list  # (cols, rows of F, lengthscales (C,), dual coefficients (n, C), errors (M, C),
     # bandwidths (C,), limits of the outcomes and spreads in study space)
 
     @classmethod
@@ -453,6 +454,7 @@ class _JointModel:
         unsure = np.where(led, _spread(space.to_T(ql)), 0.0)
         Tq = space.to_T(q[:, ahead])  # (n, C, 3)
         R = space.to_T(truth) - Tq[..., 1]
+        Rl = space.to_T(truth) - _last_T(heads, space)[:, None]
         scale = _scale(Tq)
         groups = []
         by_mask: dict[bytes, list[int]] = {}
@@ -465,7 +467,8 @@ class _JointModel:
             limits = (Tt.min(axis=0) - MARGIN, Tt.max(axis=0) + MARGIN,
                       d.min(axis=0), d.max(axis=0))
             groups.append((ahead[js], rows, *_ridge(F[rows], R[np.ix_(rows, js)], d,
-                                                    unsure[np.ix_(rows, js)]), limits))
+                                                    unsure[np.ix_(rows, js)],
+                                                    Rl[np.ix_(rows, js)]), limits))
         return cls(space, ref, keys, hp_log, keep, mean, std, F.min(axis=0), F.max(axis=0),
                    F, groups)
 
@@ -511,11 +514,12 @@ class _JointModel:
         F = (raw[:, keep] - mean) / std
         Tq = space.to_T(q)
         R = space.to_T(truth) - Tq[..., 1]
+        Rl = space.to_T(truth) - _last_T(heads, space)[:, None]
         d = _scale(Tq)
         Tt = space.to_T(truth)
         limits = (Tt.min(axis=0) - MARGIN, Tt.max(axis=0) + MARGIN, d.min(axis=0), d.max(axis=0))
         rows = np.arange(len(heads))
-        groups = [(np.array([0]), rows, *_ridge(F, R, d), limits)]
+        groups = [(np.array([0]), rows, *_ridge(F, R, d, None, Rl), limits)]
         return cls(space, 0, keys, hp_log, keep, mean, std, F.min(axis=0), F.max(axis=0),
                    F, groups)
 
@@ -533,11 +537,18 @@ class _JointModel:
         F = np.clip(np.nan_to_num(F[like], nan=0.0, posinf=0.0, neginf=0.0), self.lo, self.hi)
         q = q[like]
         cols_all, loc_all, scale_all = [], [], []
-        for cols, rows, ell, alpha, errors, width, (t_lo, t_hi, d_lo, d_hi) in self.groups:
+        last = _last_T([c for c, ok in zip(curves, like, strict=True) if ok], self.space)
+        for cols, rows, ell, alpha, errors, width, alt, (t_lo, t_hi, d_lo, d_hi) in self.groups:
             Tq = self.space.to_T(q[:, cols])
-            corr = 0.0 if alpha is None else _kernel(F, self.F[rows], ell) @ alpha
+            corr = np.zeros((len(F), cols.size))
+            for e in np.unique(ell):
+                m = (ell == e) & (alpha != 0).any(axis=0)
+                if m.any():
+                    corr[:, m] = _kernel(F, self.F[rows], e) @ alpha[:, m]
+            # from the last value where that did better on the finished runs
+            start = np.where(alt[None, :], last[:, None], Tq[..., 1])
             # within the finished runs' outcomes (and spreads): the study knows no more
-            centre = np.clip(Tq[..., 1] + corr, t_lo, t_hi)  # (n, C)
+            centre = np.clip(start + corr, t_lo, t_hi)  # (n, C)
             d = np.clip(_spread(Tq), d_lo, d_hi)
             locT = np.clip(centre[..., None] + d[..., None] * errors.T[None],
                            t_lo[:, None] - MARGIN, t_hi[:, None] + MARGIN)  # (n, C, M)
@@ -589,26 +600,43 @@ def _kernel(A: np.ndarray, B: np.ndarray, ell: float) -> np.ndarray:
     return np.exp(-d2 / (2 * ell**2 * D)) + LINEAR * (A @ B.T) / D + OFFSET
 
 
-def _ridge(F: np.ndarray, R: np.ndarray, d: np.ndarray, unsure: np.ndarray | None = None):
-    """(lengthscale, dual coefficients or None, normalised errors (M, C), bandwidths (C,))
-    of the kernel ridge whose leave-one-out absolute error (over all columns, in units
-    of each run's spread) is least, 'no correction' included. ``unsure``: the spread of
-    a target that is a stand-in (0 for a truth), added to its error for the intervals."""
-    n = len(F)
-    best = (np.abs(R / d).mean(), None, None, R)  # no correction: its errors are R itself
+def _ridge(F: np.ndarray, R: np.ndarray, d: np.ndarray, unsure: np.ndarray | None = None,
+           R_last: np.ndarray | None = None):
+    """(lengthscales (C,), dual coefficients (n, C), normalised errors (M, C), bandwidths
+    (C,), from the last value (C,)): per column, the kernel ridge whose leave-one-out
+    absolute error (in units of each run's spread) is least, 'no correction' included,
+    on the per-curve forecast's residuals R or, where that does better, on the last
+    value's R_last (so that the study never answers worse than the better of the two
+    did on its finished runs). ``unsure``: the spread of a target that is a stand-in (0
+    for a truth), added to its error for the intervals."""
+    n, C = R.shape
+    cost = np.full(C, np.inf)
+    ells, alpha = np.ones(C), np.zeros((n, C))
+    loo_best, alt = R.copy(), np.zeros(C, bool)
+
+    def take(c, better, is_alt, ell, a, loo):
+        cost[better] = c[better]
+        ells[better], alt[better] = ell, is_alt
+        alpha[:, better], loo_best[:, better] = a[:, better], loo[:, better]
+
+    targets = [(R, False)] + ([] if R_last is None else [(R_last, True)])
+    for Rk, is_alt in targets:  # no correction: its errors are the residuals themselves
+        c = np.abs(Rk / d).mean(axis=0)
+        take(c, c < cost, is_alt, 1.0, np.zeros((n, C)), Rk)
     for ell in LENGTHSCALES:
         S, U = np.linalg.eigh(_kernel(F, F, ell))
         S = np.maximum(S, 0.0)
-        UR = U.T @ R
         for lam in RIDGES:
             f = S / (S + lam)
-            fitted = U @ (f[:, None] * UR)
             h = np.einsum("ij,j,ij->i", U, f, U)
-            loo = (R - fitted) / np.maximum(1 - h, 1e-6)[:, None]
-            cost = np.abs(loo / d).mean()
-            if cost < best[0]:
-                best = (cost, ell, U @ (UR / (S + lam)[:, None]), loo)
-    _, ell, alpha, loo = best
+            for Rk, is_alt in targets:
+                UR = U.T @ Rk
+                loo = (Rk - U @ (f[:, None] * UR)) / np.maximum(1 - h, 1e-6)[:, None]
+                c = np.abs(loo / d).mean(axis=0)
+                better = c < cost
+                if better.any():
+                    take(c, better, is_alt, ell, U @ (UR / (S + lam)[:, None]), loo)
+    loo = loo_best
     if unsure is not None:  # a stand-in's error is at least as wide as its own doubt
         loo = np.where(loo < 0, -1.0, 1.0) * np.hypot(loo, unsure)
     E = loo / d
@@ -617,7 +645,12 @@ def _ridge(F: np.ndarray, R: np.ndarray, d: np.ndarray, unsure: np.ndarray | Non
     # Silverman's robust rule: a few huge errors must not blur every component
     iqr = np.subtract(*np.quantile(E, [0.75, 0.25], axis=0)) / 1.349
     width = np.maximum(0.9 * np.minimum(np.std(E, axis=0), iqr) * n ** -0.2, 0.05)
-    return ell if ell is not None else 1.0, alpha, errors, width
+    return ells, alpha, errors, width, alt
+
+
+def _last_T(curves: list[Curve], space: _Space) -> np.ndarray:
+    """Each run's level now (its last value) in study space."""
+    return space.to_T(np.array([c.values[-1] for c in curves], float))
 
 
 def _merge(fc: Forecast, parts) -> Forecast:
