@@ -46,12 +46,15 @@ def test_fit_prints_parameters_with_intervals(capsys, runs):
 
 
 def test_fit_json(capsys, runs):
-    code, out, _ = cli(capsys, "scaling", "fit", runs, *COLS, "--group", "data", "--json")
+    code, out, _ = cli(capsys, "scaling", "fit", runs, *COLS, "--group", "data", "--json",
+                       "--law", "chinchilla")
     assert code == 0
     doc = json.loads(out)
     assert set(doc) == {"law", "formula", "citation", "level", "boot", "seed", "prior", "fits"}
     web, codefit = doc["fits"]
-    assert set(web) == {"group", "n_points", "dropped", "params", "residual_scale", "warnings"}
+    assert set(web) == {"group", "law", "formula", "posterior", "chosen", "n_points",
+                        "dropped", "params", "residual_scale", "warnings"}
+    assert web["law"] == "chinchilla" and web["chosen"] is None and not web["posterior"]
     assert web["group"] == "web" and web["n_points"] == 23 and web["dropped"] == 1
     assert set(web["params"]) == {"E", "A", "B", "alpha", "beta"}
     assert set(web["params"]["E"]) == {"estimate", "se", "lower", "upper"}
@@ -60,16 +63,19 @@ def test_fit_json(capsys, runs):
 
 
 def test_d_from_compute(capsys, runs):
-    a = json.loads(cli(capsys, "scaling", "fit", runs, *COLS, "--json")[1])
+    a = json.loads(cli(capsys, "scaling", "fit", runs, *COLS, "--json", "--law",
+                       "chinchilla")[1])
     cols = [c for c in COLS if c not in ("--d", "tokens")]
-    b = json.loads(cli(capsys, "scaling", "fit", runs, *cols, "--c", "C", "--json")[1])
+    b = json.loads(cli(capsys, "scaling", "fit", runs, *cols, "--c", "C", "--json", "--law",
+                       "chinchilla")[1])
     assert a["fits"][0]["params"]["beta"]["estimate"] == pytest.approx(
         b["fits"][0]["params"]["beta"]["estimate"], rel=1e-6)
 
 
 def test_predict_json(capsys, runs):
     code, out, err = cli(capsys, "scaling", "predict", runs, *COLS, "--group", "data",
-                         "--at", "N=7e9,D=1.4e11", "--at", "params=1e9,tokens=2e10", "--json")
+                         "--at", "N=7e9,D=1.4e11", "--at", "params=1e9,tokens=2e10", "--json",
+                         "--law", "chinchilla")
     assert code == 0, err
     doc = json.loads(out)
     assert set(doc) == {"law", "level", "predictions"}
@@ -82,7 +88,7 @@ def test_predict_json(capsys, runs):
 
 def test_optimal_json(capsys, runs):
     code, out, err = cli(capsys, "scaling", "optimal", runs, *COLS, "--compute", "1e21",
-                         "--compute", "1e23", "--json")
+                         "--compute", "1e23", "--json", "--law", "chinchilla")
     assert code == 0, err
     doc = json.loads(out)
     assert set(doc) == {"law", "level", "k", "results"}
@@ -107,6 +113,78 @@ def test_backtest_json(capsys, runs):
     assert doc["mean_rel_error"] < 0.05 and 0 <= doc["coverage"] <= 1
     code, out, _ = cli(capsys, "scaling", "backtest", runs, *COLS, "--holdout-top", "1")
     assert code == 0 and "mean relative error" in out
+
+
+@pytest.fixture(scope="module")
+def unequal(tmp_path_factory) -> str:
+    """Runs of a Chinchilla law whose exponents differ far (0.2 in N, 0.6 in D): the
+    over-training law (alpha = beta) cannot describe them."""
+    rng = np.random.default_rng(1)
+    n = np.geomspace(1e7, 1e9, 7).repeat(4)
+    d = n * np.tile([5.0, 10.0, 20.0, 40.0], 7)
+    y = (1.8 + 30 * n**-0.2 + 3e5 * d**-0.6) * np.exp(rng.normal(0, 0.002, n.size))
+    path = tmp_path_factory.mktemp("auto") / "unequal.csv"
+    pd.DataFrame({"N": n, "D": d, "loss": y}).to_csv(path, index=False)
+    return str(path)
+
+
+def test_auto_is_the_default_and_reports_its_choice(capsys, unequal):
+    """No --law: per group the law the runs' own refits without the largest sizes predict
+    best, named with its held-out error in the JSON, the table and on stderr."""
+    code, out, err = cli(capsys, "scaling", "fit", unequal, "--boot", BOOT, "--prior", "none",
+                         "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    (fit,) = doc["fits"]
+    assert doc["law"] == "auto" and fit["law"] == "chinchilla"
+    c = fit["chosen"]
+    assert c["law"] == "chinchilla" and set(c["rolling_errors"]) == {"chinchilla",
+                                                                    "overtraining"}
+    assert c["rolling_errors"]["overtraining"] > 2 * c["rolling_errors"]["chinchilla"]
+    assert c["held_out_error"] == c["rolling_errors"]["chinchilla"] < 0.01
+    assert c["held_out_runs"] == 12  # refits without the largest size (4 runs), and 2 (8)
+    assert fit["params"]["alpha"]["estimate"] == pytest.approx(0.2, abs=0.05)
+    assert err == ""  # the choice is in the output: stderr stays for warnings
+    code, out, err = cli(capsys, "scaling", "fit", unequal, "--boot", BOOT)
+    assert code == 0, err
+    assert "chosen by rolling-origin refits without the 1-2 largest sizes (held-out" in out
+    # the shipped prior's fits are candidates by default
+    assert "chinchilla+prior" in out and "overtraining+prior" in out
+
+
+def test_auto_predict_optimal_backtest(capsys, runs):
+    code, out, err = cli(capsys, "scaling", "predict", runs, *COLS, "--group", "data",
+                         "--at", "N=7e9,D=1.4e11", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["law"] == "auto" and set(doc["chosen"]) == {"web", "code"}
+    laws = {g: c["law"].removesuffix("+prior") for g, c in doc["chosen"].items()}
+    assert {p["group"]: p["law"] for p in doc["predictions"]} == laws
+    code, out, err = cli(capsys, "scaling", "optimal", runs, *COLS, "--compute", "1e21",
+                         "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["results"][0]["law"] == doc["chosen"]["null"]["law"].removesuffix("+prior")
+    code, out, err = cli(capsys, "scaling", "backtest", runs, *COLS, "--holdout-top", "2",
+                         "--group", "data", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["law"] == "auto" and 0 <= doc["chosen"]["web"]["held_out_error"] < 0.05
+    assert doc["mean_rel_error"] < 0.05
+
+
+def test_optimal_of_the_overtraining_law_is_chinchillas_with_tied_exponents():
+    """Gadre et al.'s (E, a, b, eta) is Chinchilla's (E, a / 6^eta, b / 6^eta, 2 eta,
+    2 eta): the two laws' compute-optimal splits of the same runs agree."""
+    from curvecast.scaling import compute_optimal, fit_law
+
+    n = np.geomspace(1e7, 1e9, 6).repeat(4)
+    d = n * np.tile([5.0, 10.0, 20.0, 40.0], 6)
+    y = 1.7 + 400 * n**-0.3 + 900 * d**-0.3
+    a, b = (compute_optimal(fit_law(law, {"n": n, "d": d}, y, n_boot=0), [1e22])[0]
+            for law in ("chinchilla", "overtraining"))
+    assert a.n_opt.estimate == pytest.approx(b.n_opt.estimate, rel=0.05)
+    assert b.loss.estimate == pytest.approx(a.loss.estimate, rel=1e-3)
 
 
 def test_one_variable_law(capsys, tmp_path):
@@ -220,9 +298,10 @@ def test_backtest_prior_fraction_joint_choose(capsys, runs, tmp_path):
                          "--holdout-top", "2", "--joint")
     assert code == 0 and "mean relative error" in out, err
     code, out, err = cli(capsys, "scaling", "backtest", runs, *COLS, "--holdout-top", "2",
-                         "--choose", "chinchilla,overtraining", "--json")
+                         "--choose", "chinchilla,overtraining", "--json", "--law",
+                         "chinchilla")
     assert code == 0, err
-    assert "rolling-origin errors" in err
+    assert "chosen by rolling-origin refits" in err
     assert set(json.loads(out)["chosen"]["null"]["rolling_errors"]) == {"chinchilla",
                                                                         "overtraining"}
     bad = tmp_path / "prior.json"

@@ -19,12 +19,19 @@ from .errors import InputError
 
 # the scaling package (scipy, pandas) loads inside the commands: --help stays instant
 
+AUTO = "auto"  # scaling.select.AUTO, without importing scipy for --help
+
 
 def _scaling_options(f):
     """Options every ``curvecast scaling`` command shares (applied bottom-up)."""
     opts = [
-        click.option("--law", type=click.Choice(LAWS), default="chinchilla",
-                     show_default=True, help="chinchilla: E + A/N^alpha + B/D^beta; "
+        click.option("--law", type=click.Choice((AUTO, *LAWS)), default=AUTO,
+                     show_default=True, help="auto: per group, the law the study's own "
+                     "refits without its 1-2 largest sizes predict best (chinchilla, "
+                     "overtraining, data_constrained where there is a --u column; each "
+                     "also under --prior, the shipped one by default; power or bnsl for "
+                     "one variable --x); chinchilla: E + A/N^alpha + B/D^beta; "
+                     "overtraining: Gadre et al. in compute and tokens per parameter; "
                      "data_constrained: Muennighoff et al. with unique tokens U; power: "
                      "E + A x^-alpha; plain_power: A x^-alpha; bnsl: broken power law."),
         click.option("--n", "n_col", default="N", show_default=True,
@@ -52,11 +59,13 @@ def _scaling_options(f):
                      help="Bootstrap replicates over runs."),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of the bootstrap."),
-        click.option("--prior", "prior_spec", default=None, metavar="shipped|FILE",
+        click.option("--prior", "prior_spec", default=None, metavar="shipped|FILE|none",
                      help="Fit the posterior under a population prior over the law's "
                           "parameters learned across studies: 'shipped' (curvecast's, "
                           "from the public studies in BENCHMARKS.md) or a JSON file; "
-                          "intervals then come from the posterior (--boot draws)."),
+                          "intervals then come from the posterior (--boot draws). With "
+                          "--law auto the prior's fits are candidates beside the plain "
+                          "ones [default there: shipped; none: plain fits only]."),
         click.option("--format", "fmt", type=click.Choice(("csv", "jsonl", "parquet")),
                      default=None, help="Input format [default: from the extension]."),
         click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
@@ -66,43 +75,110 @@ def _scaling_options(f):
     return f
 
 
-def _scaling_points(file, o):
-    """(law, [points of each group]) as the options say; with --c and no --d, D is
-    derived from compute."""
-    from .scaling import get_law, read_points
+def _inputs(file, o) -> tuple[str, ...]:
+    """The law inputs to read: --law's, or for auto N and D (and U where the table has
+    the --u column) unless the table has no N and D but an --x column."""
+    from .scaling import get_law
 
-    law = get_law(o["law"])
+    if o["law"] != AUTO:
+        return get_law(o["law"]).inputs
+    from .scaling.table import column_names
+
+    cols = set(column_names(file, o["fmt"]))
+    has_d = (o["d_col"] or "D") in cols or (o["d_col"] is None and o["c_col"] is not None)
+    if o["x_col"] in cols and not (o["n_col"] in cols and has_d):
+        return ("x",)
+    # else N and D: a table with neither gets the missing-column error naming N and D
+    return ("n", "d", "u") if o["u_col"] in cols else ("n", "d")
+
+
+def _scaling_points(file, o, inputs=None):
+    """(inputs, [points of each group]) as the options say; with --c and no --d, D is
+    derived from compute."""
+    from .scaling import read_points
+
+    inputs = inputs or _inputs(file, o)
     cols = {"n": o["n_col"], "d": o["d_col"] or "D", "u": o["u_col"], "x": o["x_col"]}
     compute = None
-    if "d" in law.inputs and o["d_col"] is None and o["c_col"] is not None:
+    if "d" in inputs and o["d_col"] is None and o["c_col"] is not None:
         compute = o["c_col"]
         del cols["d"]
-    columns = {k: v for k, v in cols.items() if k in law.inputs}
-    return law, read_points(file, columns, o["loss_col"], group=o["group_col"],
-                            compute=compute, k=o["k"], fmt=o["fmt"], best=o["best"])
+    columns = {k: v for k, v in cols.items() if k in inputs}
+    return inputs, read_points(file, columns, o["loss_col"], group=o["group_col"],
+                               compute=compute, k=o["k"], fmt=o["fmt"], best=o["best"])
 
 
-def _scaling_fits(file, o):
-    """(law, [(points, fit)]) for every group; warnings go to stderr, once each."""
-    from .scaling import ScalingWarning, fit_law
+def _candidates(o, inputs, laws=None):
+    """--law auto's candidates (``scaling.select.auto_candidates``)."""
+    from .scaling.select import auto_candidates
 
-    law, groups = _scaling_points(file, o)
-    prior = _prior(o, law)
-    fits = []
+    spec = o.get("prior_spec")
+    prior = None if spec == "none" else (spec or "shipped")
+    return auto_candidates(inputs, prior, laws)
+
+
+def _scaling_fits(file, o, inputs=None):
+    """(law name, [(points, fit)], {group: the choice}) for every group: the --law, or
+    with auto the one each group's rolling origins pick; warnings go to stderr, once
+    each, and so do the choices."""
+    from .scaling import ScalingWarning, fit_law, get_law
+    from .scaling.select import fit_auto
+
+    inputs, groups = _scaling_points(file, o, inputs)
+    auto = o["law"] == AUTO
+    law = None if auto else get_law(o["law"])
+    prior = None if auto else _prior(o, law)
+    cands = _candidates(o, inputs) if auto else None
+    fits, picks = [], {}
     for pts in groups:
         with warnings.catch_warnings(), _naming(file, pts.where):
             warnings.simplefilter("ignore", ScalingWarning)
-            fit = fit_law(law, pts.X, pts.y, n_boot=o["boot"], seed=o["seed"], prior=prior)
+            if auto:
+                fit, picks[pts.group] = fit_auto(cands, pts.X, pts.y, n_boot=o["boot"],
+                                                 seed=o["seed"])
+            else:
+                fit = fit_law(law, pts.X, pts.y, n_boot=o["boot"], seed=o["seed"],
+                              prior=prior)
         for w in fit.warnings_:
-            click.echo(f"warning: {pts.where}{law.name}: {w}", err=True)
+            click.echo(f"warning: {pts.where}{fit.law.name}: {w}", err=True)
         _note_dropped(pts)
         fits.append((pts, fit))
-    return law, fits
+    return o["law"], fits, picks
+
+
+def _pick_lines(picks) -> list[str]:
+    """One line per group: the law auto chose and its held-out error."""
+    out = []
+    for group, c in picks.items():
+        errs = ", ".join(f"{k} {_pct(v)}" for k, v in c["rolling_errors"].items())
+        n = c.get("held_out_runs")
+        out.append(f"{'' if group is None else f'group {group}: '}law {c['law']}, chosen by "
+                   f"rolling-origin refits without the 1-2 largest sizes (held-out mean "
+                   f"relative error {_pct(c.get('held_out_error', float('nan')))}"
+                   f"{'' if n is None else f' on {n} runs'}; every candidate: {errs})")
+    return out
+
+
+def _pct(v: float) -> str:
+    return f"{v:.2%}" if math.isfinite(v) else "n/a"
+
+
+def _picks_json(picks) -> dict:
+    return {("null" if g is None else str(g)): _pick_json(c) for g, c in picks.items()}
+
+
+def _pick_json(c):
+    """A choice for JSON: an error that could not be measured (NaN) is null."""
+    if c is None:
+        return None
+    fin = lambda v: v if isinstance(v, (int, str)) or math.isfinite(v) else None
+    return {**c, "held_out_error": fin(c["held_out_error"]),
+            "rolling_errors": {k: fin(v) for k, v in c["rolling_errors"].items()}}
 
 
 def _prior(o, law):
-    """The prior --prior names for ``law`` (None without it)."""
-    if o.get("prior_spec") is None:
+    """The prior --prior names for ``law`` (None without it, or 'none')."""
+    if o.get("prior_spec") in (None, "none"):
         return None
     from .scaling.prior import load_prior
 
@@ -141,22 +217,33 @@ def scaling() -> None:
 @_scaling_options
 def scaling_fit(file, **o) -> None:
     """Fit a scaling law to the runs in FILE: parameters with bootstrap intervals."""
-    law, fits = _scaling_fits(file, o)
+    name, fits, picks = _scaling_fits(file, o)
     if o["as_json"]:
-        out = {"law": law.name, "formula": law.formula, "citation": law.citation,
+        one = fits[0][1].law if name != AUTO else None
+        out = {"law": name, "formula": one.formula if one else _AUTO_FORMULA,
+               "citation": one.citation if one else _AUTO_CITATION,
                "level": o["level"], "boot": o["boot"], "seed": o["seed"],
                "prior": o["prior_spec"], "fits": [
-                   {"group": pts.group, "n_points": fit.n_points, "dropped": pts.dropped,
+                   {"group": pts.group, "law": fit.law.name, "formula": fit.law.formula,
+                    "posterior": _posterior(fit, name, o, picks.get(pts.group)),
+                    "chosen": _pick_json(picks.get(pts.group)),
+                    "n_points": fit.n_points, "dropped": pts.dropped,
                     "params": {k: e.to_dict() for k, e in fit.parameters(o["level"]).items()},
                     "residual_scale": fit.residual_scale, "warnings": fit.warnings_}
                    for pts, fit in fits]}
         click.echo(json.dumps(out, indent=2))
         return
     console = make_console()
-    console.print(f"{law.formula}  ({law.citation})")
+    if name != AUTO:
+        console.print(f"{fits[0][1].law.formula}  ({fits[0][1].law.citation})")
     for pts, fit in fits:
+        pick = picks.get(pts.group)
+        if pick is not None:
+            console.print(*_pick_lines({pts.group: pick}),
+                          f"  {fit.law.formula}  ({fit.law.citation})", sep="\n")
+        post = _posterior(fit, name, o, pick)
         title = (f"{'' if pts.group is None else f'group {pts.group}: '}{fit.n_points} runs, "
-                 f"{o['level']:.0%} {'posterior' if o['prior_spec'] else 'bootstrap'} "
+                 f"{o['level']:.0%} {'posterior' if post else 'bootstrap'} "
                  f"intervals ({o['boot']} draws); "
                  f"log-residual scale {fit.residual_scale:.3g}")
         table = new_table(("parameter", "estimate", "se", "lower", "upper"), left=("parameter",),
@@ -166,22 +253,35 @@ def scaling_fit(file, **o) -> None:
         console.print(table)
 
 
-def _parse_at(text: str, law, o) -> dict[str, float]:
-    """'N=7e9,D=1.4e12' -> {'n': 7e9, 'd': 1.4e12}: keys are inputs or their columns."""
-    names = {i: i for i in law.inputs}
-    names.update({str(o[f"{i}_col"]).lower(): i for i in law.inputs if o.get(f"{i}_col")})
+_AUTO_FORMULA = "per group, the law its own rolling-origin refits pick (fits[].law)"
+_AUTO_CITATION = ("one-standard-error rule (Breiman et al. 1984, sec. 3.4.3) over refits "
+                  "without the 1-2 largest sizes")
+
+
+def _posterior(fit, name, o, pick) -> bool:
+    """Whether ``fit`` is a posterior under a prior (its intervals then too)."""
+    if pick is not None:
+        return pick["law"].endswith("+prior")
+    return o["prior_spec"] not in (None, "none")
+
+
+def _parse_at(text: str, inputs, o, optional=()) -> dict[str, float]:
+    """'N=7e9,D=1.4e12' -> {'n': 7e9, 'd': 1.4e12}: keys are inputs or their columns;
+    an ``optional`` input left out is filled in by the caller."""
+    names = {i: i for i in inputs}
+    names.update({str(o[f"{i}_col"]).lower(): i for i in inputs if o.get(f"{i}_col")})
     out = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
         name = names.get(key.strip().lower())
         if not sep or name is None:
             raise click.BadParameter(f"{part!r}: write NAME=VALUE with NAME one of "
-                                     f"{', '.join(law.inputs)}", param_hint="--at")
+                                     f"{', '.join(inputs)}", param_hint="--at")
         try:
             out[name] = float(value)
         except ValueError:
             raise click.BadParameter(f"{value!r} is not a number", param_hint="--at") from None
-    missing = [i for i in law.inputs if i not in out]
+    missing = [i for i in inputs if i not in out and i not in optional]
     if missing:
         raise click.BadParameter(f"{text!r} lacks {', '.join(missing)}", param_hint="--at")
     if any(not (v > 0 and math.isfinite(v)) for v in out.values()):
@@ -196,28 +296,36 @@ def _parse_at(text: str, law, o) -> dict[str, float]:
 @_scaling_options
 def scaling_predict(file, at, **o) -> None:
     """Predict the loss at new points, with a predictive interval for one run there."""
-    from .scaling import get_law
-
-    law = get_law(o["law"])
-    points = [_parse_at(a, law, o) for a in at]  # before the slow fit
-    X = {i: [p[i] for p in points] for i in law.inputs}
-    law, fits = _scaling_fits(file, o)
+    inputs = _inputs(file, o)
+    # auto reads U where the table has it; a point without U trains on fresh tokens
+    optional = ("u",) if o["law"] == AUTO and "u" in inputs else ()
+    points = [_parse_at(a, inputs, o, optional) for a in at]  # before the slow fit
+    for p in points:
+        p.setdefault("u", p["d"]) if optional else None
+    X = {i: [p[i] for p in points] for i in inputs}
+    name, fits, picks = _scaling_fits(file, o, inputs)
     rows = []
     for pts, fit in fits:
-        pr = fit.predict(X, o["level"])
+        pr = fit.predict({i: X[i] for i in fit.law.inputs}, o["level"])
         for j, p in enumerate(points):
-            rows.append({"group": pts.group, **p, "pred": float(pr.pred[j]),
-                         "lower": float(pr.lower[j]), "upper": float(pr.upper[j])})
+            rows.append({"group": pts.group, **({"law": fit.law.name} if picks else {}), **p,
+                         "pred": float(pr.pred[j]), "lower": float(pr.lower[j]),
+                         "upper": float(pr.upper[j])})
     if o["as_json"]:
-        click.echo(json.dumps({"law": law.name, "level": o["level"], "predictions": rows},
+        click.echo(json.dumps({"law": name, "level": o["level"], "predictions": rows,
+                               **({"chosen": _picks_json(picks)} if picks else {})},
                               indent=2))
         return
-    cols = ["group", *law.inputs, "pred", "lower", "upper"]
-    table = new_table(cols, left=("group",),
-                      title=f"{law.name}: predicted loss, {o['level']:.0%} predictive interval")
+    cols = ["group", *(["law"] if picks else []), *inputs, "pred", "lower", "upper"]
+    table = new_table(cols, left=("group", "law"),
+                      title=f"{name}: predicted loss, {o['level']:.0%} predictive interval")
     for r in rows:
-        table.add_row("-" if r["group"] is None else r["group"], *(cell(r[c]) for c in cols[1:]))
-    make_console().print(table)
+        table.add_row("-" if r["group"] is None else r["group"],
+                      *(r[c] if c == "law" else cell(r[c]) for c in cols[1:]))
+    console = make_console()
+    console.print(table)
+    for line in _pick_lines(picks):
+        console.print(line)
 
 
 @scaling.command("optimal")
@@ -229,25 +337,34 @@ def scaling_optimal(file, budgets, **o) -> None:
     """The compute-optimal model size N*, tokens D* and tokens per parameter at a budget."""
     from .scaling import check_law, compute_optimal, get_law
 
-    check_law(get_law(o["law"]))  # before the slow fit, as the budgets
+    if o["law"] != AUTO:
+        check_law(get_law(o["law"]))  # before the slow fit, as the budgets
+    inputs = _inputs(file, o)
+    if inputs == ("x",):
+        check_law(get_law("power"))  # the error: a split needs a law of N and D
     if any(not (b > 0 and math.isfinite(b)) for b in budgets):
         raise click.BadParameter("budgets must be positive", param_hint="--compute")
-    law, fits = _scaling_fits(file, o)
-    results = [(pts, a) for pts, fit in fits
+    name, fits, picks = _scaling_fits(file, o, inputs)
+    results = [(pts, fit, a) for pts, fit in fits
                for a in compute_optimal(fit, budgets, k=o["k"], level=o["level"])]
     if o["as_json"]:
-        click.echo(json.dumps({"law": law.name, "level": o["level"], "k": o["k"], "results": [
-            {"group": pts.group, **a.to_dict()} for pts, a in results]}, indent=2))
+        click.echo(json.dumps({"law": name, "level": o["level"], "k": o["k"], "results": [
+            {"group": pts.group, **({"law": fit.law.name} if picks else {}), **a.to_dict()}
+            for pts, fit, a in results],
+            **({"chosen": _picks_json(picks)} if picks else {})}, indent=2))
         return
     table = new_table(("group", "compute", "quantity", "estimate", "se", "lower", "upper"),
                       left=("group", "quantity"), title=f"compute-optimal split under "
                       f"C = {o['k']:g} N D, {o['level']:.0%} bootstrap intervals")
-    for pts, a in results:
+    for pts, _, a in results:
         for name, e in (("N*", a.n_opt), ("D*", a.d_opt), ("tokens/param", a.tokens_per_param),
                         ("loss", a.loss), ("E", a.E)):
             table.add_row("-" if pts.group is None else pts.group, f"{a.compute:.3g}", name,
                           *_est_cells(e))
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    for line in _pick_lines(picks):
+        console.print(line)
 
 
 @scaling.command("backtest")
@@ -268,32 +385,46 @@ def scaling_optimal(file, budgets, **o) -> None:
 def scaling_backtest(file, holdout_top, by, fit_fraction, joint, choose, **o) -> None:
     """Hold out the largest models, fit the rest, and score the predicted losses."""
     from .scaling import backtest as run_backtest
+    from .scaling import get_law
 
-    law, groups = _scaling_points(file, o)
-    laws = _choices(choose, law)
+    inputs, groups = _scaling_points(file, o)
+    auto = o["law"] == AUTO
+    # auto: the first candidate (chinchilla, or power for x) names the split; --joint
+    # shares exponents of one law, chinchilla's (or power's) under auto
+    base = get_law(("power" if inputs == ("x",) else "chinchilla") if auto else o["law"])
+    laws = _choices(choose, inputs)
+    prior = _prior(o, base)
+    if auto and not joint:
+        cands = _candidates(o, inputs, laws or None)
+        laws = tuple(dict.fromkeys(law for law, _ in cands))
+        prior = next((p for _, p in cands if p is not None), None)
     for pts in groups:
         _note_dropped(pts)
     with _naming(file):
-        bt = run_backtest(groups, law.name, holdout_top, by=by, level=o["level"],
-                          n_boot=o["boot"], seed=o["seed"], k=o["k"], prior=_prior(o, law),
-                          fit_fraction=fit_fraction, joint=joint, choose=laws)
+        bt = run_backtest(groups, base.name, holdout_top, by=by, level=o["level"],
+                          n_boot=o["boot"], seed=o["seed"], k=o["k"], prior=prior,
+                          fit_fraction=fit_fraction, joint=joint, choose=laws,
+                          priors={law: p for law, p in cands if p is not None}
+                          if auto and not joint else None)
     for w in bt.warnings:
         click.echo(f"warning: {w}", err=True)
-    for group, c in bt.chosen.items():
-        errs = ", ".join(f"{k} {v:.2%}" for k, v in c["rolling_errors"].items())
-        click.echo(f"{'' if group is None else f'group {group}: '}law {c['law']} (rolling-"
-                   f"origin errors: {errs})", err=True)
+    for line in _pick_lines(bt.chosen):  # on stderr, as before --law auto
+        click.echo(line, err=True)
+    name = AUTO if auto and not joint else base.name
     if o["as_json"]:
         dropped = sum(pts.dropped for pts in groups)  # diverged runs, not scored
-        click.echo(json.dumps({**bt.to_dict(), "dropped": dropped, "fit_fraction": fit_fraction,
-                               "joint": joint, "prior": o["prior_spec"]}, indent=2))
+        doc = {**bt.to_dict(), "law": name, "dropped": dropped, "fit_fraction": fit_fraction,
+               "joint": joint, "prior": o["prior_spec"]}
+        if bt.chosen:
+            doc["chosen"] = _picks_json(bt.chosen)
+        click.echo(json.dumps(doc, indent=2))
         return
-    one = law.inputs == ("x",)
+    one = inputs == ("x",)
     cols = ["group", *(["x"] if one else ["n", "d"]), "true", "pred", "lower", "upper",
             "rel error"]
     held = (f"{holdout_top} largest {bt.by}" if fit_fraction is None
             else f"runs above {fit_fraction:g} x the largest {bt.by}")
-    table = new_table(cols, left=("group",), title=f"{law.name}: {held} "
+    table = new_table(cols, left=("group",), title=f"{name}: {held} "
                       f"held out; mean relative error {bt.mean_rel_error:.2%}, {bt.level:.0%} "
                       f"interval coverage {bt.coverage:.0%}")
     for p, rel in zip(bt.points, bt.rel_errors, strict=True):
@@ -303,8 +434,8 @@ def scaling_backtest(file, holdout_top, by, fit_fraction, joint, choose, **o) ->
     make_console().print(table)
 
 
-def _choices(text, law) -> tuple[str, ...]:
-    """The laws of --choose, each of the same inputs as --law's."""
+def _choices(text, inputs) -> tuple[str, ...]:
+    """The laws of --choose, each reading only inputs the --law reads."""
     if not text:
         return ()
     from .scaling import get_law
@@ -314,9 +445,9 @@ def _choices(text, law) -> tuple[str, ...]:
         if name not in LAWS:
             raise click.BadParameter(f"unknown law {name!r}; use of {', '.join(LAWS)}",
                                      param_hint="--choose")
-        if not set(get_law(name).inputs) <= set(law.inputs):
-            raise click.BadParameter(f"law {name!r} needs inputs the --law {law.name!r} "
-                                     "does not read", param_hint="--choose")
+        if not set(get_law(name).inputs) <= set(inputs):
+            raise click.BadParameter(f"law {name!r} needs inputs ({', '.join(inputs)} are "
+                                     "read) the --law does not", param_hint="--choose")
     return names
 
 
@@ -334,11 +465,16 @@ def scaling_report(file, out, **o) -> None:
     from .report.scaling import scaling_report as build
 
     check_target(out)  # before the fits: an unwritable -o fails at once
-    law, fits = _scaling_fits(file, o)
+    _, fits, picks = _scaling_fits(file, o)
+    # with auto the groups' laws may differ: the page reads the inputs of the widest
+    law = max((fit.law for _, fit in fits), key=lambda law: len(law.inputs))
     path = write_report(build(law, fits, str(file), k=o["k"], level=o["level"]), out)
     if o["as_json"]:
-        click.echo(json.dumps({"report": str(path.resolve())}))
+        click.echo(json.dumps({"report": str(path.resolve()),
+                               **({"chosen": _picks_json(picks)} if picks else {})}))
     else:
+        for line in _pick_lines(picks):
+            click.echo(line)
         click.echo(f"scaling report: {path.resolve()}")
 
 

@@ -122,23 +122,26 @@ def _split(pts: Points, key: np.ndarray, by: str, holdout_top: int,
     return key >= levels[-holdout_top]
 
 
-def _fit(spec, pts: Points, test, *, n_boot, seed, delta, prior, choose, notes, chosen):
+def _fit(spec, pts: Points, test, *, n_boot, seed, delta, prior, choose, notes, chosen,
+         priors=None):
     """One group's fit on its kept runs; with ``choose``, of the candidate law its own
     rolling origins pick (recorded in ``chosen``)."""
     X, y = pts.subset(~test).X, pts.y[~test]
-    if choose:
-        from .select import choose_law
-
-        cands = [(law, None) for law in choose]
-        cands += [(law, prior) for law in choose] if prior is not None else []
-        best, scores = choose_law(cands, X, y)
-        chosen[pts.group] = {"law": best, "rolling_errors": scores}
-        name = best.removesuffix("+prior")
-        spec, prior = get_law(name), (prior if best.endswith("+prior") else None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScalingWarning)
-        fit = fit_law(spec, {k: v for k, v in X.items() if k in spec.inputs}, y,
-                      n_boot=n_boot, seed=seed, delta=delta, prior=prior)
+        if choose:
+            from .select import fit_auto
+
+            cands = [(law, None) for law in choose]
+            if priors is not None:  # each law its own prior, where it has one
+                cands += [(law, priors[law]) for law in choose if law in priors]
+            elif prior is not None:
+                cands += [(law, prior) for law in choose]
+            fit, chosen[pts.group] = fit_auto(cands, X, y, n_boot=n_boot, seed=seed,
+                                              delta=delta)
+        else:
+            fit = fit_law(spec, {k: v for k, v in X.items() if k in spec.inputs}, y,
+                          n_boot=n_boot, seed=seed, delta=delta, prior=prior)
     notes += [f"{pts.where}{w.message}" for w in caught if issubclass(w.category, ScalingWarning)]
     return fit
 
@@ -168,7 +171,8 @@ def _joint_predictions(spec, groups, tests, *, n_boot, seed, prior, level, notes
 def backtest(groups: list[Points], law: str, holdout_top: int = 1, *, by: str | None = None,
              level: float = LEVEL, n_boot: int = N_BOOT, seed: int = 0, k: float = K,
              delta: float = DELTA, prior=None, fit_fraction: float | None = None,
-             joint: bool = False, choose: tuple[str, ...] = ()) -> Backtest:
+             joint: bool = False, choose: tuple[str, ...] = (),
+             priors: dict | None = None) -> Backtest:
     """Hold out each group's ``holdout_top`` largest distinct values of ``by`` ('n',
     'compute', or 'x'; default 'n', or 'x' for a one-variable law) -- or, with
     ``fit_fraction``, every run above that fraction of the group's largest -- fit ``law``
@@ -177,7 +181,9 @@ def backtest(groups: list[Points], law: str, holdout_top: int = 1, *, by: str | 
     ``prior`` (``prior.Prior``): posterior fits under it. ``joint``: one law across the
     groups, sharing exponents (``joint.joint_law``). ``choose``: candidate laws, each with
     and without ``prior``; per group, the one its own rolling-origin refits pick
-    (``select.choose_law``; ``Backtest.chosen``)."""
+    (``select.choose_law``; ``Backtest.chosen``, with the chosen one's rolling-origin
+    error as ``held_out_error``); ``priors`` (law name -> prior) gives each candidate law
+    its own prior instead of ``prior``."""
     spec = get_law(law)
     by = by or ("x" if spec.inputs == ("x",) else "n")
     if holdout_top < 1:
@@ -197,7 +203,7 @@ def backtest(groups: list[Points], law: str, holdout_top: int = 1, *, by: str | 
         for pts, test in zip(groups, tests, strict=True):
             try:
                 fit = _fit(spec, pts, test, delta=delta, choose=choose, notes=notes,
-                           chosen=chosen, **opts)
+                           chosen=chosen, priors=priors, **opts)
             except InputError as exc:
                 raise InputError(f"{pts.where}{exc.message} (after holding out the "
                                  f"largest values of {by})") from None

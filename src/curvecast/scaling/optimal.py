@@ -34,7 +34,24 @@ from .laws import Law, split_constant
 
 K = 6.0
 """FLOPs per parameter per token of training (forward and backward; Kaplan et al. 2020)."""
-_CHINCHILLA_LIKE = ("chinchilla", "data_constrained")
+_CHINCHILLA_LIKE = ("chinchilla", "data_constrained", "overtraining")
+
+
+def chinchilla_params(law: Law, natural: np.ndarray) -> np.ndarray:
+    """Rows of a Chinchilla-type law's natural parameters as Chinchilla's (E, A, B, alpha,
+    beta): the over-training law's (E, a, b, eta) are E, a / 6^eta, b / 6^eta, 2 eta, 2 eta
+    (Gadre et al. 2024, eq. 4, with C = 6 N D); data_constrained's first five are already.
+
+    >>> from curvecast.scaling import LAWS
+    >>> chinchilla_params(LAWS["overtraining"], np.array([[1.7, 6.0, 6.0, 0.5]])).round(3)
+    array([[1.7  , 2.449, 2.449, 1.   , 1.   ]])
+    """
+    p = np.atleast_2d(np.asarray(natural, float))
+    if law.name != "overtraining":
+        return p[:, :5]
+    E, a, b, eta = (p[:, j] for j in range(4))
+    six = 6.0**eta
+    return np.stack([E, a / six, b / six, 2 * eta, 2 * eta], axis=1)
 
 
 @dataclass(frozen=True)
@@ -104,8 +121,9 @@ def compute_optimal(fit: ScalingFit, compute, k: float = K,
     budgets = np.atleast_1d(np.asarray(compute, float))
     if not (np.isfinite(budgets).all() and (budgets > 0).all()):
         raise UsageError(f"compute budgets must be positive, got {budgets.tolist()}")
-    nat = fit.law.natural(fit.theta_)[None, :]
-    boot = fit.law.natural(fit.boot_)
+    nat = chinchilla_params(fit.law, fit.law.natural(fit.theta_)[None, :])
+    boot = (chinchilla_params(fit.law, fit.law.natural(fit.boot_)) if len(fit.boot_)
+            else np.empty((0, 5)))
     n0, d0, l0 = optimal_split(nat, budgets, k)
     nb, db, lb = optimal_split(boot, budgets, k) if len(boot) else (np.empty((0, len(budgets))),) * 3
     e = estimate(nat[0, 0], boot[:, 0] if len(boot) else [], level)

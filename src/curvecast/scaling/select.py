@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from .fit import SAME_SIZE, ScalingWarning, fit_law, sizes  # noqa: F401 (sizes: public here)
 from .laws import get_law
 
@@ -103,6 +103,12 @@ def choose_law(candidates: Sequence[tuple[str, object]], X: Mapping[str, np.ndar
     (see the module docstring), and every eligible candidate's mean rolling-origin error
     (nan: could not be scored; the first candidate wins when none could). Where the runs
     repeat data (``repeats``), only laws that read unique tokens are eligible."""
+    best, scores, _ = _choose(candidates, X, y, cuts)
+    return best, scores
+
+
+def _choose(candidates, X, y, cuts):
+    """``choose_law``'s pick and scores, and every candidate's rolling-origin errors."""
     y = np.asarray(y, float)
     candidates = _eligible(candidates, X)
     errors = {label(law, prior): rolling_errors(law, X, y, prior, cuts)
@@ -110,11 +116,74 @@ def choose_law(candidates: Sequence[tuple[str, object]], X: Mapping[str, np.ndar
     scores = {k: float(e.mean()) if e.size else float("nan") for k, e in errors.items()}
     finite = {k: v for k, v in scores.items() if np.isfinite(v)}
     if not finite:
-        return label(*candidates[0]), scores
+        return label(*candidates[0]), scores, errors
     best = min(finite, key=finite.get)
     e = errors[best]
     se = float(e.std(ddof=1) / np.sqrt(e.size)) if e.size > 1 else 0.0
     order = sorted(((prior is None, get_law(law).n_params, i, label(law, prior))
                     for i, (law, prior) in enumerate(candidates)))
     within = [lab for *_, lab in order if lab in finite and finite[lab] <= finite[best] + se]
-    return within[0], scores
+    return within[0], scores, errors
+
+
+AUTO = "auto"
+"""The law name that asks for the choice by rolling origins (``fit_auto``)."""
+
+AUTO_LAWS = {"nd": ("chinchilla", "overtraining"), "ndu": ("chinchilla", "overtraining",
+                                                             "data_constrained"),
+             "x": ("power", "bnsl")}
+"""Candidate laws of ``auto`` by the inputs a table has: N and D; with unique tokens U
+too; one variable x."""
+
+
+def auto_candidates(inputs, prior: str | None = "shipped",
+                    laws: Sequence[str] | None = None) -> list[tuple[str, object]]:
+    """``auto``'s candidates for runs with ``inputs``: each law of ``AUTO_LAWS`` (or
+    ``laws``) plain, and under the population prior ``prior`` ('shipped', a JSON file, or
+    None for none) where it has one for the law. Plain Chinchilla (or E + A x^-alpha)
+    comes first: it is what a choice among unscored candidates falls back to.
+
+    >>> [label(*c) for c in auto_candidates({"n", "d"})]
+    ['chinchilla', 'overtraining', 'chinchilla+prior', 'overtraining+prior']
+    >>> [label(*c) for c in auto_candidates({"x"})]
+    ['power', 'bnsl']
+    """
+    from .prior import load_prior
+
+    inputs = set(inputs)
+    if laws is None:
+        key = ("ndu" if "u" in inputs else "nd") if {"n", "d"} <= inputs else "x"
+        laws = AUTO_LAWS[key]
+    out: list[tuple[str, object]] = [(law, None) for law in laws]
+    if prior is not None:
+        for law in laws:
+            try:
+                out.append((law, load_prior(prior, law)))
+            except UsageError:  # no prior for this law (a one-variable law, a one-law file)
+                pass
+    return out
+
+
+def fit_auto(candidates: Sequence[tuple[str, object]], X: Mapping[str, np.ndarray], y, *,
+             cuts: int = CUTS, **fit_kw):
+    """Fit the candidate the study's own rolling origins pick (``choose_law``) to every
+    run: the fit, and a record of the choice -- its label ('law' or 'law+prior'), each
+    candidate's rolling-origin mean relative error, and the chosen one's
+    (``held_out_error``, nan when no candidate could be scored: too few sizes) with the
+    number of runs it was measured on. ``fit_kw`` go to ``fit_law``.
+
+    >>> n = np.geomspace(1e7, 1e9, 6).repeat(3); d = n * np.tile([5.0, 20.0, 80.0], 6)
+    >>> fit, pick = fit_auto(auto_candidates({"n", "d"}, prior=None), {"n": n, "d": d},
+    ...                      1.8 + 400 * n**-0.4 + 2000 * d**-0.3, n_boot=0)
+    >>> pick["law"], fit.law.name, pick["held_out_error"] < 0.01
+    ('chinchilla', 'chinchilla', True)
+    """
+    best, scores, errors = _choose(candidates, X, y, cuts)
+    law, prior = {label(*c): c for c in candidates}[best]
+    spec = get_law(law)
+    held = errors[best]
+    fit = fit_law(spec, {k: v for k, v in X.items() if k in spec.inputs}, y, prior=prior,
+                  **fit_kw)
+    pick = {"law": best, "held_out_error": float(held.mean()) if held.size else float("nan"),
+            "held_out_runs": int(held.size), "rolling_errors": scores}
+    return fit, pick

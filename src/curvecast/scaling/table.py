@@ -114,6 +114,18 @@ def _finite_compute(n: np.ndarray, d: np.ndarray, k: float, file: str, n_col: st
                          "(millions, billions)", file=file, row=i + 1, column=n_col)
 
 
+def column_names(path: str | os.PathLike, fmt: str | None = None) -> list[str]:
+    """The columns of the table in ``path`` (what ``--law auto`` reads to pick its laws).
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "runs.csv")
+    >>> _ = open(p, "w").write("N,D,loss\\n1e8,2e9,3.1\\n")
+    >>> column_names(p)
+    ['N', 'D', 'loss']
+    """
+    return [str(c) for c in _read_frame(path, fmt).columns]
+
+
 def read_points(
     path: str | os.PathLike,
     columns: Mapping[str, str],
