@@ -253,9 +253,11 @@ TITLES = {
 COMMANDS = {
     "misfitting": "curvecast scaling backtest "
                   "../shared/data/scaling/misfitting_li2025/scaling_results_last_ckpt_only.csv "
-                  "--holdout-top 3 --json   # add --best for the best LR per (N, D)",
+                  "--law chinchilla --holdout-top 3 --json   # add --best for the best LR "
+                  "per (N, D)",
     "chinchilla": "curvecast scaling fit ../shared/data/scaling/epoch_chinchilla/"
-                  "svg_extracted_data.csv --n 'Model Size' --c 'Training FLOP' --json   "
+                  "svg_extracted_data.csv --n 'Model Size' --c 'Training FLOP' --law "
+                  "chinchilla --json   "
                   "# after dropping the 5 highest losses, as Epoch do",
 }
 
@@ -277,13 +279,24 @@ def write_section(text: str, section: str = SECTION) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="chinchilla,misfitting,datablations,alabdulmohsin")
+    ap.add_argument("--only", default="chinchilla,misfitting,datablations,alabdulmohsin",
+                    help="add 'priors' for issue 18's section (bench_scaling_priors.py: "
+                    "every method beside the plain Chinchilla fit, leave-one-study-out)")
     ap.add_argument("--boot", type=int, default=1000, help="replicates for Chinchilla")
     ap.add_argument("--boot-backtests", type=int, default=200)
     ap.add_argument("--write", action="store_true", help="replace the section in BENCHMARKS.md")
     args = ap.parse_args()
     if not DATA.exists():
         raise SystemExit(f"data not found at {DATA}")
+    only = args.only.split(",")
+    if "priors" in only:  # issue 18: its own section of BENCHMARKS.md
+        import bench_scaling_priors
+
+        bench_scaling_priors.run(list(bench_scaling_priors.STUDIES), "alabdulmohsin",
+                                 write=args.write)
+        only.remove("priors")
+        if not only:
+            return
     parts = {"chinchilla": lambda: chinchilla(args.boot),
              "misfitting": lambda: misfitting(args.boot_backtests),
              "datablations": lambda: datablations(args.boot_backtests),
@@ -291,7 +304,7 @@ def main() -> None:
     out = [SECTION, "", "```", ".venv/bin/python benchmarks/bench_scaling.py --write", "```", "",
            *NOTES, ""]
     verdicts = {}
-    for name in args.only.split(","):
+    for name in only:
         t = time.perf_counter()
         lines, verdicts[name] = parts[name]()
         out += [TITLES[name], ""]
@@ -299,7 +312,7 @@ def main() -> None:
             out += ["```", COMMANDS[name], "```", ""]
         out += lines + ["", f"({time.perf_counter() - t:.0f} s)", ""]
         print("\n".join(out[-len(lines) - 3:]), flush=True)
-    if "alabdulmohsin" in args.only:
+    if "alabdulmohsin" in only:
         out += ["Caballero et al.'s 4-digit addition (14 sizes fitted, 3 larger held out):",
                 "", *bnsl_addition(50), ""]
     out += [*CAVEATS, ""]
