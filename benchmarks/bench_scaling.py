@@ -212,7 +212,10 @@ NOTES = [
     "Every fit is curvecast's default: Huber delta 1e-3 on log-loss, grid of starts then "
     "L-BFGS-B, bootstrap over runs (seed 0); intervals are 90%. Relative error is "
     "abs(pred - true) / true; coverage the fraction of true losses inside the predictive "
-    "interval. Tables are rewritten by the command above; the numbers below are from one run."),
+    "interval. Tables are rewritten by the command above; the numbers below are from one run. "
+    "Every law here is named (`--law chinchilla`, ...): the CLI's default `--law auto` (the "
+    "law each study's own rolling origins pick) is measured leave-one-study-out in 'Scaling "
+    "priors (issue 18)' (`--only priors`)."),
     "",
     ("* Bar 2: 'up to a quarter of the largest' is N <= 2.96e8 (misfitting_200m: 25.02% of "
     "the 1.18e9 of misfitting_1b), so the 3 largest sizes are held out "
