@@ -22,7 +22,7 @@ def _quiet():
 
 
 def test_candidates_follow_the_tables_columns():
-    labels = lambda c: [label(*x) for x in c]  # noqa: E731
+    labels = lambda c: [label(*x) for x in c]
     assert labels(auto_candidates({"n", "d"}, None)) == ["chinchilla", "overtraining"]
     assert labels(auto_candidates({"n", "d", "u"})) == [
         "chinchilla", "overtraining", "data_constrained", "chinchilla+prior",
