@@ -146,3 +146,33 @@ def test_training_rows_hold_the_truth_in_the_network_units():
     assert np.allclose(y, part["y"])
     assert np.allclose(part["y"][:, 0], [r.values[-1] for r in runs])
     assert (part["n_seen"] == 8).all()
+
+
+def test_spread_model_scales_by_horizon_and_the_networks_own_spread(tmp_path):
+    """A file's spread_model multiplies spreads by exp(a[bin] + b * log sd): with b < 0 the
+    rows the network is surest of are widened the most (held out, it is overconfident
+    there); with b = 0 it is one multiplier per horizon bin."""
+    from curvecast.forecasters.learned import LSD_RANGE, horizon_bin, mixture_log_sd
+
+    cal = _script("calibrate_combiner")
+    rng = np.random.default_rng(0)
+    runs = []
+    for i in range(8):  # noisier and noisier: the network's own spread grows
+        x = np.arange(1, 13.0 + 2 * i)
+        y = (1 + 0.1 * i) * (0.4 + 2 * x**-0.7) + 0.05 * i * rng.standard_normal(x.size)
+        runs.append(Curve(str(i), x, y))
+    frame = Frame.build(runs)
+    t = frame.t_at(np.array([[60.0, 200.0]] * len(runs)))
+    fits = EnsembleForecaster().family_fits(frame, t)
+    X = features(frame, fits, t, Anchor.of(frame))
+    logw, mu, raw = Combiner.load().predict(X, calibrated=False)
+    a = [0.1, 0.4, 0.7]
+    for b in (0.0, -0.4):
+        path = tmp_path / f"m{b}.npz"
+        cal._write(None, path, {"a": a, "b": b}, "test")
+        _, mu2, sd = Combiner.load(path).predict(X)
+        lsd = np.clip(mixture_log_sd(logw, mu, raw), *LSD_RANGE)
+        want = np.exp(np.asarray(a)[horizon_bin(X)] + b * lsd)
+        assert np.allclose(mu2, mu) and np.allclose(sd / raw, want[..., None], rtol=1e-9)
+    widen = (sd / raw)[..., 0] / np.exp(np.asarray(a)[horizon_bin(X)])
+    assert np.ptp(lsd) > 1.0 and widen.flat[lsd.argmin()] > 1.5 * widen.flat[lsd.argmax()]

@@ -51,6 +51,9 @@ U_CLIP = 1e4
 HORIZON_EDGES = (0.5, 1.5)
 """Edges, in log(step time / last seen time), of the horizon bins that each get their
 own spread multiplier (recalibration: see ``scripts/train_combiner.py``)."""
+LSD_RANGE = (-3.0, 2.0)
+"""Range of the network's log spread (its units) over which a model file's
+``spread_model`` lets the multiplier vary (``scripts/calibrate_combiner.py``)."""
 MODEL = "combiner.npz"
 EXACT_FIT = 1e-4
 """A family whose residual scale is below this fraction of the curve's spread..."""
@@ -102,6 +105,10 @@ class Combiner:
     meta: dict
     scales: np.ndarray = field(default_factory=lambda: np.ones(len(HORIZON_EDGES) + 1))
     """Spread multiplier per horizon bin, fitted on held-out data sets' forecasts."""
+    spread_model: dict | None = None
+    """If set (meta 'spread_model'), the multiplier is ``exp(a[horizon bin] + b * log sd)``
+    instead, ``sd`` the network's own mixture spread: held out, a network is the more
+    overconfident the narrower it says the answer is."""
 
     @property
     def hi(self) -> np.ndarray:
@@ -121,7 +128,8 @@ class Combiner:
                 nets = tuple(Network.from_arrays(z, f"net{j}.") for j in range(meta["nets"]))
         except (OSError, KeyError, ValueError) as exc:
             raise UsageError(f"cannot read the combiner model {path}: {exc}") from exc
-        return cls(nets, meta, np.asarray(meta.get("scales", np.ones(len(HORIZON_EDGES) + 1))))
+        return cls(nets, meta, np.asarray(meta.get("scales", np.ones(len(HORIZON_EDGES) + 1))),
+                   meta.get("spread_model"))
 
     def predict(self, X: np.ndarray, calibrated: bool = True):
         """Mixture (log weights, locations, scales), each (..., nets x COMPONENTS), of
@@ -131,9 +139,26 @@ class Combiner:
         logw = np.concatenate([p[0] for p in parts], axis=-1) - np.log(len(parts))
         mu = np.concatenate([p[1] for p in parts], axis=-1)
         sd = np.concatenate([p[2] for p in parts], axis=-1)
-        if calibrated:
+        if calibrated and self.spread_model is not None:
+            a, b = np.asarray(self.spread_model["a"]), self.spread_model["b"]
+            lsd = np.clip(mixture_log_sd(logw, mu, sd), *LSD_RANGE)
+            sd = sd * np.exp(a[horizon_bin(X)] + b * lsd)[..., None]
+        elif calibrated:
             sd = sd * self.scales[horizon_bin(X)][..., None]
         return logw, mu, sd
+
+
+def mixture_log_sd(logw: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Log of a mixture's spread (its components' scales and the spread of their
+    locations), over the last axis.
+
+    >>> lw = np.log([[0.5, 0.5]])
+    >>> float(np.round(mixture_log_sd(lw, np.array([[0.0, 0.0]]), np.array([[1.0, 1.0]]))[0], 6))
+    0.0
+    """
+    w = np.exp(logw)
+    m = (w * mu).sum(axis=-1, keepdims=True)
+    return 0.5 * np.log(np.maximum((w * (sd**2 + (mu - m) ** 2)).sum(axis=-1), 1e-300))
 
 
 def horizon_bin(X: np.ndarray) -> np.ndarray:
