@@ -187,7 +187,12 @@ def main(argv=None) -> None:
                     help="only the windows backtested on the first DAYS days")
     ap.add_argument("--start", type=float, default=None,
                     help="default's starting window, a multiple of 30 d (default: cost.START)")
+    ap.add_argument("--recency", type=float, default=None,
+                    help="default's recency half-life in days (default: cost.RECENCY_DAYS)")
+    ap.add_argument("--tag", default="", help="suffix of the results' file names")
     a = ap.parse_args(argv)
+    if a.recency is not None:
+        cost.RECENCY_DAYS = a.recency
     if a.early:
         early(a.sets.split(","), a.early)
         return
@@ -198,6 +203,8 @@ def main(argv=None) -> None:
         return
     tag = a.models.replace(",", "_") + ("_" + a.targets.replace(",", "_").split(" ")[0] if a.targets else "")
     tag += f"_start{a.start:g}" if a.start is not None else ""
+    tag += f"_recency{a.recency:g}" if a.recency is not None else ""
+    tag += f"_{a.tag}" if a.tag else ""
     if a.replot:
         saved = json.loads((RESULTS / f"retrain_{tag}.json").read_text())
         for name in a.sets.split(","):

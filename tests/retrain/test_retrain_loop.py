@@ -134,3 +134,24 @@ def test_ridge_agrees_with_scikit_learn():
     sc = StandardScaler().fit(X)
     ref = Ridge(alpha=1.0).fit(sc.transform(X), D)
     np.testing.assert_allclose(m.predict(X), ref.predict(sc.transform(X)), atol=1e-8)
+
+
+def test_weighted_ridge_agrees_with_scikit_learn():
+    """Recency weights (default's soft window): scikit-learn's weighted Ridge on features
+    standardised with the weighted mean and spread, weights scaled to mean 1."""
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 4)) * [1, 10, 100, 2] + [0, 5, 1000, 3]
+    D = rng.normal(size=(300, 2)) + X[:, :1]
+    w = 0.5 ** (np.arange(300)[::-1] / 60.0)
+    m = RidgeModel(alpha=1.0)
+    assert m.fit(X, D, w) == 300  # weights change no work
+    wt = w * 300 / w.sum()
+    mu = wt @ X / 300
+    sd = np.sqrt(wt @ (X - mu) ** 2 / 300)
+    ref = Ridge(alpha=1.0).fit((X - mu) / sd, D, sample_weight=wt)
+    np.testing.assert_allclose(m.predict(X), ref.predict((X - mu) / sd), atol=1e-8)
+    plain = RidgeModel(alpha=1.0)
+    plain.fit(X, D)
+    assert np.abs(plain.predict(X) - m.predict(X)).max() > 1e-3  # the weights did act

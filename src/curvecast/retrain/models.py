@@ -82,8 +82,9 @@ class Model:
     name = "model"
     feature_names: list[str] | None = None
 
-    def fit(self, X: np.ndarray, D: np.ndarray) -> int:
-        """Learn from rows X (features) and D (targets per lead); return the work done."""
+    def fit(self, X: np.ndarray, D: np.ndarray, weight: np.ndarray | None = None) -> int:
+        """Learn from rows X (features) and D (targets per lead), each row weighted by
+        ``weight`` (None: all alike); return the work done."""
         raise NotImplementedError
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -111,13 +112,20 @@ class RidgeModel(Model):
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = alpha
 
-    def fit(self, X: np.ndarray, D: np.ndarray) -> int:
+    def fit(self, X: np.ndarray, D: np.ndarray, weight: np.ndarray | None = None) -> int:
         n = len(X)
-        mu = X.mean(axis=0)
-        ym = D.mean(axis=0)
+        if weight is None:
+            mu = X.mean(axis=0)
+            ym = D.mean(axis=0)
+            Xw = X
+        else:  # weights scaled to mean 1: alpha keeps its meaning
+            wt = np.asarray(weight, float) * (n / float(np.sum(weight)))
+            mu = wt @ X / n
+            ym = wt @ D / n
+            Xw = X * wt[:, None]
         # the centred, scaled normal equations from the raw products: no copy of X
-        A = X.T @ X - n * np.outer(mu, mu)
-        B = X.T @ D - n * np.outer(mu, ym)
+        A = Xw.T @ X - n * np.outer(mu, mu)
+        B = Xw.T @ D - n * np.outer(mu, ym)
         sd = np.sqrt(np.maximum(np.diag(A), 0) / n)
         sd[~(sd > 1e-12 * (1 + np.abs(mu)))] = 1.0  # a constant column stays out
         self.mu_, self.sd_ = mu, sd
@@ -152,7 +160,7 @@ class GBMModel(Model):
                  seed: int = 0) -> None:
         self.rounds, self.learning_rate, self.leaves, self.seed = rounds, learning_rate, leaves, seed
 
-    def fit(self, X: np.ndarray, D: np.ndarray) -> int:
+    def fit(self, X: np.ndarray, D: np.ndarray, weight: np.ndarray | None = None) -> int:
         import lightgbm as lgb
 
         rows = stride_rows(len(X))
@@ -165,6 +173,7 @@ class GBMModel(Model):
         self.boosters_ = []
         for lead in self.leads_:
             data = lgb.Dataset(X[rows], D[rows, lead - 1], params={"max_bin": 31, "verbose": -1},
+                               weight=None if weight is None else np.asarray(weight, float)[rows],
                                free_raw_data=True)
             self.boosters_.append(lgb.train(params, data, num_boost_round=self.rounds))
         return len(rows) * self.rounds * len(self.leads_)
@@ -187,7 +196,7 @@ class MLPModel(Model):
     def __init__(self, hidden: int = 32, epochs: int = 40, seed: int = 0) -> None:
         self.hidden, self.epochs, self.seed = hidden, epochs, seed
 
-    def fit(self, X: np.ndarray, D: np.ndarray) -> int:
+    def fit(self, X: np.ndarray, D: np.ndarray, weight: np.ndarray | None = None) -> int:
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
@@ -203,7 +212,8 @@ class MLPModel(Model):
                                  learning_rate_init=3e-3, batch_size=64)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed budget of epochs
-            self.net_.fit((X[rows] - self.mu_) / self.sd_, (Y - self.ym_) / self.ys_)
+            self.net_.fit((X[rows] - self.mu_) / self.sd_, (Y - self.ym_) / self.ys_,
+                          sample_weight=None if weight is None else np.asarray(weight, float)[rows])
         return len(rows) * self.net_.n_iter_
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -239,7 +249,7 @@ class LSTMModel(Model):
         static = np.repeat(Z[:, None, self.static_], seq.shape[1], axis=1)
         return torch.as_tensor(np.concatenate([seq, static], axis=2), dtype=torch.float32)
 
-    def fit(self, X: np.ndarray, D: np.ndarray) -> int:
+    def fit(self, X: np.ndarray, D: np.ndarray, weight: np.ndarray | None = None) -> int:
         import torch
 
         names = self.feature_names or [f"x{i}" for i in range(X.shape[1])]
@@ -260,11 +270,14 @@ class LSTMModel(Model):
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
         inp = self._split(X[rows])
         out = torch.as_tensor((Y - self.ym_) / self.ys_, dtype=torch.float32)
+        wt = torch.ones(len(rows)) if weight is None else torch.as_tensor(
+            np.asarray(weight, float)[rows] / np.mean(np.asarray(weight, float)[rows]), dtype=torch.float32)
         gen = torch.Generator().manual_seed(self.seed)
         for _ in range(self.epochs):
             for idx in torch.randperm(len(inp), generator=gen).split(self.batch):
                 opt.zero_grad()
-                loss = torch.nn.functional.mse_loss(self.net_(inp[idx]), out[idx])
+                sq = (self.net_(inp[idx]) - out[idx]) ** 2
+                loss = (sq.mean(axis=1) * wt[idx]).mean()
                 loss.backward()
                 opt.step()
         return len(rows) * self.epochs

@@ -60,11 +60,15 @@ class Retrain:
     """A decision to retrain on ``window`` rows; ``explore``: other windows to train at the
     same time and keep as shadows (scored on the same truth as the deployed model, never
     deployed); ``keep_old``: keep this many of the models it replaced as shadows too
-    (free: they are trained already)."""
+    (free: they are trained already). ``half_life``: rows weigh ``0.5 ** (age /
+    half_life)`` in the fit, age in rows from the newest (0: all alike, a plain window);
+    the explored windows are weighted alike. Weights change no work: a retraining costs
+    the rows it reads."""
 
     window: int
     explore: tuple[int, ...] = ()
     keep_old: int = 0
+    half_life: int = 0
 
 
 class Policy:

@@ -124,7 +124,7 @@ class _Run:
         self.rows = rows
         self.times = times
         self.truth = feats.truth
-        self.deployed = None  # (decision, window) of the model in service
+        self.deployed = None  # (decision, window, half-life) of the model in service
         self.deployed_j = -1
         self.retrained = np.zeros(n_dec, bool)
         self.window = np.zeros(n_dec, np.int64)
@@ -134,8 +134,8 @@ class _Run:
         self.issue_model = np.full(n_dec, -1, np.int64)
         self.issue_window = np.zeros(n_dec, np.int64)
         self.issue_shadows: list[dict] = [{} for _ in range(n_dec)]
-        self.shadow_keys: list[tuple[int, int]] = []
-        self.replaced: list[tuple[int, int]] = []
+        self.shadow_keys: list[tuple[int, int, int]] = []  # (decision, window, half-life)
+        self.replaced: list[tuple[int, int, int]] = []
         self.abs_errors = np.full((n_dec, horizon), np.nan)
         self.n_arrived = 0
         self.future = None  # set by simulate for hindsight policies
@@ -197,19 +197,24 @@ def simulate(feats: Features, model: str, policies: Sequence[Policy], *, every: 
     cache: dict[tuple[int, int], _Trained] = {}
     leads = np.arange(1, horizon + 1)
 
-    def train(j: int, w: int) -> _Trained:
+    def train(j: int, w: int, half_life: int = 0) -> _Trained:
         hi = int(rows[j]) - horizon + 1  # rows < hi have every lead observed by now
         lo = max(0, hi - w)
         ok = usable[lo:hi]
         if ok.all():  # the usual case: a view, no copy
+            idx = None
             Xw, Dw = feats.X[lo:hi], feats.D[lo:hi]
         else:
             idx = lo + np.flatnonzero(ok)
             Xw, Dw = feats.X[idx], feats.D[idx]
+        weight = None
+        if half_life > 0:
+            age = hi - 1 - (np.arange(lo, hi) if idx is None else idx)
+            weight = 0.5 ** (age / half_life)
         m = make_model(model)
         m.feature_names = feats.names
         t0 = time.perf_counter()
-        work = m.fit(Xw, Dw) if len(Xw) > 1 else 0
+        work = m.fit(Xw, Dw, weight) if len(Xw) > 1 else 0
         return _Trained(m if len(Xw) > 1 else None, work, time.perf_counter() - t0)
 
     def predict(tr: _Trained, j: int) -> tuple[np.ndarray, float]:
@@ -225,6 +230,7 @@ def simulate(feats: Features, model: str, policies: Sequence[Policy], *, every: 
 
     def future(j: int, key: tuple[int, int], L: int) -> np.ndarray:
         """Hindsight: the errors model ``key`` would make at decisions j .. j + L - 1."""
+        key = tuple(key) + (0,) * (3 - len(key))  # (decision, window[, half-life])
         if key not in cache:
             cache[key] = train(*key)
         tr = cache[key]
@@ -261,8 +267,9 @@ def simulate(feats: Features, model: str, policies: Sequence[Policy], *, every: 
                     w = window  # nothing is deployed yet: every policy trains first
                 if w is not None:
                     dec = w if isinstance(w, Retrain) else Retrain(int(w))
-                    keys = [(j, int(dec.window))] + [(j, int(x)) for x in dec.explore
-                                                     if int(x) != int(dec.window)]
+                    hl = int(dec.half_life)
+                    keys = [(j, int(dec.window), hl)] + [(j, int(x), hl) for x in dec.explore
+                                                         if int(x) != int(dec.window)]
                     for key in keys:
                         if key not in cache:
                             cache[key] = train(*key)
@@ -292,7 +299,7 @@ def simulate(feats: Features, model: str, policies: Sequence[Policy], *, every: 
                     r.seconds[j] += secs
                     e = np.abs(truth - (feats.base[now] + ds[inside]))
                     e = e[np.isfinite(e)]
-                    r.issue_shadows[j][key] = float(e.mean()) if len(e) else float("nan")
+                    r.issue_shadows[j][key[:2]] = float(e.mean()) if len(e) else float("nan")
             live = {r.deployed for r in runs} | {k for r in runs for k in r.shadow_keys}
             for key in [k for k in cache if k not in live]:
                 del cache[key]
